@@ -1,0 +1,136 @@
+/** The single description of the system's data shapes. */
+import { Schema } from "effect"
+
+export const FEATURES = ["lastmonth_activity", "lastyear_activity", "number_of_employees"] as const
+export const TARGET = "exited" as const
+export const COLUMNS = ["corporation", ...FEATURES, TARGET] as const
+export type Feature = (typeof FEATURES)[number]
+
+/** One record of the attrition data; a feature may be missing (null). */
+export interface Row {
+  readonly corporation: string
+  readonly lastmonth_activity: number | null
+  readonly lastyear_activity: number | null
+  readonly number_of_employees: number | null
+  readonly exited: 0 | 1
+}
+
+export const DriftTest = Schema.Literal("raw", "parametric", "nonparametric")
+export type DriftTest = typeof DriftTest.Type
+
+export const Solver = Schema.Literal("liblinear", "gradient-descent")
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+/** config.json: the five keys of the reference system plus this system's own, with defaults. */
+export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")({
+  input_folder_path: NonEmpty,
+  output_folder_path: NonEmpty,
+  test_data_path: NonEmpty,
+  output_model_path: NonEmpty,
+  prod_deployment_path: NonEmpty,
+  /** SQLite tracking database */
+  db_path: Schema.optionalWith(NonEmpty, { default: () => "data/drs.sqlite" }),
+  /** where malformed input files are moved, with an .error.txt beside them */
+  quarantine_folder_path: Schema.optionalWith(NonEmpty, { default: () => "data/quarantine" }),
+  drift_test: Schema.optionalWith(DriftTest, { default: () => "raw" as const }),
+  /** parametric and non-parametric tests need this many historical scores, else the raw test decides */
+  drift_min_history: Schema.optionalWith(PositiveInt, { default: () => 3 }),
+  solver: Schema.optionalWith(Solver, { default: () => "liblinear" as const }),
+  regularization_C: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 }),
+  max_iterations: Schema.optionalWith(PositiveInt, { default: () => 100 }),
+  learning_rate: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 0.5 }),
+  releases_to_keep: Schema.optionalWith(PositiveInt, { default: () => 5 }),
+  lock_stale_seconds: Schema.optionalWith(PositiveInt, { default: () => 3600 }),
+  api_host: Schema.optionalWith(NonEmpty, { default: () => "127.0.0.1" }),
+  api_port: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 8000 }),
+  /** bearer token for mutating endpoints; DRS_API_TOKEN overrides */
+  api_token: Schema.optional(Schema.String),
+  max_body_bytes: Schema.optionalWith(PositiveInt, { default: () => 1_048_576 }),
+  dependency_check_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 20_000 })
+}) {}
+
+export const AppConfigFromJson = Schema.parseJson(AppConfigSchema)
+
+export const ConfusionMatrixSchema = Schema.Tuple(
+  Schema.Tuple(Schema.Number, Schema.Number),
+  Schema.Tuple(Schema.Number, Schema.Number)
+)
+
+/** The trained model as saved to disk (trainedmodel.json). */
+export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")({
+  format: Schema.Literal("drs-logistic-regression/1"),
+  features: Schema.Array(Schema.String),
+  solver: Solver,
+  C: Schema.Number,
+  /** feature standardisation: z = (x - mean) / scale */
+  means: Schema.Array(Schema.Number),
+  scales: Schema.Array(Schema.Number),
+  /** missing features are imputed with the training medians */
+  impute: Schema.Array(Schema.Number),
+  interceptStd: Schema.Number,
+  weightsStd: Schema.Array(Schema.Number),
+  /** the same model in raw feature space (scikit-learn's coef_ / intercept_) */
+  coefficients: Schema.Array(Schema.Number),
+  intercept: Schema.Number,
+  iterations: Schema.Number,
+  converged: Schema.Boolean,
+  trainedAt: Schema.String,
+  trainingRows: Schema.Number,
+  dataHash: Schema.String
+}) {}
+
+export const ModelArtifactFromJson = Schema.parseJson(ModelArtifact)
+
+export class ScoreResult extends Schema.Class<ScoreResult>("ScoreResult")({
+  f1: Schema.Number,
+  rows: Schema.Number,
+  confusionMatrix: ConfusionMatrixSchema,
+  dataset: Schema.String,
+  modelHash: Schema.String,
+  at: Schema.String
+}) {}
+
+export class ColumnSummary extends Schema.Class<ColumnSummary>("ColumnSummary")({
+  column: Schema.String,
+  mean: Schema.NullOr(Schema.Number),
+  median: Schema.NullOr(Schema.Number),
+  std: Schema.NullOr(Schema.Number),
+  count: Schema.Number
+}) {}
+
+export class MissingData extends Schema.Class<MissingData>("MissingData")({
+  column: Schema.String,
+  missing: Schema.Number,
+  percent: Schema.Number
+}) {}
+
+export class StepTiming extends Schema.Class<StepTiming>("StepTiming")({
+  step: Schema.String,
+  ms: Schema.Number
+}) {}
+
+export class OutdatedDependency extends Schema.Class<OutdatedDependency>("OutdatedDependency")({
+  name: Schema.String,
+  current: Schema.String,
+  wanted: Schema.String,
+  latest: Schema.String
+}) {}
+
+export class DependencyReport extends Schema.Class<DependencyReport>("DependencyReport")({
+  checked: Schema.Boolean,
+  /** why the check could not run, where it could not */
+  error: Schema.optional(Schema.String),
+  packages: Schema.Array(OutdatedDependency)
+}) {}
+
+export class DriftDecision extends Schema.Class<DriftDecision>("DriftDecision")({
+  test: DriftTest,
+  drifted: Schema.Boolean,
+  newScore: Schema.Number,
+  deployedScore: Schema.NullOr(Schema.Number),
+  threshold: Schema.NullOr(Schema.Number),
+  historySize: Schema.Number,
+  reason: Schema.String
+}) {}

@@ -1,0 +1,202 @@
+/** The API's handlers over the services. */
+import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { parse as parseCsvSync } from "csv-parse/sync"
+import { Config, Effect, Metric, Option, Redacted } from "effect"
+import { FEATURES, type Row } from "../domain/Schemas.js"
+import { fullProcess } from "../programs/FullProcess.js"
+import { reportPaths } from "../programs/Steps.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Deployer } from "../services/Deployer.js"
+import { Diagnostics } from "../services/Diagnostics.js"
+import { FileStore } from "../services/FileStore.js"
+import { Ingestion } from "../services/Ingestion.js"
+import { Model } from "../services/Model.js"
+import { Scorer } from "../services/Scorer.js"
+import { Tracking } from "../services/Tracking.js"
+import { Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
+import { renderMonitor } from "./Monitor.js"
+
+export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
+export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
+
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
+
+/** Rows from a CSV document for prediction: the three features are required columns. */
+export const rowsFromCsv = (text: string): Effect.Effect<Array<Row>, BadRequest> =>
+  Effect.gen(function*() {
+    let records: Array<Record<string, string>>
+    try {
+      records = parseCsvSync(text, { columns: (h: Array<string>) => h.map((c) => c.trim()), skip_empty_lines: true, bom: true }) as Array<Record<string, string>>
+    } catch (e) {
+      return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
+    }
+    if (records.length === 0) return yield* new BadRequest({ message: "csv: no data rows" })
+    const missing = FEATURES.filter((f) => !(f in records[0]!))
+    if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
+    const rows: Array<Row> = []
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!
+      const values: Array<number | null> = []
+      for (const f of FEATURES) {
+        const raw = (r[f] ?? "").trim()
+        if (raw === "") {
+          values.push(null)
+        } else if (NUMBER.test(raw) && Number.isFinite(Number(raw))) {
+          values.push(Number(raw))
+        } else {
+          return yield* new BadRequest({ message: `csv: row ${i + 1}, column "${f}": "${raw}" is not a number` })
+        }
+      }
+      const exited = (r.exited ?? "").trim()
+      rows.push({
+        corporation: r.corporation ?? "",
+        lastmonth_activity: values[0]!, lastyear_activity: values[1]!, number_of_employees: values[2]!,
+        exited: exited === "1" ? 1 : 0
+      })
+    }
+    return rows
+  })
+
+const rowsFromJson = (rows: ReadonlyArray<typeof PredictionRow.Type>): Array<Row> =>
+  rows.map((r) => ({
+    corporation: r.corporation ?? "",
+    lastmonth_activity: r.lastmonth_activity,
+    lastyear_activity: r.lastyear_activity,
+    number_of_employees: r.number_of_employees,
+    exited: r.exited ?? 0
+  }))
+
+const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
+
+export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
+  Effect.gen(function*() {
+    const deployer = yield* Deployer
+    const model = yield* Model
+    const scorer = yield* Scorer
+    const diagnostics = yield* Diagnostics
+    const tracking = yield* Tracking
+    const store = yield* FileStore
+    const config = yield* AppConfig
+    const ingestion = yield* Ingestion
+    const envToken = yield* Config.option(Config.redacted("DRS_API_TOKEN")).pipe(Effect.orDie)
+    const token = Option.orElse(envToken, () => Option.map(Option.fromNullable(config.api_token), Redacted.make))
+
+    const requireToken = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      if (Option.isNone(token)) {
+        return yield* new Unauthorized({ message: "mutating endpoints are disabled: set api_token in the config or DRS_API_TOKEN" })
+      }
+      const header = request.headers["authorization"] ?? ""
+      if (header !== `Bearer ${Redacted.value(token.value)}`) {
+        return yield* new Unauthorized({ message: "missing or wrong bearer token" })
+      }
+    })
+
+    return handlers
+      .handle("prediction", ({ payload }) =>
+        Effect.gen(function*() {
+          const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
+          if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
+          const rows = payload.rows !== undefined ? rowsFromJson(payload.rows) : yield* rowsFromCsv(payload.csv!)
+          if (rows.length === 0) return yield* new BadRequest({ message: "no rows to predict" })
+          const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
+          const p = model.predict(live.model, rows)
+          yield* Metric.increment(predictionRequests)
+          yield* Metric.incrementBy(predictionsTotal, rows.length)
+          return { predictions: p.predictions, probabilities: p.probabilities, releaseId: live.releaseId }
+        }))
+      .handle("scoring", () =>
+        Effect.gen(function*() {
+          const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
+          const rows = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
+          // read-only: nothing is written or recorded
+          return scorer.evaluate(live.model, rows, config.test_data_path)
+        }))
+      .handle("summarystats", () =>
+        ingestion.finalData().pipe(
+          Effect.map(diagnostics.summaryStats),
+          Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))
+        ))
+      .handle("diagnostics", () =>
+        Effect.gen(function*() {
+          const rows = yield* ingestion.finalData().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` })))
+          const timings = yield* tracking.latestTimings()
+          return {
+            missing: diagnostics.missingData(rows),
+            timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
+            dependencies: yield* diagnostics.dependencies()
+          }
+        }))
+      .handle("download", () =>
+        store.readFile(reportPaths(config.output_model_path).pdf).pipe(
+          Effect.mapError(() => new NotFound({ message: "no report yet: run the reporting step (or fullprocess)" }))
+        ))
+      .handle("fullprocess", () =>
+        Effect.gen(function*() {
+          yield* requireToken
+          const summary = yield* fullProcess().pipe(
+            Effect.catchTag("LockHeld", (e) => new Conflict({ message: e.message })),
+            Effect.catchAll((e) => Effect.die(e))
+          )
+          return { outcome: summary.outcome, summary }
+        }))
+  }))
+
+export const SystemHandlers = HttpApiBuilder.group(Api, "system", (handlers) =>
+  Effect.gen(function*() {
+    const deployer = yield* Deployer
+    const tracking = yield* Tracking
+    const ingestion = yield* Ingestion
+    const diagnostics = yield* Diagnostics
+    const store = yield* FileStore
+    const config = yield* AppConfig
+    const live = deployer.current().pipe(Effect.option)
+    return handlers
+      .handle("health", () =>
+        live.pipe(Effect.map((r) => ({
+          status: "ok" as const,
+          releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
+          f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1)))
+        }))))
+      .handle("metrics", () =>
+        Effect.gen(function*() {
+          const r = yield* live
+          const files = yield* tracking.ingestedFiles()
+          const rejected = yield* tracking.rejectedFiles()
+          const runs = yield* tracking.runs(1000)
+          const drift = yield* tracking.driftDecisions()
+          const requests = (yield* Metric.value(predictionRequests)).count
+          const rows = (yield* Metric.value(predictionsTotal)).count
+          const byStatus = new Map<string, number>()
+          for (const run of runs) byStatus.set(run.status, (byStatus.get(run.status) ?? 0) + 1)
+          const lines = [
+            "# HELP drs_deployed Whether a model is deployed.", "# TYPE drs_deployed gauge", `drs_deployed ${Option.isSome(r) ? 1 : 0}`,
+            "# HELP drs_deployed_f1 F1 of the deployed model on test data.", "# TYPE drs_deployed_f1 gauge",
+            `drs_deployed_f1 ${Option.match(r, { onNone: () => "NaN", onSome: (x) => String(x.f1 ?? "NaN") })}`,
+            "# HELP drs_ingested_files Files ingested so far.", "# TYPE drs_ingested_files gauge", `drs_ingested_files ${files.length}`,
+            "# HELP drs_rejected_files Files rejected as malformed.", "# TYPE drs_rejected_files gauge", `drs_rejected_files ${rejected.length}`,
+            "# HELP drs_runs Pipeline runs by status.", "# TYPE drs_runs gauge",
+            ...[...byStatus].map(([s, n]) => `drs_runs{status="${s}"} ${n}`),
+            "# HELP drs_drift_detected Whether the latest drift check found drift.", "# TYPE drs_drift_detected gauge",
+            `drs_drift_detected ${drift.length === 0 ? "NaN" : drift[drift.length - 1]!.drifted ? 1 : 0}`,
+            "# HELP drs_prediction_requests_total POST /prediction requests served.", "# TYPE drs_prediction_requests_total counter", `drs_prediction_requests_total ${requests}`,
+            "# HELP drs_prediction_rows_total Rows scored by POST /prediction.", "# TYPE drs_prediction_rows_total counter", `drs_prediction_rows_total ${rows}`
+          ]
+          return lines.join("\n") + "\n"
+        }))
+      .handle("monitor", () =>
+        Effect.gen(function*() {
+          const r = yield* live
+          const rows = yield* ingestion.finalData().pipe(Effect.option)
+          const drift = yield* tracking.driftDecisions()
+          return renderMonitor({
+            releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
+            deployedF1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
+            scores: (yield* tracking.scores()).filter((s) => s.purpose !== "report"),
+            drift: drift.length > 0 ? drift[drift.length - 1]! : null,
+            summary: Option.match(rows, { onNone: () => [], onSome: diagnostics.summaryStats }),
+            ingested: yield* tracking.ingestedFiles(),
+            hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false))
+          })
+        }))
+  }))

@@ -1,0 +1,102 @@
+/** The HTTP server (`serve`) and the `apicalls` program. */
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Layer, Option } from "effect"
+import { createServer } from "node:http"
+import * as NodePath from "node:path"
+import { readDataset } from "../lib/Dataset.js"
+import { toCsv } from "../lib/Csv.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { FileStore } from "../services/FileStore.js"
+import { Api } from "./Api.js"
+import { ModelHandlers, SystemHandlers } from "./Handlers.js"
+
+export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([ModelHandlers, SystemHandlers]))
+
+/** 413 for a declared body over the limit; a streamed body is capped at the limit too. */
+export const bodyLimit = (maxBytes: number) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      return HttpServerResponse.unsafeJson(
+        { _tag: "PayloadTooLarge", message: `request body of ${declared} bytes is over the limit of ${maxBytes} bytes` },
+        { status: 413 }
+      )
+    }
+    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes))
+  })
+
+/** The API with its docs and OpenAPI document, on a Node server. */
+export const HttpLive = (port: number, host: string, maxBodyBytes: number) =>
+  HttpApiBuilder.serve((app) => HttpMiddleware.logger(bodyLimit(maxBodyBytes)(app))).pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+    Layer.provide(ApiLive),
+    HttpServer.withLogAddress,
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host }))
+  )
+
+export const serveProgram = (port?: number) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes))
+  })
+
+interface Call {
+  readonly method: "GET" | "POST"
+  readonly path: string
+  readonly body?: unknown
+}
+
+/**
+ * Call every endpoint and save the responses to apireturns.txt (and apireturns.json) in the
+ * output folder. Without `baseUrl`, an in-process server on a free port answers.
+ */
+export const apiCallsProgram = (baseUrl?: string) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const store = yield* FileStore
+    const testRows = yield* readDataset(config.test_data_path).pipe(Effect.orElseSucceed(() => []))
+    const calls: ReadonlyArray<Call> = [
+      { method: "GET", path: "/health" },
+      { method: "POST", path: "/prediction", body: { csv: toCsv(testRows) } },
+      { method: "GET", path: "/scoring" },
+      { method: "GET", path: "/summarystats" },
+      { method: "GET", path: "/diagnostics" },
+      { method: "GET", path: "/download" },
+      { method: "GET", path: "/metrics" }
+    ]
+    const run = (base: string) =>
+      Effect.forEach(calls, (c) =>
+        Effect.tryPromise(async () => {
+          const init: RequestInit = c.body === undefined
+            ? { method: c.method }
+            : { method: c.method, body: JSON.stringify(c.body), headers: { "content-type": "application/json" } }
+          const res = await fetch(new URL(c.path, base), { ...init, signal: AbortSignal.timeout(config.dependency_check_timeout_ms + 10_000) })
+          const type = res.headers.get("content-type") ?? ""
+          const bytes = new Uint8Array(await res.arrayBuffer())
+          const body = type.startsWith("application/pdf")
+            ? `<PDF, ${bytes.length} bytes>`
+            : new TextDecoder().decode(bytes)
+          return { method: c.method, path: c.path, status: res.status, contentType: type, body }
+        }).pipe(Effect.catchAll((e) => Effect.succeed({ method: c.method, path: c.path, status: 0, contentType: "", body: `request failed: ${String(e.error)}` }))))
+    const results = baseUrl !== undefined
+      ? yield* run(baseUrl)
+      : yield* Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(HttpLive(0, "127.0.0.1", config.max_body_bytes)).pipe(Effect.orDie)
+        const address = Context.get(ctx, HttpServer.HttpServer).address
+        const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1:8000"
+        return yield* run(base)
+      }))
+    const text = results.map((r) => `### ${r.method} ${r.path} -> ${r.status} ${r.contentType}\n${r.body.trimEnd()}\n`).join("\n")
+    const path = NodePath.join(config.output_folder_path, "apireturns.txt")
+    const jsonPath = NodePath.join(config.output_folder_path, "apireturns.json")
+    yield* store.writeAtomic(path, text).pipe(Effect.orDie)
+    yield* store.writeAtomic(jsonPath, JSON.stringify({ calledAt: new Date().toISOString(), results }, null, 2) + "\n").pipe(Effect.orDie)
+    const failed = results.filter((r) => r.status === 0 || r.status >= 500)
+    if (failed.length > 0) yield* Effect.logWarning(`${failed.length} API call(s) failed: ${failed.map((f) => f.path).join(", ")}`)
+    return { path, jsonPath, calls: results.length, statuses: results.map((r) => `${r.path} ${r.status}`) }
+  })

@@ -1,0 +1,283 @@
+/**
+ * Binary logistic regression, pure and deterministic.
+ *
+ * Two solvers share one artifact shape (weights in standardised feature space
+ * plus the scaling that produced them):
+ *
+ * - "liblinear": minimises exactly the objective of scikit-learn's
+ *   `LogisticRegression(solver="liblinear", C)`:
+ *     0.5·‖θ_raw‖² + C·Σ log(1 + exp(−yᵢ·θ_rawᵀ[1, xᵢ]))
+ *   where the intercept is part of θ_raw and is regularised too (liblinear's
+ *   intercept_scaling = 1). The Newton iterations run in standardised space
+ *   (well conditioned) with the penalty mapped through the scaling, so the
+ *   optimum is the raw-space liblinear optimum.
+ * - "gradient-descent": ml-logistic-regression (fixed-step gradient descent,
+ *   no intercept, no penalty) on standardised features with an added
+ *   intercept column.
+ */
+import { Matrix } from "ml-matrix"
+import LogisticRegression from "ml-logistic-regression"
+
+export type Solver = "liblinear" | "gradient-descent"
+
+export interface FitOptions {
+  readonly solver: Solver
+  /** Inverse regularisation strength (liblinear only). */
+  readonly C: number
+  /** Newton tolerance on the gradient's max-norm (liblinear) */
+  readonly tolerance: number
+  readonly maxIterations: number
+  /** gradient-descent only */
+  readonly learningRate: number
+}
+
+export const defaultFitOptions: FitOptions = {
+  solver: "liblinear",
+  C: 1,
+  tolerance: 1e-10,
+  maxIterations: 100,
+  learningRate: 0.1
+}
+
+export interface FittedModel {
+  readonly means: ReadonlyArray<number>
+  readonly scales: ReadonlyArray<number>
+  /** intercept in standardised space */
+  readonly interceptStd: number
+  /** weights in standardised space */
+  readonly weightsStd: ReadonlyArray<number>
+  /** equivalent raw-space coefficients (comparable to scikit-learn's coef_) */
+  readonly coefficients: ReadonlyArray<number>
+  /** equivalent raw-space intercept (scikit-learn's intercept_) */
+  readonly intercept: number
+  readonly iterations: number
+  readonly converged: boolean
+}
+
+/** Column-major feature matrix: features[j][i] is feature j of row i. */
+export type Columns = ReadonlyArray<ArrayLike<number>>
+
+const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))
+
+/** log(1 + exp(z)) without overflow */
+const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)))
+
+export const columnScaling = (columns: Columns, n: number) => {
+  const means: Array<number> = []
+  const scales: Array<number> = []
+  for (const col of columns) {
+    let sum = 0
+    for (let i = 0; i < n; i++) sum += col[i]!
+    const mean = n > 0 ? sum / n : 0
+    let ss = 0
+    for (let i = 0; i < n; i++) {
+      const d = col[i]! - mean
+      ss += d * d
+    }
+    const sd = n > 0 ? Math.sqrt(ss / n) : 0
+    means.push(mean)
+    scales.push(sd > 0 && Number.isFinite(sd) ? sd : 1)
+  }
+  return { means, scales }
+}
+
+/** Solve A·x = b for a small dense symmetric system (Gaussian elimination, partial pivoting). */
+export const solveLinear = (A: ReadonlyArray<ReadonlyArray<number>>, b: ReadonlyArray<number>): Array<number> => {
+  const k = b.length
+  const M = A.map((row, i) => [...row, b[i]!])
+  for (let c = 0; c < k; c++) {
+    let p = c
+    for (let r = c + 1; r < k; r++) if (Math.abs(M[r]![c]!) > Math.abs(M[p]![c]!)) p = r
+    if (Math.abs(M[p]![c]!) < 1e-300) throw new Error("singular system in Newton step")
+    ;[M[c], M[p]] = [M[p]!, M[c]!]
+    for (let r = c + 1; r < k; r++) {
+      const f = M[r]![c]! / M[c]![c]!
+      for (let cc = c; cc <= k; cc++) M[r]![cc]! -= f * M[c]![cc]!
+    }
+  }
+  const x = new Array<number>(k).fill(0)
+  for (let r = k - 1; r >= 0; r--) {
+    let s = M[r]![k]!
+    for (let cc = r + 1; cc < k; cc++) s -= M[r]![cc]! * x[cc]!
+    x[r] = s / M[r]![r]!
+  }
+  return x
+}
+
+/** raw θ = T·θ_std, θ = [intercept, w1..wd] */
+const toRaw = (thetaStd: ReadonlyArray<number>, means: ReadonlyArray<number>, scales: ReadonlyArray<number>) => {
+  const d = means.length
+  const w = new Array<number>(d)
+  let b = thetaStd[0]!
+  for (let j = 0; j < d; j++) {
+    w[j] = thetaStd[j + 1]! / scales[j]!
+    b -= (thetaStd[j + 1]! * means[j]!) / scales[j]!
+  }
+  return { intercept: b, coefficients: w }
+}
+
+const fitNewton = (
+  columns: Columns,
+  y: ArrayLike<number>,
+  n: number,
+  means: ReadonlyArray<number>,
+  scales: ReadonlyArray<number>,
+  options: FitOptions
+) => {
+  const d = columns.length
+  const k = d + 1
+  // T maps standardised parameters to raw ones; the penalty is 0.5·θᵀ(TᵀT)θ.
+  const T: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+  T[0]![0] = 1
+  for (let j = 0; j < d; j++) {
+    T[0]![j + 1] = -means[j]! / scales[j]!
+    T[j + 1]![j + 1] = 1 / scales[j]!
+  }
+  const P: Array<Array<number>> = Array.from({ length: k }, (_, a) =>
+    Array.from({ length: k }, (_, b) => {
+      let s = 0
+      for (let r = 0; r < k; r++) s += T[r]![a]! * T[r]![b]!
+      return s
+    })
+  )
+  const C = options.C
+  const xs = Array.from({ length: d }, () => new Float64Array(n))
+  for (let j = 0; j < d; j++) {
+    const col = columns[j]!
+    const m = means[j]!
+    const s = scales[j]!
+    const out = xs[j]!
+    for (let i = 0; i < n; i++) out[i] = (col[i]! - m) / s
+  }
+  const z = new Float64Array(n)
+  const margins = (theta: ReadonlyArray<number>) => {
+    for (let i = 0; i < n; i++) {
+      let v = theta[0]!
+      for (let j = 0; j < d; j++) v += theta[j + 1]! * xs[j]![i]!
+      z[i] = v
+    }
+  }
+  const objective = (theta: ReadonlyArray<number>) => {
+    margins(theta)
+    let loss = 0
+    for (let i = 0; i < n; i++) loss += softplus(z[i]!) - y[i]! * z[i]!
+    let pen = 0
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) pen += theta[a]! * P[a]![b]! * theta[b]!
+    return 0.5 * pen + C * loss
+  }
+  let theta = new Array<number>(k).fill(0)
+  let f = objective(theta)
+  let iterations = 0
+  let converged = false
+  const row = new Float64Array(k)
+  while (iterations < options.maxIterations) {
+    iterations++
+    // objective() left the margins of theta in z
+    const g = new Array<number>(k).fill(0)
+    const H: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+    for (let i = 0; i < n; i++) {
+      const p = sigmoid(z[i]!)
+      const r = C * (p - y[i]!)
+      const w = C * p * (1 - p)
+      row[0] = 1
+      for (let j = 0; j < d; j++) row[j + 1] = xs[j]![i]!
+      for (let a = 0; a < k; a++) {
+        g[a]! += r * row[a]!
+        const wa = w * row[a]!
+        for (let b = a; b < k; b++) H[a]![b]! += wa * row[b]!
+      }
+    }
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b < k; b++) {
+        g[a]! += P[a]![b]! * theta[b]!
+        if (b >= a) H[a]![b]! += P[a]![b]!
+      }
+      for (let b = 0; b < a; b++) H[a]![b] = H[b]![a]!
+    }
+    const gmax = Math.max(...g.map(Math.abs))
+    if (gmax <= options.tolerance * Math.max(1, C * n)) {
+      converged = true
+      break
+    }
+    const step = solveLinear(H, g)
+    // backtracking line search keeps every step a descent step
+    let t = 1
+    let next = theta
+    let fNext = f
+    for (let ls = 0; ls < 50; ls++) {
+      next = theta.map((v, a) => v - t * step[a]!)
+      fNext = objective(next)
+      if (fNext <= f) break
+      t /= 2
+    }
+    const change = Math.abs(f - fNext)
+    theta = next
+    f = fNext
+    if (change <= 1e-15 * Math.max(1, Math.abs(f))) {
+      margins(theta)
+      converged = true
+      break
+    }
+  }
+  return { theta, iterations, converged }
+}
+
+const fitGradientDescent = (
+  columns: Columns,
+  y: ArrayLike<number>,
+  n: number,
+  means: ReadonlyArray<number>,
+  scales: ReadonlyArray<number>,
+  options: FitOptions
+) => {
+  const d = columns.length
+  const X = new Matrix(n, d + 1)
+  const Y = new Matrix(n, 1)
+  for (let i = 0; i < n; i++) {
+    X.set(i, 0, 1)
+    for (let j = 0; j < d; j++) X.set(i, j + 1, (columns[j]![i]! - means[j]!) / scales[j]!)
+    Y.set(i, 0, y[i]!)
+  }
+  // The package sums (not averages) the gradient, so the step is scaled by 1/n.
+  const lr = new LogisticRegression({ numSteps: options.maxIterations, learningRate: options.learningRate / n })
+  lr.train(X, Y)
+  // It trains one-vs-rest with classes 0..k-1, and classifier i scores P(y ≠ i):
+  // classifier 0 therefore scores P(y = 1), also when only one class is present.
+  const theta = lr.classifiers[0]!.weights.to1DArray()
+  return { theta, iterations: options.maxIterations, converged: true }
+}
+
+export const fit = (columns: Columns, y: ArrayLike<number>, options: FitOptions = defaultFitOptions): FittedModel => {
+  const n = y.length
+  if (n === 0) throw new Error("cannot fit a model on zero rows")
+  const { means, scales } = columnScaling(columns, n)
+  const { theta, iterations, converged } = options.solver === "gradient-descent"
+    ? fitGradientDescent(columns, y, n, means, scales, options)
+    : fitNewton(columns, y, n, means, scales, options)
+  const raw = toRaw(theta, means, scales)
+  return {
+    means,
+    scales,
+    interceptStd: theta[0]!,
+    weightsStd: theta.slice(1),
+    coefficients: raw.coefficients,
+    intercept: raw.intercept,
+    iterations,
+    converged
+  }
+}
+
+export interface LinearParams {
+  readonly means: ReadonlyArray<number>
+  readonly scales: ReadonlyArray<number>
+  readonly interceptStd: number
+  readonly weightsStd: ReadonlyArray<number>
+}
+
+export const probability = (m: LinearParams, x: ReadonlyArray<number>): number => {
+  let z = m.interceptStd
+  for (let j = 0; j < m.weightsStd.length; j++) z += (m.weightsStd[j]! * (x[j]! - m.means[j]!)) / m.scales[j]!
+  return sigmoid(z)
+}
+
+export const predict = (m: LinearParams, x: ReadonlyArray<number>): 0 | 1 => (probability(m, x) > 0.5 ? 1 : 0)

@@ -1,0 +1,40 @@
+/** The only production wiring: live services over the real filesystem and SQLite. */
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { AppConfig, loadConfig } from "../services/AppConfig.js"
+import { DbLive } from "../services/Db.js"
+import { Dependencies } from "../services/Dependencies.js"
+import { Deployer } from "../services/Deployer.js"
+import { Diagnostics } from "../services/Diagnostics.js"
+import { FileStore } from "../services/FileStore.js"
+import { Ingestion } from "../services/Ingestion.js"
+import { Model } from "../services/Model.js"
+import { Reporter } from "../services/Reporter.js"
+import { Scorer } from "../services/Scorer.js"
+import { Tracking } from "../services/Tracking.js"
+
+export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.layer))
+
+/** Every service, given a decoded config, a FileStore and the tracking database. */
+export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking, E, R>) =>
+  Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
+    Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default)),
+    Layer.provideMerge(Layer.mergeAll(Model.Default, Dependencies.Default)),
+    Layer.provideMerge(base)
+  )
+
+export const AppLayer = (configPath: string, overrides: ReadonlyArray<string>) =>
+  Layer.unwrapEffect(
+    loadConfig(configPath, overrides).pipe(
+      Effect.provide(FileStoreLive),
+      Effect.map((config) =>
+        servicesLayer(
+          Layer.mergeAll(
+            Layer.succeed(AppConfig, config),
+            FileStoreLive,
+            Tracking.Default.pipe(Layer.provide(DbLive(config.db_path)))
+          )
+        )
+      )
+    )
+  )

@@ -1,0 +1,105 @@
+/**
+ * fullprocess: new data? → ingest → score the deployed model on it → drift? →
+ * retrain → rescore → redeploy → diagnostics and report → API calls.
+ */
+import { Effect, Exit } from "effect"
+import type { DriftDecision } from "../domain/Schemas.js"
+import { decideDrift } from "../lib/Drift.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Deployer } from "../services/Deployer.js"
+import { Ingestion, type IngestionResult } from "../services/Ingestion.js"
+import { Scorer } from "../services/Scorer.js"
+import { Tracking } from "../services/Tracking.js"
+import { withLock } from "./Lock.js"
+import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
+
+export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-drift" | "redeployed"
+
+export interface FullProcessSummary {
+  readonly outcome: FullProcessOutcome
+  readonly runId: number | null
+  readonly ingestion?: IngestionResult
+  readonly drift?: DriftDecision
+  readonly training?: { readonly modelHash: string; readonly rows: number }
+  readonly score?: number
+  readonly releaseId?: string
+  readonly report?: string
+  readonly apiCalls?: string
+  readonly warnings: ReadonlyArray<string>
+}
+
+export interface FullProcessOptions {
+  /** called after a redeploy (the apicalls program); its failure is a warning, not a failed run */
+  readonly afterDeploy?: Effect.Effect<string, unknown, never>
+}
+
+export const fullProcess = (options: FullProcessOptions = {}) =>
+  withLock(Effect.gen(function*() {
+    const ingestion = yield* Ingestion
+    const tracking = yield* Tracking
+    const config = yield* AppConfig
+    // the cheap check first: with nothing new, do nothing
+    const pending = yield* ingestion.pending()
+    if (pending.length === 0) {
+      yield* Effect.logInfo("no new data; nothing to do")
+      const idle: FullProcessSummary = { outcome: "no-new-data", runId: null, warnings: [] }
+      return idle
+    }
+    const runId = yield* tracking.startRun("fullprocess")
+    const body = Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const ingested = yield* ingestionStep(runId)
+      for (const r of ingested.rejected) warnings.push(`rejected ${r.name}: ${r.error}`)
+      if (ingested.newFiles.length === 0) {
+        return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
+      }
+      const deployer = yield* Deployer
+      const scorer = yield* Scorer
+      const live = yield* deployer.current().pipe(Effect.option)
+      let newScore = 0
+      if (live._tag === "Some") {
+        const rows = yield* ingestion.finalData()
+        const s = yield* scorer.score(live.value.model, rows, "finaldata.csv", "drift-check")
+        newScore = s.f1
+      }
+      const history = (yield* tracking.scores())
+        .filter((s) => s.purpose === "deployed" || s.purpose === "drift-check")
+        .map((s) => s.f1)
+      // the score just recorded is the one under test, not history
+      if (live._tag === "Some") history.pop()
+      const drift = decideDrift({
+        test: config.drift_test,
+        newScore,
+        deployedScore: live._tag === "Some" ? live.value.f1 : null,
+        history,
+        minHistory: config.drift_min_history
+      })
+      yield* tracking.recordDrift(runId, drift)
+      yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
+      if (!drift.drifted) {
+        return { outcome: "no-drift", runId, ingestion: ingested, drift, warnings } satisfies FullProcessSummary
+      }
+      const trained = yield* trainingStep(runId)
+      const scored = yield* scoringStep(runId)
+      const deployed = yield* deploymentStep(runId)
+      yield* diagnosticsStep(runId)
+      const report = yield* reportingStep(runId)
+      let apiCalls: string | undefined
+      if (options.afterDeploy) {
+        const r = yield* Effect.exit(options.afterDeploy)
+        if (Exit.isSuccess(r)) apiCalls = r.value
+        else warnings.push(`API calls failed: ${String(r.cause)}`)
+      }
+      return {
+        outcome: "redeployed", runId, ingestion: ingested, drift,
+        training: { modelHash: trained.modelHash, rows: trained.rows },
+        score: scored.f1, releaseId: deployed.releaseId, report: report.pdf,
+        ...(apiCalls !== undefined ? { apiCalls } : {}), warnings
+      } satisfies FullProcessSummary
+    })
+    const summary: FullProcessSummary = yield* body.pipe(
+      Effect.tap((s) => tracking.finishRun(runId, s.outcome, s)),
+      Effect.tapErrorCause((cause) => tracking.finishRun(runId, "failed", { error: String(cause) }))
+    )
+    return summary
+  })).pipe(Effect.withSpan("fullprocess"))

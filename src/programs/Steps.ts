@@ -1,0 +1,150 @@
+/** The pipeline steps, each a program over service tags. */
+import { Effect, Option } from "effect"
+import * as NodePath from "node:path"
+import { NoDataError } from "../domain/Errors.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Deployer } from "../services/Deployer.js"
+import { Diagnostics } from "../services/Diagnostics.js"
+import { FileStore } from "../services/FileStore.js"
+import { finalDataPath, Ingestion } from "../services/Ingestion.js"
+import { Model, modelHash } from "../services/Model.js"
+import { Reporter } from "../services/Reporter.js"
+import { Scorer } from "../services/Scorer.js"
+import { Tracking } from "../services/Tracking.js"
+import { sha256 } from "../lib/Dataset.js"
+
+export const STEPS = ["ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"] as const
+export type Step = (typeof STEPS)[number]
+
+export const reportPaths = (modelFolder: string) => ({
+  png: NodePath.join(modelFolder, "confusionmatrix.png"),
+  pdf: NodePath.join(modelFolder, "report.pdf"),
+  diagnostics: NodePath.join(modelFolder, "diagnostics.json")
+})
+
+/** Time an effect and record the duration under `step`. */
+export const timed = (runId: number | null, step: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const tracking = yield* Tracking
+    const t0 = performance.now()
+    const a = yield* self
+    const ms = performance.now() - t0
+    yield* tracking.recordTiming(runId, step, ms)
+    return a
+  }).pipe(Effect.withLogSpan(step), Effect.annotateLogs({ step }))
+
+export const ingestionStep = (runId: number | null) =>
+  Effect.flatMap(Ingestion, (i) => i.ingest(runId)).pipe(timed(runId, "ingestion"))
+
+export const trainingStep = (runId: number | null) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const store = yield* FileStore
+    const ingestion = yield* Ingestion
+    const model = yield* Model
+    const tracking = yield* Tracking
+    const rows = yield* ingestion.finalData()
+    const dataHash = sha256(yield* store.readFile(finalDataPath(config.output_folder_path)).pipe(Effect.orDie))
+    const artifact = yield* model.train(rows, dataHash)
+    const path = yield* model.save(artifact)
+    const hash = modelHash(artifact)
+    yield* tracking.recordModel({
+      modelHash: hash, path, dataHash, solver: artifact.solver,
+      coefficients: artifact.coefficients, intercept: artifact.intercept, config
+    })
+    yield* Effect.logInfo(`trained on ${rows.length} rows; saved ${path}`)
+    return { path, modelHash: hash, rows: rows.length, coefficients: artifact.coefficients, intercept: artifact.intercept }
+  }).pipe(timed(runId, "training"))
+
+export const scoringStep = (runId: number | null) =>
+  Effect.gen(function*() {
+    const model = yield* Model
+    const scorer = yield* Scorer
+    const m = yield* model.load()
+    const result = yield* scorer.scoreTestData(m)
+    return { f1: result.f1, rows: result.rows, confusionMatrix: result.confusionMatrix, modelHash: result.modelHash }
+  }).pipe(timed(runId, "scoring"))
+
+export const deploymentStep = (runId: number | null) =>
+  Effect.flatMap(Deployer, (d) => d.deploy()).pipe(timed(runId, "deployment"))
+
+/** The model that reports describe: the deployed one, else the latest trained one. */
+const reportedModel = Effect.gen(function*() {
+  const deployer = yield* Deployer
+  const model = yield* Model
+  const live = yield* deployer.current().pipe(Effect.option)
+  if (Option.isSome(live)) return { model: live.value.model, releaseId: live.value.releaseId as string | null, ingested: live.value.ingestedFiles }
+  const m = yield* model.load()
+  const tracking = yield* Tracking
+  const files = yield* tracking.ingestedFiles()
+  return { model: m, releaseId: null, ingested: files.map((f) => f.fileName) }
+})
+
+export const diagnosticsStep = (runId: number | null) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const diagnostics = yield* Diagnostics
+    const store = yield* FileStore
+    const scorer = yield* Scorer
+    const { model } = yield* reportedModel
+    const rows = yield* diagnostics.dataset()
+    const testRows = yield* scorer.testData()
+    const result = {
+      predictions: diagnostics.predictions(model, testRows).predictions,
+      summary: diagnostics.summaryStats(rows),
+      missing: diagnostics.missingData(rows),
+      timings: yield* diagnostics.timings(),
+      dependencies: yield* diagnostics.dependencies()
+    }
+    yield* store.writeAtomic(reportPaths(config.output_model_path).diagnostics, JSON.stringify(result, null, 2) + "\n").pipe(Effect.orDie)
+    return result
+  }).pipe(timed(runId, "diagnostics"))
+
+export const reportingStep = (runId: number | null) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const diagnostics = yield* Diagnostics
+    const scorer = yield* Scorer
+    const reporter = yield* Reporter
+    const tracking = yield* Tracking
+    const { ingested, model, releaseId } = yield* reportedModel
+    const testRows = yield* scorer.testData()
+    const score = yield* scorer.score(model, testRows, config.test_data_path, "report")
+    const rows = yield* diagnostics.dataset().pipe(
+      Effect.catchTag("CsvError", (e) => new NoDataError({ message: `no ingested data to summarise: ${e.message}` }))
+    )
+    const history = yield* tracking.scores()
+    const drift = yield* tracking.driftDecisions()
+    const timings = yield* tracking.latestTimings()
+    const paths = reportPaths(config.output_model_path)
+    const written = yield* reporter.write({
+      generatedAt: new Date().toISOString(),
+      releaseId,
+      model,
+      modelHash: score.modelHash,
+      testScore: score.f1,
+      testRows: score.rows,
+      confusionMatrix: score.confusionMatrix,
+      scoreHistory: history.map((s) => ({ at: s.scoredAt, f1: s.f1, purpose: s.purpose })),
+      drift: drift.map((d) => ({ at: d.decidedAt, test: d.test as "raw", drifted: d.drifted, reason: d.reason })),
+      summary: diagnostics.summaryStats(rows),
+      missing: diagnostics.missingData(rows),
+      timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
+      dependencies: yield* diagnostics.dependencies(),
+      ingestedFiles: ingested
+    }, paths.png, paths.pdf)
+    yield* Effect.logInfo(`wrote ${written.pngPath} and ${written.pdfPath}`)
+    return { png: written.pngPath, pdf: written.pdfPath, f1: score.f1, releaseId }
+  }).pipe(timed(runId, "reporting"))
+
+export const runStep = (step: Step, runId: number | null) => {
+  switch (step) {
+    case "ingestion": return ingestionStep(runId)
+    case "training": return trainingStep(runId)
+    case "scoring": return scoringStep(runId)
+    case "deployment": return deploymentStep(runId)
+    case "diagnostics": return diagnosticsStep(runId)
+    case "reporting": return reportingStep(runId)
+  }
+}
+

@@ -1,0 +1,100 @@
+/** SQLite: the tracking database, with append-only numbered migrations. */
+import { NodeContext } from "@effect/platform-node"
+import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+
+const m0001 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE ingested_files (
+    sha256 TEXT PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL,
+    run_id INTEGER
+  )`
+  yield* sql`CREATE TABLE rejected_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    moved_to TEXT,
+    reason TEXT NOT NULL,
+    rejected_at TEXT NOT NULL
+  )`
+  yield* sql`CREATE TABLE model_versions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    data_hash TEXT NOT NULL,
+    solver TEXT NOT NULL,
+    coefficients TEXT NOT NULL,
+    intercept REAL NOT NULL,
+    config TEXT NOT NULL
+  )`
+  yield* sql`CREATE TABLE scores (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scored_at TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    f1 REAL NOT NULL
+  )`
+  yield* sql`CREATE TABLE deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployed_at TEXT NOT NULL,
+    release_id TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    f1 REAL
+  )`
+  yield* sql`CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    summary TEXT
+  )`
+  yield* sql`CREATE TABLE drift_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER,
+    decided_at TEXT NOT NULL,
+    test TEXT NOT NULL,
+    drifted INTEGER NOT NULL,
+    new_score REAL NOT NULL,
+    deployed_score REAL,
+    threshold REAL,
+    reason TEXT NOT NULL
+  )`
+  yield* sql`CREATE TABLE step_timings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER,
+    step TEXT NOT NULL,
+    ms REAL NOT NULL,
+    measured_at TEXT NOT NULL
+  )`
+})
+
+const Migrations = SqliteMigrator.layer({
+  loader: SqliteMigrator.fromRecord({ "0001_init": m0001 })
+})
+
+const make = (filename: string) =>
+  Migrations.pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename })),
+    Layer.provide(NodeContext.layer),
+    Layer.orDie
+  )
+
+/** The tracking database in a file; its folder is created when missing. */
+export const DbLive = (filename: string): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient> =>
+  Layer.unwrapEffect(Effect.sync(() => {
+    NodeFs.mkdirSync(NodePath.dirname(NodePath.resolve(filename)), { recursive: true })
+    return make(filename)
+  }))
+
+/** A fresh in-memory SQLite database per build, migrated like the real one. */
+export const DbTest: Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient> = Layer.suspend(() => make(":memory:"))

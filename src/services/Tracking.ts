@@ -1,0 +1,183 @@
+/**
+ * Tracking: what was ingested, trained, scored, deployed and decided, in SQLite.
+ * Live layer: a database file (DbLive). Test layer: in-memory SQLite (DbTest).
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer, Schema } from "effect"
+import { DbTest } from "./Db.js"
+
+export interface IngestedFile {
+  readonly sha256: string
+  readonly fileName: string
+  readonly rows: number
+  readonly ingestedAt: string
+}
+
+export interface RejectedFile {
+  readonly sha256: string
+  readonly fileName: string
+  readonly movedTo: string | null
+  readonly reason: string
+  readonly rejectedAt: string
+}
+
+export interface ModelVersion {
+  readonly modelHash: string
+  readonly path: string
+  readonly dataHash: string
+  readonly solver: string
+  readonly coefficients: ReadonlyArray<number>
+  readonly intercept: number
+  readonly config: unknown
+}
+
+export type ScorePurpose = "training" | "drift-check" | "deployed" | "report" | "api"
+
+export interface ScoreRow {
+  readonly scoredAt: string
+  readonly modelHash: string
+  readonly purpose: string
+  readonly dataset: string
+  readonly rows: number
+  readonly f1: number
+}
+
+export interface DriftRow {
+  readonly decidedAt: string
+  readonly test: string
+  readonly drifted: boolean
+  readonly newScore: number
+  readonly deployedScore: number | null
+  readonly threshold: number | null
+  readonly reason: string
+}
+
+export interface RunRow {
+  readonly id: number
+  readonly command: string
+  readonly startedAt: string
+  readonly finishedAt: string | null
+  readonly status: string
+  readonly summary: string | null
+}
+
+const nowIso = () => new Date().toISOString()
+
+const IngestedRow = Schema.Struct({
+  sha256: Schema.String,
+  file_name: Schema.String,
+  rows: Schema.Number,
+  ingested_at: Schema.String
+})
+
+export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const ingestedFiles = Effect.fn("Tracking.ingestedFiles")(function*() {
+      const rows = yield* sql`SELECT sha256, file_name, rows, ingested_at FROM ingested_files ORDER BY ingested_at, file_name`
+      const decoded = yield* Schema.decodeUnknown(Schema.Array(IngestedRow))(rows)
+      return decoded.map((r): IngestedFile => ({ sha256: r.sha256, fileName: r.file_name, rows: r.rows, ingestedAt: r.ingested_at }))
+    }, Effect.orDie)
+
+    const ingestedHashes = Effect.fn("Tracking.ingestedHashes")(function*() {
+      const rows = yield* sql<{ sha256: string }>`SELECT sha256 FROM ingested_files`
+      return new Set(rows.map((r) => r.sha256))
+    }, Effect.orDie)
+
+    const recordIngested = Effect.fn("Tracking.recordIngested")(function*(files: ReadonlyArray<Omit<IngestedFile, "ingestedAt">>, runId: number | null) {
+      if (files.length === 0) return
+      const at = nowIso()
+      yield* sql.withTransaction(Effect.forEach(files, (f) =>
+        sql`INSERT OR IGNORE INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: runId })}`, { discard: true }))
+    }, Effect.orDie)
+
+    const recordRejected = Effect.fn("Tracking.recordRejected")(function*(f: Omit<RejectedFile, "rejectedAt">) {
+      yield* sql`INSERT INTO rejected_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, moved_to: f.movedTo, reason: f.reason, rejected_at: nowIso() })}`
+    }, Effect.orDie)
+
+    const rejectedFiles = Effect.fn("Tracking.rejectedFiles")(function*() {
+      const rows = yield* sql<{ sha256: string; file_name: string; moved_to: string | null; reason: string; rejected_at: string }>`SELECT * FROM rejected_files ORDER BY id`
+      return rows.map((r): RejectedFile => ({ sha256: r.sha256, fileName: r.file_name, movedTo: r.moved_to, reason: r.reason, rejectedAt: r.rejected_at }))
+    }, Effect.orDie)
+
+    const recordModel = Effect.fn("Tracking.recordModel")(function*(m: ModelVersion) {
+      yield* sql`INSERT INTO model_versions ${sql.insert({
+        model_hash: m.modelHash, created_at: nowIso(), path: m.path, data_hash: m.dataHash, solver: m.solver,
+        coefficients: JSON.stringify(m.coefficients), intercept: m.intercept, config: JSON.stringify(m.config)
+      })}`
+    }, Effect.orDie)
+
+    const modelVersions = Effect.fn("Tracking.modelVersions")(function*() {
+      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients FROM model_versions ORDER BY id`
+    }, Effect.orDie)
+
+    const recordScore = Effect.fn("Tracking.recordScore")(function*(s: Omit<ScoreRow, "scoredAt">) {
+      yield* sql`INSERT INTO scores ${sql.insert({ scored_at: nowIso(), model_hash: s.modelHash, purpose: s.purpose, dataset: s.dataset, rows: s.rows, f1: s.f1 })}`
+    }, Effect.orDie)
+
+    const scores = Effect.fn("Tracking.scores")(function*(purpose?: ScorePurpose) {
+      const rows = purpose === undefined
+        ? yield* sql<{ scored_at: string; model_hash: string; purpose: string; dataset: string; rows: number; f1: number }>`SELECT * FROM scores ORDER BY id`
+        : yield* sql<{ scored_at: string; model_hash: string; purpose: string; dataset: string; rows: number; f1: number }>`SELECT * FROM scores WHERE purpose = ${purpose} ORDER BY id`
+      return rows.map((r): ScoreRow => ({ scoredAt: r.scored_at, modelHash: r.model_hash, purpose: r.purpose, dataset: r.dataset, rows: r.rows, f1: r.f1 }))
+    }, Effect.orDie)
+
+    const recordDeployment = Effect.fn("Tracking.recordDeployment")(function*(releaseId: string, modelHash: string, f1: number | null) {
+      yield* sql`INSERT INTO deployments ${sql.insert({ deployed_at: nowIso(), release_id: releaseId, model_hash: modelHash, f1 })}`
+    }, Effect.orDie)
+
+    const deployments = Effect.fn("Tracking.deployments")(function*() {
+      return yield* sql<{ deployed_at: string; release_id: string; model_hash: string; f1: number | null }>`SELECT deployed_at, release_id, model_hash, f1 FROM deployments ORDER BY id`
+    }, Effect.orDie)
+
+    const startRun = Effect.fn("Tracking.startRun")(function*(command: string) {
+      const rows = yield* sql<{ id: number }>`INSERT INTO runs ${sql.insert({ command, started_at: nowIso(), status: "running" })} RETURNING id`
+      return rows[0]!.id
+    }, Effect.orDie)
+
+    const finishRun = Effect.fn("Tracking.finishRun")(function*(id: number, status: string, summary: unknown) {
+      yield* sql`UPDATE runs SET finished_at = ${nowIso()}, status = ${status}, summary = ${JSON.stringify(summary)} WHERE id = ${id}`
+    }, Effect.orDie)
+
+    const runs = Effect.fn("Tracking.runs")(function*(limit: number) {
+      const rows = yield* sql<{ id: number; command: string; started_at: string; finished_at: string | null; status: string; summary: string | null }>`SELECT * FROM runs ORDER BY id DESC LIMIT ${limit}`
+      return rows.map((r): RunRow => ({ id: r.id, command: r.command, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status, summary: r.summary }))
+    }, Effect.orDie)
+
+    const recordDrift = Effect.fn("Tracking.recordDrift")(function*(runId: number | null, d: Omit<DriftRow, "decidedAt">) {
+      yield* sql`INSERT INTO drift_decisions ${sql.insert({
+        run_id: runId, decided_at: nowIso(), test: d.test, drifted: d.drifted ? 1 : 0,
+        new_score: d.newScore, deployed_score: d.deployedScore, threshold: d.threshold, reason: d.reason
+      })}`
+    }, Effect.orDie)
+
+    const driftDecisions = Effect.fn("Tracking.driftDecisions")(function*() {
+      const rows = yield* sql<{ decided_at: string; test: string; drifted: number; new_score: number; deployed_score: number | null; threshold: number | null; reason: string }>`SELECT * FROM drift_decisions ORDER BY id`
+      return rows.map((r): DriftRow => ({
+        decidedAt: r.decided_at, test: r.test, drifted: r.drifted === 1, newScore: r.new_score,
+        deployedScore: r.deployed_score, threshold: r.threshold, reason: r.reason
+      }))
+    }, Effect.orDie)
+
+    const recordTiming = Effect.fn("Tracking.recordTiming")(function*(runId: number | null, step: string, ms: number) {
+      yield* sql`INSERT INTO step_timings ${sql.insert({ run_id: runId, step, ms, measured_at: nowIso() })}`
+    }, Effect.orDie)
+
+    /** The latest measured duration of each step. */
+    const latestTimings = Effect.fn("Tracking.latestTimings")(function*() {
+      return yield* sql<{ step: string; ms: number; measured_at: string }>`
+        SELECT step, ms, measured_at FROM step_timings t
+        WHERE id = (SELECT MAX(id) FROM step_timings u WHERE u.step = t.step) ORDER BY step`
+    }, Effect.orDie)
+
+    return {
+      ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
+      recordModel, modelVersions, recordScore, scores, recordDeployment, deployments,
+      startRun, finishRun, runs, recordDrift, driftDecisions, recordTiming, latestTimings
+    } as const
+  })
+}) {
+  /** In-memory SQLite, fresh per build. */
+  static readonly layerTest: Layer.Layer<Tracking> = Tracking.Default.pipe(Layer.provide(DbTest))
+}
