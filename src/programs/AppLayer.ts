@@ -15,11 +15,11 @@ import { Tracking } from "../services/Tracking.js"
 
 export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.layer))
 
-/** Every service, given a decoded config, a FileStore and the tracking database. */
-export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking, E, R>) =>
+/** Every service, given a decoded config, a FileStore, the tracking database and the dependency checker. */
+export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default)),
-    Layer.provideMerge(Layer.mergeAll(Model.Default, Dependencies.Default)),
+    Layer.provideMerge(Model.Default),
     Layer.provideMerge(base)
   )
 
@@ -32,7 +32,8 @@ export const AppLayer = (configPath: string, overrides: ReadonlyArray<string>) =
           Layer.mergeAll(
             Layer.succeed(AppConfig, config),
             FileStoreLive,
-            Tracking.Default.pipe(Layer.provide(DbLive(config.db_path)))
+            Tracking.Default.pipe(Layer.provide(DbLive(config.db_path))),
+            Dependencies.Default.pipe(Layer.provide(Layer.succeed(AppConfig, config)))
           )
         )
       )

@@ -29,11 +29,11 @@ export const generateRows = (n: number, seed: number, options: { shift?: number;
   const rows: Array<Row> = []
   for (let i = 0; i < n; i++) {
     const corporation = Array.from({ length: 4 }, () => LETTERS[Math.floor(rand() * 26)]).join("")
-    const lastyear = Math.round(Math.exp(4 + rand() * 5.5))
-    const monthlyShare = rand() * 2.2
-    const lastmonth = Math.round((lastyear / 12) * monthlyShare)
-    const employees = Math.max(1, Math.round(Math.exp(rand() * 7)))
-    const z = 1.2 - 1.6 * monthlyShare + 0.25 * Math.log(1 + employees) * (shift > 0 ? -1 : 1) + shift
+    const lastyear = Math.round(200 + rand() * 12000)
+    const lastmonth = Math.round(rand() * 700)
+    const employees = Math.max(1, Math.round(Math.exp(rand() * 6.5)))
+    // low recent activity and few employees push towards exiting
+    const z = 2.2 - 0.009 * lastmonth + 0.00004 * lastyear - 0.002 * employees + shift
     const p = 1 / (1 + Math.exp(-z))
     rows.push({
       corporation,

@@ -45,7 +45,9 @@ export class Dependencies extends Effect.Service<Dependencies>()("drs/Dependenci
         Effect.orElseSucceed(() => DependencyReport.make({ checked: false, error: "npm outdated printed no JSON", packages: [] }))
       )
     })
-    return { outdated } as const
+    // npm asks the registry: one answer serves a whole run (diagnostics and report) and a busy API
+    const cached = yield* Effect.cachedWithTTL(outdated(), "10 minutes")
+    return { outdated: () => cached } as const
   })
 }) {
   /** A fixed answer, for tests. */

@@ -82,7 +82,9 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         return yield* new DeployError({ message: `cannot deploy: ${sources["latestscore.txt"]} holds "${scoreText}", not a score` })
       }
       const hash = modelHash(m)
-      const releaseId = `${new Date().toISOString().replace(/[:.]/g, "-")}-${hash.slice(0, 8)}`
+      const stem = `${new Date().toISOString().replace(/[:.]/g, "-")}-${hash.slice(0, 8)}`
+      let releaseId = stem
+      for (let n = 2; yield* store.exists(NodePath.join(releasesDir, releaseId)).pipe(Effect.orDie); n++) releaseId = `${stem}-${n}`
       // leftovers of an interrupted deployment are never live; clear them
       for (const e of yield* store.list(prod).pipe(Effect.orDie)) {
         if (e.name.startsWith(".staging-")) yield* store.remove(NodePath.join(prod, e.name)).pipe(Effect.orDie)

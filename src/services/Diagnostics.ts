@@ -1,7 +1,7 @@
 /** Diagnostics: predictions, summary statistics, missing data, step timings, dependencies. */
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
-import { ColumnSummary, COLUMNS, FEATURES, MissingData, type ModelArtifact, type Row, StepTiming } from "../domain/Schemas.js"
+import { ColumnSummary, COLUMNS, DependencyReport, FEATURES, MissingData, type ModelArtifact, type Row, StepTiming } from "../domain/Schemas.js"
 import { rowKey } from "../lib/Csv.js"
 import { isCsvName, sha256, streamCsv } from "../lib/Dataset.js"
 import { mean, median, std } from "../lib/Stats.js"
@@ -88,7 +88,7 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     } as const
   })
 }) {
-  static readonly layerTest = (report = { checked: true, packages: [] }) =>
+  static readonly layerTest = (report = DependencyReport.make({ checked: true, packages: [] })) =>
     Diagnostics.Default.pipe(
       Layer.provideMerge(Layer.mergeAll(Model.Default, Ingestion.Default)),
       Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest(), Dependencies.layerFixed(report)))

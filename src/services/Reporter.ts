@@ -94,7 +94,13 @@ export const renderReport = (data: ReportData, confusionPng: Uint8Array): Promis
     doc.registerFont("body", fontPath(false))
     doc.registerFont("bold", fontPath(true))
     doc.pipe(sink)
-    const h = (text: string) => doc.moveDown(0.8).font("bold").fontSize(13).text(text).moveDown(0.3).font("body").fontSize(10)
+    const room = (points: number) => {
+      if (doc.y > doc.page.height - doc.page.margins.bottom - points) doc.addPage()
+    }
+    const h = (text: string) => {
+      room(80)
+      return doc.moveDown(0.8).font("bold").fontSize(13).text(text).moveDown(0.3).font("body").fontSize(10)
+    }
     const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, widths: ReadonlyArray<number>) => {
       const x = doc.page.margins.left
       const line = (cells: ReadonlyArray<string>, font: string) => {
@@ -109,6 +115,7 @@ export const renderReport = (data: ReportData, confusionPng: Uint8Array): Promis
         doc.x = x
         doc.y = y + 15
       }
+      room(50)
       line(header, "bold")
       for (const r of rows) line(r, "body")
       doc.font("body")
@@ -137,7 +144,7 @@ export const renderReport = (data: ReportData, confusionPng: Uint8Array): Promis
     table(["when", "purpose", "F1"], data.scoreHistory.slice(-12).map((s) => [s.at, s.purpose, fmt(s.f1)]), [220, 160, 115])
 
     h("Drift decisions (latest 6)")
-    table(["when", "test", "drifted", "reason"], data.drift.slice(-6).map((d) => [d.at.slice(0, 19), d.test, d.drifted ? "yes" : "no", d.reason]), [110, 80, 50, 255])
+    table(["when", "test", "drifted", "reason"], data.drift.slice(-6).map((d) => [d.at.slice(0, 16).replace("T", " "), d.test, d.drifted ? "yes" : "no", d.reason]), [100, 90, 50, 255])
 
     h("Summary statistics (finaldata)")
     table(["column", "mean", "median", "std", "n"], data.summary.map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])

@@ -1,0 +1,61 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Deployer } from "../src/services/Deployer.js"
+import { FileStore } from "../src/services/FileStore.js"
+import { Tracking } from "../src/services/Tracking.js"
+import { FinalRun } from "./helpers.js"
+import { readText, referenceFiles, TestLayer } from "./layers.js"
+
+const PROD = "/t/production"
+
+describe("Deployer", () => {
+  it.effect("deploys model, score and ingested list as one release, made live by CURRENT", () =>
+    Effect.gen(function*() {
+      yield* FinalRun
+      const deployer = yield* Deployer
+      const store = yield* FileStore
+      const d = yield* deployer.deploy()
+      assert.strictEqual((yield* readText(`${PROD}/CURRENT`)).trim(), d.releaseId)
+      const files = (yield* store.list(`${PROD}/releases/${d.releaseId}`)).map((e) => e.name)
+      assert.deepStrictEqual(files, ["ingestedfiles.txt", "latestscore.txt", "manifest.json", "trainedmodel.json"])
+      assert.strictEqual(yield* readText(`${PROD}/releases/${d.releaseId}/latestscore.txt`), yield* readText("/t/data/models/latestscore.txt"))
+      const live = yield* deployer.current()
+      assert.strictEqual(live.f1, 0.5714285714285715)
+      assert.deepStrictEqual(live.ingestedFiles, ["dataset1.csv", "dataset2.csv"])
+      const manifest = JSON.parse(yield* readText(`${PROD}/releases/${d.releaseId}/manifest.json`))
+      assert.match(manifest.sha256["trainedmodel.json"], /^[0-9a-f]{64}$/)
+      assert.strictEqual((yield* Effect.flatMap(Tracking, (t) => t.deployments())).length, 1)
+    }).pipe(Effect.provide(TestLayer(referenceFiles()))))
+
+  it.effect("refuses to deploy what is not there, leaving the live release alone", () =>
+    Effect.gen(function*() {
+      const deployer = yield* Deployer
+      const store = yield* FileStore
+      const none = yield* Effect.flip(deployer.deploy())
+      assert.strictEqual(none._tag, "DeployError")
+      assert.include(none.message, "trainedmodel.json")
+      assert.strictEqual((yield* Effect.flip(deployer.current()))._tag, "NotDeployed")
+      yield* FinalRun
+      const first = yield* deployer.deploy()
+      yield* store.writeAtomic("/t/data/models/latestscore.txt", "garbage\n")
+      const bad = yield* Effect.flip(deployer.deploy())
+      assert.include(bad.message, "not a score")
+      assert.strictEqual((yield* deployer.current()).releaseId, first.releaseId)
+    }).pipe(Effect.provide(TestLayer(referenceFiles()))))
+
+  it.effect("clears interrupted staging, and prunes old releases but never the live one", () =>
+    Effect.gen(function*() {
+      yield* FinalRun
+      const deployer = yield* Deployer
+      const store = yield* FileStore
+      yield* store.writeAtomic(`${PROD}/.staging-crashed/trainedmodel.json`, "half")
+      const ids: Array<string> = []
+      for (let i = 0; i < 4; i++) {
+        ids.push((yield* deployer.deploy()).releaseId)
+      }
+      const releases = (yield* store.list(`${PROD}/releases`)).map((e) => e.name)
+      assert.deepStrictEqual(releases, ids.slice(-2))
+      assert.isFalse(yield* store.exists(`${PROD}/.staging-crashed`))
+      assert.strictEqual((yield* deployer.current()).releaseId, ids[3])
+    }).pipe(Effect.provide(TestLayer(referenceFiles(), { releases_to_keep: 2 }))))
+})

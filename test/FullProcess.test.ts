@@ -1,0 +1,109 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as NodeOs from "node:os"
+import type { Row } from "../src/domain/Schemas.js"
+import { prng } from "../src/programs/GenerateData.js"
+import { fullProcess } from "../src/programs/FullProcess.js"
+import { lockPath } from "../src/programs/Lock.js"
+import { Deployer } from "../src/services/Deployer.js"
+import { FileStore } from "../src/services/FileStore.js"
+import { Tracking } from "../src/services/Tracking.js"
+import { csv, row, TestLayer } from "./layers.js"
+
+const IN = "/t/data/sourcedata"
+
+/** Rows whose label follows a rule the model can learn exactly; `flip` inverts it (drift). */
+const ruled = (n: number, seed: number, flip = false): Array<Row> => {
+  const rand = prng(seed)
+  return Array.from({ length: n }, (_, i) => {
+    // a clear margin around the rule's threshold
+    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
+    const label = (lm < 300) !== flip ? 1 : 0
+    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), Math.round(rand() * 50), label)
+  })
+}
+
+const files = {
+  [`${IN}/one.csv`]: csv(ruled(60, 1)),
+  "/t/data/testdata/testdata.csv": csv(ruled(30, 2))
+}
+
+describe("fullprocess", () => {
+  it.effect("does nothing, and records nothing, without new data", () =>
+    Effect.gen(function*() {
+      const s = yield* fullProcess()
+      assert.strictEqual(s.outcome, "no-new-data")
+      assert.deepStrictEqual(yield* Effect.flatMap(Tracking, (t) => t.runs(10)), [])
+      assert.isFalse(yield* Effect.flatMap(FileStore, (f) => f.exists(lockPath("/t/data/ingesteddata"))))
+    }).pipe(Effect.provide(TestLayer({ "/t/data/testdata/testdata.csv": csv(ruled(30, 2)) }))))
+
+  it.effect("deploys a first model, ignores unchanged data, keeps a model that did not drift, replaces one that did", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const tracking = yield* Tracking
+      const deployer = yield* Deployer
+      let apiCalls = 0
+      const afterDeploy = Effect.sync(() => `call ${++apiCalls}`)
+
+      const first = yield* fullProcess({ afterDeploy })
+      assert.strictEqual(first.outcome, "redeployed")
+      assert.strictEqual(first.drift?.reason, "no model is deployed yet")
+      assert.strictEqual(first.score, 1)
+      assert.strictEqual(first.apiCalls, "call 1")
+      const release1 = (yield* deployer.current()).releaseId
+      assert.isTrue(yield* store.exists("/t/data/models/report.pdf"))
+      assert.isTrue(yield* store.exists("/t/data/models/confusionmatrix.png"))
+
+      assert.strictEqual((yield* fullProcess({ afterDeploy })).outcome, "no-new-data")
+
+      // more data that follows the same rule: the deployed model still scores 1
+      yield* store.writeAtomic(`${IN}/two.csv`, csv(ruled(40, 3)))
+      const second = yield* fullProcess({ afterDeploy })
+      assert.strictEqual(second.outcome, "no-drift")
+      assert.isFalse(second.drift!.drifted)
+      assert.strictEqual((yield* deployer.current()).releaseId, release1)
+
+      // the world changed: the rule flipped
+      yield* store.writeAtomic(`${IN}/three.csv`, csv(ruled(400, 4, true)))
+      const third = yield* fullProcess({ afterDeploy })
+      assert.strictEqual(third.outcome, "redeployed")
+      assert.isTrue(third.drift!.drifted)
+      assert.isBelow(third.drift!.newScore, 1)
+      assert.notStrictEqual((yield* deployer.current()).releaseId, release1)
+      assert.strictEqual(apiCalls, 2)
+
+      const runs = yield* tracking.runs(10)
+      assert.deepStrictEqual(runs.map((r) => r.status), ["redeployed", "no-drift", "redeployed"])
+      const decisions = yield* tracking.driftDecisions()
+      assert.deepStrictEqual(decisions.map((d) => d.drifted), [true, false, true])
+      assert.deepStrictEqual((yield* tracking.ingestedFiles()).map((f) => f.fileName), ["one.csv", "two.csv", "three.csv"])
+    }).pipe(Effect.provide(TestLayer(files, { regularization_C: 100 }))))
+
+  it.effect("a failing API call is a warning, not a failed run", () =>
+    Effect.gen(function*() {
+      const s = yield* fullProcess({ afterDeploy: Effect.fail("server down") })
+      assert.strictEqual(s.outcome, "redeployed")
+      assert.isTrue(s.warnings.some((w) => w.includes("API calls failed")))
+    }).pipe(Effect.provide(TestLayer(files))))
+
+  it.effect("only malformed new files: they are set aside and nothing is retrained", () =>
+    Effect.gen(function*() {
+      const s = yield* fullProcess()
+      assert.strictEqual(s.outcome, "no-valid-data")
+      assert.include(s.warnings[0]!, "bad.csv")
+      assert.strictEqual((yield* Effect.flip(Effect.flatMap(Deployer, (d) => d.current())))._tag, "NotDeployed")
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/bad.csv`]: "nonsense\n1\n" }))))
+
+  it.effect("a live lock stops a second run; a stale one is cleared", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const path = lockPath("/t/data/ingesteddata")
+      yield* store.writeAtomic(path, JSON.stringify({ pid: process.pid, host: NodeOs.hostname(), startedAt: new Date().toISOString() }))
+      const held = yield* Effect.flip(fullProcess())
+      assert.strictEqual(held._tag, "LockHeld")
+      assert.isTrue(yield* store.exists(path))
+      yield* store.writeAtomic(path, JSON.stringify({ pid: 2 ** 22 + 12345, host: NodeOs.hostname(), startedAt: new Date().toISOString() }))
+      assert.strictEqual((yield* fullProcess()).outcome, "redeployed")
+      assert.isFalse(yield* store.exists(path))
+    }).pipe(Effect.provide(TestLayer(files))))
+})

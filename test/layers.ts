@@ -1,0 +1,51 @@
+/** Test wiring: every service over in-memory layers (Map filesystem, in-memory SQLite). */
+import { Effect, Layer } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { servicesLayer } from "../src/programs/AppLayer.js"
+import { AppConfig } from "../src/services/AppConfig.js"
+import { Dependencies } from "../src/services/Dependencies.js"
+import { FileStore } from "../src/services/FileStore.js"
+import { Tracking } from "../src/services/Tracking.js"
+import { DependencyReport, OutdatedDependency } from "../src/domain/Schemas.js"
+import type { Row } from "../src/domain/Schemas.js"
+import { toCsv } from "../src/lib/Csv.js"
+
+export const fixedDependencies = DependencyReport.make({
+  checked: true,
+  packages: [OutdatedDependency.make({ name: "left-pad", current: "1.0.0", wanted: "1.0.0", latest: "1.3.0" })]
+})
+
+export const TestLayer = (
+  files: Record<string, string | Uint8Array> = {},
+  config: Parameters<typeof AppConfig.layerTest>[0] = {}
+) =>
+  servicesLayer(Layer.mergeAll(
+    AppConfig.layerTest(config),
+    FileStore.layerMemory(files),
+    Tracking.layerTest,
+    Dependencies.layerFixed(fixedDependencies)
+  ))
+
+/** The reference system's public data (../shared/reference), read from disk once. */
+export const referenceDir = process.env.DRS_REFERENCE_DIR ?? NodePath.resolve(import.meta.dirname, "../../shared/reference")
+
+export const referenceFiles = (): Record<string, string> => {
+  if (!NodeFs.existsSync(referenceDir)) {
+    throw new Error(`reference data not found at ${referenceDir}; set DRS_REFERENCE_DIR to the folder holding practicedata/ and testdata/`)
+  }
+  const read = (rel: string) => NodeFs.readFileSync(NodePath.join(referenceDir, rel), "utf8")
+  return {
+    "/t/data/sourcedata/dataset1.csv": read("practicedata/dataset1.csv"),
+    "/t/data/sourcedata/dataset2.csv": read("practicedata/dataset2.csv"),
+    "/t/data/testdata/testdata.csv": read("testdata/testdata.csv")
+  }
+}
+
+export const row = (corporation: string, lm: number | null, ly: number | null, ne: number | null, exited: 0 | 1): Row => ({
+  corporation, lastmonth_activity: lm, lastyear_activity: ly, number_of_employees: ne, exited
+})
+
+export const csv = (rows: ReadonlyArray<Row>) => toCsv(rows)
+
+export const readText = (path: string) => Effect.flatMap(FileStore, (s) => s.readText(path))
