@@ -29,12 +29,17 @@ export const bodyLimit = (maxBytes: number) => <E, R>(app: HttpApp.Default<E, R>
     return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes))
   })
 
-/** The API with its docs and OpenAPI document, on a Node server. */
-export const HttpLive = (port: number, host: string, maxBodyBytes: number) =>
+/** The API with its docs page and OpenAPI document, served by whichever HttpServer is provided. */
+export const ApiServer = (maxBodyBytes: number) =>
   HttpApiBuilder.serve((app) => HttpMiddleware.logger(bodyLimit(maxBodyBytes)(app))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-    Layer.provide(ApiLive),
+    Layer.provide(ApiLive)
+  )
+
+/** The API on a Node server. */
+export const HttpLive = (port: number, host: string, maxBodyBytes: number) =>
+  ApiServer(maxBodyBytes).pipe(
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host }))
   )

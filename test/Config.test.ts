@@ -1,0 +1,53 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { loadConfig, parseOverride } from "../src/services/AppConfig.js"
+import { FileStore } from "../src/services/FileStore.js"
+
+const base = {
+  input_folder_path: "in", output_folder_path: "out", test_data_path: "test",
+  output_model_path: "models", prod_deployment_path: "prod"
+}
+const withFile = (content: string) => Effect.provide(FileStore.layerMemory({ "/cfg/config.json": content }))
+
+describe("configuration", () => {
+  it.effect("decodes the five keys and fills in defaults", () =>
+    Effect.gen(function*() {
+      const c = yield* loadConfig("/cfg/config.json")
+      assert.strictEqual(c.input_folder_path, "in")
+      assert.strictEqual(c.drift_test, "raw")
+      assert.strictEqual(c.api_port, 8000)
+      assert.strictEqual(c.regularization_C, 1)
+    }).pipe(withFile(JSON.stringify(base))))
+
+  it.effect("--set overrides, with JSON values where they parse", () =>
+    Effect.gen(function*() {
+      const c = yield* loadConfig("/cfg/config.json", ["drift_test=parametric", "api_port=9001", "input_folder_path=other/in"])
+      assert.strictEqual(c.drift_test, "parametric")
+      assert.strictEqual(c.api_port, 9001)
+      assert.strictEqual(c.input_folder_path, "other/in")
+    }).pipe(withFile(JSON.stringify(base))))
+
+  it.effect("names the missing key, the bad value and the unknown key", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(loadConfig("/cfg/config.json", ["drift_test=sometimes", "input_folder_pth=x"]))
+      assert.strictEqual(e._tag, "ConfigError")
+      assert.include(e.message, "prod_deployment_path")
+      assert.include(e.message, "drift_test")
+      assert.include(e.message, "input_folder_pth")
+    }).pipe(withFile(JSON.stringify({ ...base, prod_deployment_path: undefined }))))
+
+  it.effect("reports unreadable and non-JSON files with their path", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(loadConfig("/cfg/nope.json"))
+      assert.include(missing.message, "cannot read")
+      assert.strictEqual(missing.source, "/cfg/nope.json")
+      const bad = yield* Effect.flip(loadConfig("/cfg/config.json"))
+      assert.include(bad.message, "not valid JSON")
+    }).pipe(withFile("{ not json")))
+
+  it.effect("rejects a malformed --set", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(parseOverride("novalue"))
+      assert.include(e.message, "expected key=value")
+    }))
+})
