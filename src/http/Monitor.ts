@@ -25,7 +25,12 @@ export const scoreChart = (scores: ReadonlyArray<ScoreRow>): string => {
     `<circle class="point" cx="${x(i).toFixed(1)}" cy="${y(s.f1).toFixed(1)}" r="4" fill="${s.purpose === "drift-check" ? "#c0392b" : "#1f4e99"}"><title>${esc(s.scoredAt)} ${esc(s.purpose)} F1 ${num(s.f1)}</title></circle>`).join("")
   const grid = [0, 0.25, 0.5, 0.75, 1].map((g) =>
     `<line x1="${P}" x2="${W - P}" y1="${y(g)}" y2="${y(g)}" stroke="#ddd"/><text x="4" y="${y(g) + 4}" font-size="11">${g}</text>`).join("")
-  return `<svg id="score-chart" role="img" aria-label="F1 score history" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${grid}<polyline fill="none" stroke="#1f4e99" stroke-width="2" points="${pts}"/>${dots}</svg>`
+  const first = scores[0]!.scoredAt.slice(0, 16).replace("T", " ")
+  const last = scores[scores.length - 1]!.scoredAt.slice(0, 16).replace("T", " ")
+  const axis = `<text x="${P}" y="${H - 8}" font-size="11">${esc(first)}</text><text x="${W - P}" y="${H - 8}" font-size="11" text-anchor="end">${esc(last)}</text>`
+  const legend = `<circle cx="${P + 6}" cy="12" r="4" fill="#1f4e99"/><text x="${P + 14}" y="16" font-size="11">F1 on test data (training, deployment)</text>` +
+    `<circle cx="${P + 246}" cy="12" r="4" fill="#c0392b"/><text x="${P + 254}" y="16" font-size="11">deployed model on new data (drift check)</text>`
+  return `<svg id="score-chart" role="img" aria-label="F1 score history" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${grid}${axis}${legend}<polyline fill="none" stroke="#1f4e99" stroke-width="2" points="${pts}"/>${dots}</svg>`
 }
 
 export const renderMonitor = (d: MonitorData): string => `<!doctype html>

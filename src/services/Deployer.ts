@@ -7,7 +7,7 @@
  * made live by atomically replacing CURRENT: readers see the old release or the new one,
  * never a mix; a crash mid-way leaves the previous release live.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Ref } from "effect"
 import * as NodePath from "node:path"
 import { DeployError, NotDeployed } from "../domain/Errors.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
@@ -46,10 +46,15 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       return id.length > 0 ? Option.some(id) : Option.none<string>()
     })
 
+    // a release never changes once written: keep the loaded live one until CURRENT names another
+    const cache = yield* Ref.make(Option.none<Release>())
+
     /** The live release, or NotDeployed. */
     const current = Effect.fn("Deployer.current")(function*() {
       const id = yield* currentId()
       if (Option.isNone(id)) return yield* new NotDeployed({ message: `nothing is deployed in ${prod} yet; run the deployment step` })
+      const cached = yield* Ref.get(cache)
+      if (Option.isSome(cached) && cached.value.releaseId === id.value) return cached.value
       const dir = NodePath.join(releasesDir, id.value)
       const m = yield* model.load(NodePath.join(dir, "trainedmodel.json")).pipe(
         Effect.mapError((e) => new NotDeployed({ message: `release ${id.value} is live but unusable: ${e.message}` }))
@@ -61,7 +66,9 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         Effect.map((t) => t.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)),
         Effect.orElseSucceed(() => [] as Array<string>)
       )
-      return { releaseId: id.value, dir, model: m, modelHash: modelHash(m), f1, ingestedFiles: ingested } satisfies Release
+      const release: Release = { releaseId: id.value, dir, model: m, modelHash: modelHash(m), f1, ingestedFiles: ingested }
+      yield* Ref.set(cache, Option.some(release))
+      return release
     })
 
     const deploy = Effect.fn("Deployer.deploy")(function*() {
