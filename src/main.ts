@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The command line: fullprocess, run --steps, serve, apicalls, status, generate-data. */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { AppLayer, FileStoreLive } from "./programs/AppLayer.js"
@@ -143,7 +143,8 @@ const root = Command.make("drs").pipe(
 const cli = Command.run(root, { name: "drs", version: "1.0.0" })
 
 cli(process.argv).pipe(
-  Effect.catchIf((e) => typeof e === "object" && e !== null && "_tag" in e && typeof (e as { _tag: unknown })._tag === "string" && ["MissingValue", "InvalidValue", "CommandMismatch", "UnclusteredFlag", "MultipleValuesDetected", "MissingFlag", "MissingSubcommand", "CorrectedFlag", "NoBuiltInMatch", "InvalidArgument"].includes((e as { _tag: string })._tag), () => Effect.sync(() => { process.exitCode = 2 })),
+  // @effect/cli has already printed what was wrong with the command line
+  Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => { process.exitCode = 2 })),
   Effect.provide(Layer.mergeAll(NodeContext.layer, logLayer)),
   Logger.withMinimumLogLevel(LogLevel.Info),
   NodeRuntime.runMain({ disablePrettyLogger: true })

@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Either, Effect, Layer, Stream } from "effect"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { ApiServer } from "../src/http/Server.js"
@@ -54,6 +54,9 @@ describe("HTTP API with a deployed model", () => {
       const fromCsv = yield* send(json("/prediction", { csv: files["/t/data/testdata/testdata.csv"] }))
       assert.strictEqual(fromCsv.status, 200)
       assert.deepStrictEqual(fromCsv.body().predictions, [0, 1, 1, 1, 1])
+      const rawCsv = yield* send(HttpClientRequest.post("/prediction").pipe(HttpClientRequest.bodyText(files["/t/data/testdata/testdata.csv"]!, "text/csv")))
+      assert.strictEqual(rawCsv.status, 200, rawCsv.text)
+      assert.deepStrictEqual(rawCsv.body().predictions, [0, 1, 1, 1, 1])
       const fromJson = yield* send(json("/prediction", {
         rows: [
           { corporation: "werf", lastmonth_activity: 234, lastyear_activity: 3, number_of_employees: 10 },
@@ -83,6 +86,11 @@ describe("HTTP API with a deployed model", () => {
       const big = yield* send(json("/prediction", { csv: "x".repeat(5000) }))
       assert.strictEqual(big.status, 413)
       assert.include(big.body().message, "over the limit of 4096 bytes")
+      // a streamed body declares no length: the server stops reading it at the limit and drops the connection
+      const chunked = yield* send(HttpClientRequest.post("/prediction").pipe(
+        HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("x".repeat(3000)), new TextEncoder().encode("y".repeat(3000))), { contentType: "text/csv" })
+      )).pipe(Effect.either)
+      assert.isTrue(Either.isLeft(chunked) && chunked.left._tag === "RequestError", JSON.stringify(chunked))
     })))
 
   it.effect("scoring is read-only and matches the deployed score", () =>

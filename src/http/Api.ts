@@ -47,12 +47,14 @@ export const Health = Schema.Struct({
 
 export const FullProcessResponse = Schema.Struct({ outcome: Schema.String, summary: Schema.Unknown })
 
+/** a raw CSV document, sent as text/csv */
+const CsvBody = HttpApiSchema.Text({ contentType: "text/csv" })
 const Html = HttpApiSchema.Text({ contentType: "text/html; charset=utf-8" })
 const Prometheus = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
 const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
 export class ModelGroup extends HttpApiGroup.make("model")
-  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(PredictionRequest).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(PredictionRequest, CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))

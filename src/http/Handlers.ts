@@ -93,8 +93,9 @@ export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
     })
 
     return handlers
-      .handle("prediction", ({ payload }) =>
+      .handle("prediction", ({ payload: body }) =>
         Effect.gen(function*() {
+          const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
           const rows = payload.rows !== undefined ? rowsFromJson(payload.rows) : yield* rowsFromCsv(payload.csv!)

@@ -78,8 +78,15 @@ const m0001 = Effect.gen(function*() {
   )`
 })
 
+/** each model version carries its F1 on the test data once scored */
+const m0002 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE model_versions ADD COLUMN f1 REAL`
+  yield* sql`CREATE INDEX scores_purpose ON scores (purpose, id)`
+})
+
 const Migrations = SqliteMigrator.layer({
-  loader: SqliteMigrator.fromRecord({ "0001_init": m0001 })
+  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002 })
 })
 
 const make = (filename: string) =>

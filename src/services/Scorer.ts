@@ -44,6 +44,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     const scoreTestData = Effect.fn("Scorer.scoreTestData")(function*(m: ModelArtifact) {
       const rows = yield* testData()
       const result = yield* score(m, rows, config.test_data_path, "training")
+      yield* tracking.setModelScore(result.modelHash, result.f1)
       yield* store.writeAtomic(latestScorePath(config.output_model_path), `${result.f1}\n`).pipe(Effect.orDie)
       yield* Effect.logInfo(`F1 on ${config.test_data_path}: ${result.f1}`)
       return result

@@ -109,7 +109,12 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     }, Effect.orDie)
 
     const modelVersions = Effect.fn("Tracking.modelVersions")(function*() {
-      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients FROM model_versions ORDER BY id`
+      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string; config: string; f1: number | null }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients, config, f1 FROM model_versions ORDER BY id`
+    }, Effect.orDie)
+
+    /** Attach the test-data F1 to the model version(s) with this hash. */
+    const setModelScore = Effect.fn("Tracking.setModelScore")(function*(modelHash: string, f1: number) {
+      yield* sql`UPDATE model_versions SET f1 = ${f1} WHERE model_hash = ${modelHash}`
     }, Effect.orDie)
 
     const recordScore = Effect.fn("Tracking.recordScore")(function*(s: Omit<ScoreRow, "scoredAt">) {
@@ -173,7 +178,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
 
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
-      recordModel, modelVersions, recordScore, scores, recordDeployment, deployments,
+      recordModel, modelVersions, setModelScore, recordScore, scores, recordDeployment, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordTiming, latestTimings
     } as const
   })
