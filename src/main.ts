@@ -5,6 +5,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import { AppLayer, FileStoreLive } from "./programs/AppLayer.js"
 import { fullProcess } from "./programs/FullProcess.js"
+import { withLock } from "./programs/Lock.js"
 import { writeBulkData, writeSampleData } from "./programs/GenerateData.js"
 import { runStep, STEPS, type Step } from "./programs/Steps.js"
 import { Deployer } from "./services/Deployer.js"
@@ -97,7 +98,7 @@ const runCommand = Command.make("run", { ...common, steps: stepsOption }, (opts)
         Effect.tap(() => tracking.finishRun(runId, "done", Object.keys(results))),
         Effect.tapErrorCause((c) => tracking.finishRun(runId, "failed", { error: String(c), completed: Object.keys(results) }))
       )
-    }), (r) => Object.entries(r).map(([k, v]) => `${k}: ${JSON.stringify(v, (_k, val) => Array.isArray(val) && val.length > 12 ? [...val.slice(0, 12), `… ${val.length - 12} more`] : val)}`).join("\n"))
+    }).pipe(withLock), (r) => Object.entries(r).map(([k, v]) => `${k}: ${JSON.stringify(v, (_k, val) => Array.isArray(val) && val.length > 12 ? [...val.slice(0, 12), `… ${val.length - 12} more`] : val)}`).join("\n"))
   })).pipe(Command.withDescription("run pipeline steps on demand"))
 
 const statusCommand = Command.make("status", common, (opts) =>

@@ -75,6 +75,11 @@ describe("Ingestion", () => {
       assert.strictEqual(rejected.length, 5)
       // nothing left to do afterwards
       assert.deepStrictEqual(yield* ingestion.pending(), [])
+      // a rejected file that could not be moved aside (put back here by hand) is not retried
+      yield* store.rename(text.movedTo!, `${IN}/text.csv`)
+      const scan = yield* ingestion.scan()
+      assert.deepStrictEqual(scan.pending, [])
+      assert.include(scan.skipped.find((x) => x.name === "text.csv")!.reason, "rejected earlier: text.csv, row 2")
       assert.strictEqual(yield* readText("/t/data/ingesteddata/finaldata.csv"), a.split("\n").slice(0, 3).join("\n") + "\n")
     }).pipe(Effect.provide(TestLayer({
       [`${IN}/good.csv`]: a,

@@ -58,6 +58,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
     const scan = Effect.fn("Ingestion.scan")(function*() {
       const entries = yield* store.list(config.input_folder_path).pipe(Effect.orDie)
       const known = yield* tracking.ingestedHashes()
+      // a file rejected before, and still here (it could not be moved aside), is not retried
+      const rejectedBefore = new Map((yield* tracking.rejectedFiles()).map((r) => [r.sha256, r.reason]))
       const pending: Array<PendingFile> = []
       const skipped: Array<SkippedFile> = []
       const seen = new Map<string, string>()
@@ -67,6 +69,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const hash = yield* provide(sha256OfFile(path)).pipe(Effect.orDie)
         if (known.has(hash)) {
           skipped.push({ name: e.name, reason: "already ingested (same content)" })
+        } else if (rejectedBefore.has(hash)) {
+          skipped.push({ name: e.name, reason: `rejected earlier: ${rejectedBefore.get(hash)}` })
         } else if (seen.has(hash)) {
           skipped.push({ name: e.name, reason: `same content as ${seen.get(hash)}` })
         } else {
