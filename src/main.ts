@@ -43,14 +43,14 @@ const execute = <A, E extends { readonly _tag?: string }>(
   program.pipe(
     Effect.provide(AppLayer(opts.config, opts.set)),
     Effect.matchCauseEffect({
-      onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a }, null, 2)) : Console.log(human(a))),
+      onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
       onFailure: (cause) => {
         const failure = Cause.failureOption(cause)
         const err = Option.getOrUndefined(failure) as { _tag?: string; message?: string } | undefined
         const code = err ? exitCodeOf(err._tag) : 1
         const message = err ? `${err._tag ?? "Error"}: ${err.message ?? String(err)}` : Cause.pretty(cause)
         return Effect.zipRight(
-          opts.json ? Console.log(JSON.stringify({ ok: false, error: { tag: err?._tag ?? "Defect", message, exitCode: code } }, null, 2)) : Console.error(message),
+          opts.json ? Console.log(JSON.stringify({ ok: false, error: { tag: err?._tag ?? "Defect", message, exitCode: code } })) : Console.error(message),
           Effect.sync(() => { process.exitCode = code })
         )
       }
