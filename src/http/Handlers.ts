@@ -3,6 +3,7 @@ import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Config, Effect, Metric, Option, Redacted } from "effect"
 import { FEATURES, type Row } from "../domain/Schemas.js"
+import { parseFeature } from "../lib/Csv.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -18,8 +19,6 @@ import { renderMonitor } from "./Monitor.js"
 
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
-
-const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
 /** Rows from a CSV document for prediction: the three features are required columns. */
 export const rowsFromCsv = (text: string): Effect.Effect<Array<Row>, BadRequest> =>
@@ -38,14 +37,9 @@ export const rowsFromCsv = (text: string): Effect.Effect<Array<Row>, BadRequest>
       const r = records[i]!
       const values: Array<number | null> = []
       for (const f of FEATURES) {
-        const raw = (r[f] ?? "").trim()
-        if (raw === "") {
-          values.push(null)
-        } else if (NUMBER.test(raw) && Number.isFinite(Number(raw))) {
-          values.push(Number(raw))
-        } else {
-          return yield* new BadRequest({ message: `csv: row ${i + 1}, column "${f}": "${raw}" is not a number` })
-        }
+        const v = parseFeature(r[f] ?? "")
+        if (v !== null && typeof v === "object") return yield* new BadRequest({ message: `csv: row ${i + 1}, column "${f}": ${v.invalid}` })
+        values.push(v)
       }
       const exited = (r.exited ?? "").trim()
       rows.push({

@@ -12,6 +12,18 @@ const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 /** pandas' usual missing-value spellings */
 const MISSING = new Set(["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"])
 
+/**
+ * One numeric cell: a finite number, null where the value is missing, or a string that
+ * says why it is neither.
+ */
+export const parseFeature = (cell: string): number | null | { readonly invalid: string } => {
+  const raw = cell.trim()
+  if (MISSING.has(raw)) return null
+  if (!NUMBER.test(raw)) return { invalid: `"${raw}" is not a number` }
+  const v = Number(raw)
+  return Number.isFinite(v) ? v : { invalid: `"${raw}" is out of range` }
+}
+
 class RowProblem extends Error {
   constructor(readonly row: number | undefined, readonly column: string | undefined, readonly reason: string) {
     super(reason)
@@ -81,11 +93,8 @@ export const readRows = async (
     }
     const cell = (c: number) => record[index![c]!]!
     const num = (c: number): number | null => {
-      const raw = cell(c).trim()
-      if (MISSING.has(raw)) return null
-      if (!NUMBER.test(raw)) throw new RowProblem(rows, COLUMNS[c], `"${raw}" is not a number`)
-      const v = Number(raw)
-      if (!Number.isFinite(v)) throw new RowProblem(rows, COLUMNS[c], `"${raw}" is out of range`)
+      const v = parseFeature(cell(c))
+      if (v !== null && typeof v === "object") throw new RowProblem(rows, COLUMNS[c], v.invalid)
       return v
     }
     const exitedRaw = cell(4).trim()

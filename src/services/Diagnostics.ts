@@ -1,9 +1,8 @@
 /** Diagnostics: predictions, summary statistics, missing data, step timings, dependencies. */
 import { Effect, Layer } from "effect"
-import * as NodePath from "node:path"
 import { ColumnSummary, COLUMNS, DependencyReport, FEATURES, MissingData, type ModelArtifact, type Row, StepTiming } from "../domain/Schemas.js"
 import { rowKey } from "../lib/Csv.js"
-import { isCsvName, sha256, streamCsv } from "../lib/Dataset.js"
+import { csvFilesAt, sha256, streamCsv } from "../lib/Dataset.js"
 import { mean, median, std } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
 import { Dependencies } from "./Dependencies.js"
@@ -47,18 +46,21 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
      */
     const timings = Effect.fn("Diagnostics.timings")(function*() {
       const t0 = performance.now()
-      const entries = yield* store.list(config.input_folder_path).pipe(Effect.orDie)
+      const files = yield* csvFilesAt(config.input_folder_path).pipe(Effect.provideService(FileStore, store), Effect.orElseSucceed(() => []))
       const seen = new Set<string>()
       const rows: Array<Row> = []
-      for (const e of entries) {
-        if (e.isDirectory || !isCsvName(e.name)) continue
-        yield* streamCsv(NodePath.join(config.input_folder_path, e.name), (r) => {
+      for (const file of files) {
+        yield* streamCsv(file, (r) => {
           const k = rowKey(r)
           if (!seen.has(k)) {
             seen.add(k)
             rows.push(r)
           }
-        }).pipe(Effect.provideService(FileStore, store), Effect.catchAll(() => Effect.void))
+        }).pipe(
+          Effect.provideService(FileStore, store),
+          // ingestion itself reports malformed files; timing just reads past them
+          Effect.catchAll((e) => Effect.logDebug(`timing skipped ${file}: ${e.message}`))
+        )
       }
       const ingestionMs = performance.now() - t0
       const t1 = performance.now()
