@@ -9,6 +9,8 @@ if ! flock -n 9; then
   echo "$(date -Is) previous run still going; skipped" >> logs/fullprocess.log
   exit 0
 fi
+# cron runs with a minimal PATH
+export PATH="/usr/local/bin:/usr/bin:/bin:${PATH:-}"
 NODE="${NODE:-$(command -v node)}"
 [ -f dist/main.js ] || npm run build >> logs/fullprocess.log 2>&1
 "$NODE" dist/main.js fullprocess --json "$@" >> logs/fullprocess.jsonl 2>> logs/fullprocess.log
