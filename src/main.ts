@@ -2,7 +2,7 @@
 /** The command line: fullprocess, run --steps, serve, apicalls, status, generate-data. */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
 import { AppLayer, FileStoreLive } from "./programs/AppLayer.js"
 import { fullProcess } from "./programs/FullProcess.js"
 import { withLock } from "./programs/Lock.js"
@@ -105,14 +105,17 @@ const statusCommand = Command.make("status", common, (opts) =>
   execute(opts, Effect.gen(function*() {
     const deployer = yield* Deployer
     const tracking = yield* Tracking
-    const live = yield* deployer.current().pipe(Effect.option)
+    const live = yield* deployer.current().pipe(Effect.either)
     return {
-      deployed: Option.match(live, { onNone: () => null, onSome: (r) => ({ releaseId: r.releaseId, f1: r.f1, modelHash: r.modelHash, ingestedFiles: r.ingestedFiles }) }),
+      deployed: Either.match(live, {
+        onLeft: (e) => ({ error: e.message }),
+        onRight: (r) => ({ releaseId: r.releaseId, f1: r.f1, modelHash: r.modelHash, ingestedFiles: r.ingestedFiles })
+      }),
       runs: yield* tracking.runs(5),
       drift: (yield* tracking.driftDecisions()).slice(-5)
     }
   }), (s) => [
-    s.deployed ? `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}` : "deployed: nothing yet",
+    "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
     ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
     ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))

@@ -79,6 +79,16 @@ describe("fullprocess", () => {
       assert.deepStrictEqual((yield* tracking.ingestedFiles()).map((f) => f.fileName), ["one.csv", "two.csv", "three.csv"])
     }).pipe(Effect.provide(TestLayer(files, { regularization_C: 100 }))))
 
+  it.effect("a live release that went missing is replaced, and the reason says so", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      yield* store.writeAtomic("/t/production/CURRENT", "vanished-release\n")
+      const s = yield* fullProcess()
+      assert.strictEqual(s.outcome, "redeployed")
+      assert.include(s.drift!.reason, "release vanished-release is live but unusable")
+      assert.notStrictEqual((yield* Effect.flatMap(Deployer, (d) => d.current())).releaseId, "vanished-release")
+    }).pipe(Effect.provide(TestLayer(files))))
+
   it.effect("a failing API call is a warning, not a failed run", () =>
     Effect.gen(function*() {
       const s = yield* fullProcess({ afterDeploy: Effect.fail("server down") })

@@ -2,8 +2,8 @@
  * fullprocess: new data? → ingest → score the deployed model on it → drift? →
  * retrain → rescore → redeploy → diagnostics and report → API calls.
  */
-import { Effect, Exit } from "effect"
-import type { DriftDecision } from "../domain/Schemas.js"
+import { Effect, Either, Exit, Option } from "effect"
+import { DriftDecision } from "../domain/Schemas.js"
 import { decideDrift } from "../lib/Drift.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
@@ -55,7 +55,8 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       }
       const deployer = yield* Deployer
       const scorer = yield* Scorer
-      const live = yield* deployer.current().pipe(Effect.option)
+      const current = yield* deployer.current().pipe(Effect.either)
+      const live = Either.getRight(current)
       let newScore = 0
       if (live._tag === "Some") {
         const rows = yield* ingestion.finalData()
@@ -67,13 +68,16 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
         .map((s) => s.f1)
       // the score just recorded is the one under test, not history
       if (live._tag === "Some") history.pop()
-      const drift = decideDrift({
+      const decided = decideDrift({
         test: config.drift_test,
         newScore,
         deployedScore: live._tag === "Some" ? live.value.f1 : null,
         history,
         minHistory: config.drift_min_history
       })
+      // a release is named live but cannot be loaded: say so, rather than "never deployed"
+      const broken = Either.isLeft(current) && Option.isSome(yield* deployer.currentId())
+      const drift = broken ? DriftDecision.make({ ...decided, reason: current.left.message }) : decided
       yield* tracking.recordDrift(runId, drift)
       yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
       if (!drift.drifted) {
