@@ -10,7 +10,10 @@ import { writeBulkData, writeSampleData } from "./programs/GenerateData.js"
 import { runStep, STEPS, type Step } from "./programs/Steps.js"
 import { Deployer } from "./services/Deployer.js"
 import { Tracking } from "./services/Tracking.js"
-import { apiCallsProgram, serveProgram } from "./http/Server.js"
+// the HTTP stack loads only for the commands that serve or call it
+const http = () => import("./http/Server.js")
+const apiCallsProgram = (url?: string) => Effect.flatMap(Effect.promise(http), (m) => m.apiCallsProgram(url))
+const serveProgram = (port?: number) => Effect.flatMap(Effect.promise(http), (m) => m.serveProgram(port))
 
 /** Exit codes: 0 done (also "nothing to do"), 1 unexpected failure, 2 bad usage or config,
  *  3 bad or missing data, 4 nothing trained or deployed yet, 75 another run holds the lock. */

@@ -1,7 +1,7 @@
 /** Reporter: the confusion-matrix PNG and the PDF performance report. */
 import { Effect, Layer } from "effect"
-import PDFDocument from "pdfkit"
-import * as PImage from "pureimage"
+// pdfkit and pureimage load on first use: a run with nothing to report never pays for them
+type PImageModule = typeof import("pureimage")
 import { PassThrough } from "node:stream"
 import { ReportError } from "../domain/Errors.js"
 import type { ColumnSummary, DependencyReport, DriftDecision, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
@@ -26,13 +26,15 @@ export interface ReportData {
   readonly ingestedFiles: ReadonlyArray<string>
 }
 
-let fontsRegistered = false
-const registerFonts = () => {
-  if (fontsRegistered) return
-  PImage.registerFont(fontPath(false), "DejaVuSans").loadSync()
-  PImage.registerFont(fontPath(true), "DejaVuSansBold").loadSync()
-  fontsRegistered = true
-}
+let pureimage: Promise<PImageModule> | undefined
+/** pureimage with the DejaVu fonts registered (its font registry is process-wide) */
+const loadPureimage = () =>
+  (pureimage ??= import("pureimage").then((PImage) => {
+    PImage.registerFont(fontPath(false), "DejaVuSans").loadSync()
+    PImage.registerFont(fontPath(true), "DejaVuSansBold").loadSync()
+    return PImage
+  }))
+const loadPdfKit = () => import("pdfkit")
 
 const collect = (write: (sink: PassThrough) => Promise<void> | void) =>
   new Promise<Uint8Array>((resolve, reject) => {
@@ -45,8 +47,8 @@ const collect = (write: (sink: PassThrough) => Promise<void> | void) =>
   })
 
 /** Render a 2×2 confusion matrix (rows: actual, columns: predicted) as a PNG. */
-export const renderConfusionMatrix = (cm: ConfusionMatrix, title: string): Promise<Uint8Array> => {
-  registerFonts()
+export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string): Promise<Uint8Array> => {
+  const PImage = await loadPureimage()
   const W = 520
   const H = 460
   const img = PImage.make(W, H)
@@ -88,8 +90,9 @@ export const renderConfusionMatrix = (cm: ConfusionMatrix, title: string): Promi
 const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined ? "n/a" : Number(x.toFixed(digits)).toString())
 
 /** Render the performance report as a PDF. */
-export const renderReport = (data: ReportData, confusionPng: Uint8Array): Promise<Uint8Array> =>
-  collect((sink) => {
+export const renderReport = async (data: ReportData, confusionPng: Uint8Array): Promise<Uint8Array> => {
+  const { default: PDFDocument } = await loadPdfKit()
+  return collect((sink) => {
     const doc = new PDFDocument({ size: "A4", margin: 50, info: { Title: "Dynamic Risk Assessment — model report", Author: "drs" } })
     doc.registerFont("body", fontPath(false))
     doc.registerFont("bold", fontPath(true))
@@ -164,6 +167,7 @@ export const renderReport = (data: ReportData, confusionPng: Uint8Array): Promis
     table(["file"], data.ingestedFiles.map((f) => [f]), [495])
     doc.end()
   })
+}
 
 export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
   effect: Effect.gen(function*() {
