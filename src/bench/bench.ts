@@ -83,7 +83,8 @@ const layer = servicesLayer(Layer.mergeAll(
 
 const program = Effect.gen(function*() {
   const ctx = yield* Layer.build(layer)
-  const run = <A, E>(e: Effect.Effect<A, E, Layer.Layer.Success<typeof layer>>) => Effect.runPromise(Effect.provide(e, ctx))
+  const run = <A, E>(e: Effect.Effect<A, E, Layer.Layer.Success<typeof layer>>) =>
+    Effect.runPromise(Effect.provide(e, ctx).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
   console.log(`node ${process.version}, ${NodeOs.cpus().length} cores; data in ${dir}`)
   yield* Effect.promise(() => measure("generate CSV", ROWS, () => run(writeBulkData(config.input_folder_path, ROWS, FILES, 7))))
   NodeFs.mkdirSync(config.test_data_path, { recursive: true })
