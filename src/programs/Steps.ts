@@ -126,7 +126,7 @@ export const reportingStep = (runId: number | null) =>
       testRows: score.rows,
       confusionMatrix: score.confusionMatrix,
       scoreHistory: history.map((s) => ({ at: s.scoredAt, f1: s.f1, purpose: s.purpose })),
-      drift: drift.map((d) => ({ at: d.decidedAt, test: d.test as "raw", drifted: d.drifted, reason: d.reason })),
+      drift: drift.map((d) => ({ at: d.decidedAt, test: d.test, drifted: d.drifted, reason: d.reason })),
       summary: diagnostics.summaryStats(rows),
       missing: diagnostics.missingData(rows),
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),

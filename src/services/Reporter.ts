@@ -4,7 +4,7 @@ import { Effect, Layer } from "effect"
 type PImageModule = typeof import("pureimage")
 import { PassThrough } from "node:stream"
 import { ReportError } from "../domain/Errors.js"
-import type { ColumnSummary, DependencyReport, DriftDecision, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
+import type { ColumnSummary, DependencyReport, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
 import { fontPath } from "../lib/Fonts.js"
 import type { ConfusionMatrix } from "../lib/Stats.js"
 import { FileStore } from "./FileStore.js"
@@ -18,7 +18,7 @@ export interface ReportData {
   readonly testRows: number
   readonly confusionMatrix: ConfusionMatrix
   readonly scoreHistory: ReadonlyArray<{ readonly at: string; readonly f1: number; readonly purpose: string }>
-  readonly drift: ReadonlyArray<Pick<DriftDecision, "test" | "drifted" | "reason"> & { readonly at: string }>
+  readonly drift: ReadonlyArray<{ readonly at: string; readonly test: string; readonly drifted: boolean; readonly reason: string }>
   readonly summary: ReadonlyArray<ColumnSummary>
   readonly missing: ReadonlyArray<MissingData>
   readonly timings: ReadonlyArray<StepTiming>
