@@ -10,16 +10,12 @@ import * as NodeHttp from "node:http"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { parseArgs } from "node:util"
-import { AppConfigSchema } from "../domain/Schemas.js"
+import { AppConfigSchema, DependencyReport } from "../domain/Schemas.js"
 import { HttpLive } from "../http/Server.js"
-import { FileStoreLive, servicesLayer } from "../programs/AppLayer.js"
+import { liveServices } from "../programs/AppLayer.js"
 import { writeBulkData, generateRows } from "../programs/GenerateData.js"
 import { deploymentStep, ingestionStep, scoringStep, trainingStep } from "../programs/Steps.js"
-import { AppConfig } from "../services/AppConfig.js"
-import { DbLive } from "../services/Db.js"
 import { Dependencies } from "../services/Dependencies.js"
-import { DependencyReport } from "../domain/Schemas.js"
-import { Tracking } from "../services/Tracking.js"
 
 const { values } = parseArgs({
   options: {
@@ -74,12 +70,8 @@ const config = AppConfigSchema.make({
   db_path: NodePath.join(dir, "out", "drs.sqlite"),
   quarantine_folder_path: NodePath.join(dir, "quarantine")
 })
-const layer = servicesLayer(Layer.mergeAll(
-  Layer.succeed(AppConfig, config),
-  FileStoreLive,
-  Tracking.Default.pipe(Layer.provide(DbLive(config.db_path))),
-  Dependencies.layerFixed(DependencyReport.make({ checked: false, error: "not checked in benchmarks", packages: [] }))
-))
+const layer = liveServices(config, () =>
+  Dependencies.layerFixed(DependencyReport.make({ checked: false, error: "not checked in benchmarks", packages: [] })))
 
 const program = Effect.gen(function*() {
   const ctx = yield* Layer.build(layer)

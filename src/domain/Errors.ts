@@ -33,7 +33,9 @@ export class ModelNotFound extends Schema.TaggedError<ModelNotFound>()("ModelNot
 }) {}
 
 export class NotDeployed extends Schema.TaggedError<NotDeployed>()("NotDeployed", {
-  message: Schema.String
+  message: Schema.String,
+  /** set when a release is named live but cannot be loaded; absent when nothing was ever deployed */
+  brokenRelease: Schema.optional(Schema.String)
 }) {}
 
 export class LockHeld extends Schema.TaggedError<LockHeld>()("LockHeld", {

@@ -1,6 +1,7 @@
 /** The only production wiring: live services over the real filesystem and SQLite. */
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig, loadConfig } from "../services/AppConfig.js"
 import { DbLive } from "../services/Db.js"
 import { Dependencies } from "../services/Dependencies.js"
@@ -23,19 +24,26 @@ export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tr
     Layer.provideMerge(base)
   )
 
+/** Every service on the real filesystem and SQLite, for a decoded config; the dependency checker can be swapped (the benchmark does). */
+export const liveServices = (
+  config: AppConfigSchema,
+  dependencies: (config: Layer.Layer<AppConfig>) => Layer.Layer<Dependencies> = (c) => Dependencies.Default.pipe(Layer.provide(c))
+) => {
+  const configLayer = Layer.succeed(AppConfig, config)
+  return servicesLayer(
+    Layer.mergeAll(
+      configLayer,
+      FileStoreLive,
+      Tracking.Default.pipe(Layer.provide(DbLive(config.db_path))),
+      dependencies(configLayer)
+    )
+  )
+}
+
 export const AppLayer = (configPath: string, overrides: ReadonlyArray<string>) =>
   Layer.unwrapEffect(
     loadConfig(configPath, overrides).pipe(
       Effect.provide(FileStoreLive),
-      Effect.map((config) =>
-        servicesLayer(
-          Layer.mergeAll(
-            Layer.succeed(AppConfig, config),
-            FileStoreLive,
-            Tracking.Default.pipe(Layer.provide(DbLive(config.db_path))),
-            Dependencies.Default.pipe(Layer.provide(Layer.succeed(AppConfig, config)))
-          )
-        )
-      )
+      Effect.map((config) => liveServices(config))
     )
   )

@@ -2,7 +2,7 @@
  * fullprocess: new data? → ingest → score the deployed model on it → drift? →
  * retrain → rescore → redeploy → diagnostics and report → API calls.
  */
-import { Effect, Either, Exit, Option } from "effect"
+import { Effect, Either, Exit } from "effect"
 import { DriftDecision } from "../domain/Schemas.js"
 import { decideDrift } from "../lib/Drift.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -76,8 +76,9 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
         minHistory: config.drift_min_history
       })
       // a release is named live but cannot be loaded: say so, rather than "never deployed"
-      const broken = Either.isLeft(current) && Option.isSome(yield* deployer.currentId())
-      const drift = broken ? DriftDecision.make({ ...decided, reason: current.left.message }) : decided
+      const drift = Either.isLeft(current) && current.left.brokenRelease !== undefined
+        ? DriftDecision.make({ ...decided, reason: current.left.message })
+        : decided
       yield* tracking.recordDrift(runId, drift)
       yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
       if (!drift.drifted) {

@@ -57,7 +57,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       if (Option.isSome(cached) && cached.value.releaseId === id.value) return cached.value
       const dir = NodePath.join(releasesDir, id.value)
       const m = yield* model.load(NodePath.join(dir, "trainedmodel.json")).pipe(
-        Effect.mapError((e) => new NotDeployed({ message: `release ${id.value} is live but unusable: ${e.message}` }))
+        Effect.mapError((e) => new NotDeployed({ message: `release ${id.value} is live but unusable: ${e.message}`, brokenRelease: id.value }))
       )
       const scoreText = yield* store.readText(NodePath.join(dir, "latestscore.txt")).pipe(Effect.option)
       const parsed = Option.map(scoreText, (t) => Number(t.trim()))
@@ -126,7 +126,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       for (const r of old) yield* store.remove(NodePath.join(releasesDir, r)).pipe(Effect.orDie)
     })
 
-    return { current, currentId, deploy } as const
+    return { current, deploy } as const
   })
 }) {
   static readonly layerTest = Deployer.Default.pipe(
