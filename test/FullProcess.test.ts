@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeOs from "node:os"
-import type { Row } from "../src/domain/Schemas.js"
+import type { Row } from "./layers.js"
 import { prng } from "../src/programs/GenerateData.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { lockPath } from "../src/programs/Lock.js"

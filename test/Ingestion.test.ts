@@ -1,11 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { AppConfig } from "../src/services/AppConfig.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Ingestion } from "../src/services/Ingestion.js"
 import { Tracking } from "../src/services/Tracking.js"
+import * as NodeFs from "node:fs"
+import { DatasetSchema } from "../src/domain/Dataset.js"
+import { Snapshots } from "../src/data/Snapshots.js"
 import { csv, readText, row, TestLayer } from "./layers.js"
 
 const IN = "/t/data/sourcedata"
+/** the data lines of a CSV, sorted (a data set is a set: its order is not kept) */
+const lines = (text: string) => text.trimEnd().split("\n").slice(1).sort()
 const a = csv([row("a", 1, 10, 1, 0), row("b", 2, 20, 2, 1), row("a", 1, 10, 1, 0)])
 const b = csv([row("b", 2, 20, 2, 1), row("c", 3, 30, 3, 0)])
 
@@ -19,7 +25,12 @@ describe("Ingestion", () => {
       assert.strictEqual(r.totalRows, 3)
       assert.strictEqual(r.duplicatesDropped, 2)
       const final = yield* readText("/t/data/ingesteddata/finaldata.csv")
-      assert.strictEqual(final, csv([row("a", 1, 10, 1, 0), row("b", 2, 20, 2, 1), row("c", 3, 30, 3, 0)]))
+      assert.deepStrictEqual(lines(final), ["a,1.0,10.0,1.0,0", "b,2.0,20.0,2.0,1", "c,3.0,30.0,3.0,0"])
+      assert.strictEqual(final.split("\n")[0], "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited")
+      // the snapshot is the data set: Parquet, named by its hash, recorded with the batch of new rows
+      assert.match(r.snapshot!.path, /snapshots\/batch-[0-9a-f]{64}\.parquet$/)
+      assert.strictEqual(r.snapshot!.hash, r.dataHash)
+      assert.strictEqual(r.newRows, 3)
       assert.strictEqual(yield* readText("/t/data/ingesteddata/ingestedfiles.txt"), "a.csv\nb.csv\n")
       const tracked = yield* Effect.flatMap(Tracking, (t) => t.ingestedFiles())
       assert.deepStrictEqual(tracked.map((f) => [f.fileName, f.rows]), [["a.csv", 3], ["b.csv", 2]])
@@ -67,10 +78,10 @@ describe("Ingestion", () => {
       assert.deepStrictEqual(r.newFiles.map((f) => f.name), ["good.csv"])
       assert.deepStrictEqual(r.rejected.map((x) => x.name).sort(), ["badheader.csv", "binary.csv", "empty.csv", "headeronly.csv", "text.csv"])
       const text = r.rejected.find((x) => x.name === "text.csv")!
-      assert.include(text.error, `text.csv, row 2, column "number_of_employees": "many" is not a number`)
+      assert.include(text.error, `text.csv, line 3, column "number_of_employees": "many" is not a number`)
       assert.isFalse(yield* store.exists(`${IN}/text.csv`))
       assert.isTrue(yield* store.exists(text.movedTo!))
-      assert.include(yield* readText(`${text.movedTo!}.error.txt`), "row 2")
+      assert.include(yield* readText(`${text.movedTo!}.error.txt`), "line 3")
       const rejected = yield* Effect.flatMap(Tracking, (t) => t.rejectedFiles())
       assert.strictEqual(rejected.length, 5)
       // nothing left to do afterwards
@@ -79,8 +90,8 @@ describe("Ingestion", () => {
       yield* store.rename(text.movedTo!, `${IN}/text.csv`)
       const scan = yield* ingestion.scan()
       assert.deepStrictEqual(scan.pending, [])
-      assert.include(scan.skipped.find((x) => x.name === "text.csv")!.reason, "rejected earlier: text.csv, row 2")
-      assert.strictEqual(yield* readText("/t/data/ingesteddata/finaldata.csv"), a.split("\n").slice(0, 3).join("\n") + "\n")
+      assert.include(scan.skipped.find((x) => x.name === "text.csv")!.reason, "rejected earlier: text.csv, line 3")
+      assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1.0,10.0,1.0,0", "b,2.0,20.0,2.0,1"])
     }).pipe(Effect.provide(TestLayer({
       [`${IN}/good.csv`]: a,
       [`${IN}/text.csv`]: "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\nx,1,2,3,0\ny,1,2,many,0\n",
@@ -90,4 +101,79 @@ describe("Ingestion", () => {
       [`${IN}/binary.csv`]: new Uint8Array([1, 2, 0, 4, 5]),
       [`${IN}/notes.txt`]: "ignored: not a CSV"
     }))))
+
+  it.effect("counts only the rows new to the data set as this run's batch", () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      yield* ingestion.ingest()
+      // one row already ingested, one repeated within the file, one new
+      yield* store.writeAtomic(`${IN}/c.csv`, csv([row("a", 1, 10, 1, 0), row("n", 5, 50, 5, 1), row("n", 5, 50, 5, 1)]))
+      const r = yield* ingestion.ingest()
+      assert.strictEqual(r.rowsRead, 3)
+      assert.strictEqual(r.newRows, 1)
+      assert.strictEqual(r.totalRows, 3)
+      const snapshots = yield* Snapshots
+      const batch = yield* snapshots.frame(r.snapshot!.batchPath!, r.snapshot!.batchRows)
+      assert.deepStrictEqual(Array.from(batch.features[0]!), [5])
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
+
+  it.effect("refuses a symbolic link that leads outside the input folder, without reading it", () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      NodeFs.symlinkSync("/etc/passwd", store.localPath(`${IN}/passwd.csv`))
+      NodeFs.symlinkSync(store.localPath(`${IN}/a.csv`), store.localPath(`${IN}/inside.csv`))
+      const r = yield* ingestion.ingest()
+      assert.deepStrictEqual(r.newFiles.map((f) => f.name), ["a.csv"])
+      const refused = r.skipped.find((x) => x.name === "passwd.csv")!
+      assert.strictEqual(refused.reason, "refused: a symbolic link to a file outside the input folder")
+      assert.deepStrictEqual(r.rejected, [])
+      // a link inside the folder is just another name for the same content
+      assert.strictEqual(r.skipped.find((x) => x.name === "inside.csv")!.reason, "same content as a.csv")
+      assert.isTrue(NodeFs.existsSync("/etc/passwd"))
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
+
+  it.effect("rebuilds a missing snapshot from the files still present, and refuses when they are gone", () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      const first = yield* ingestion.ingest()
+      yield* store.remove(first.snapshot!.path)
+      const snapshots = yield* Snapshots
+      const broken = yield* Effect.flip(snapshots.current())
+      assert.strictEqual(broken._tag, "SnapshotError")
+      assert.include(broken.message, "is missing")
+      yield* store.writeAtomic(`${IN}/b.csv`, b)
+      const r = yield* ingestion.ingest()
+      assert.include(r.rebuilt!, "rebuilt it from the 1 ingested file(s)")
+      assert.strictEqual(r.totalRows, 3)
+      assert.strictEqual((yield* snapshots.current()).rows, 3)
+      // now the snapshot is corrupted and a file has left the folder: refuse, never train on less
+      yield* store.writeAtomic(r.snapshot!.path, "not parquet")
+      yield* store.remove(`${IN}/a.csv`)
+      yield* store.writeAtomic(`${IN}/c.csv`, csv([row("z", 9, 9, 9, 1)]))
+      const refused = yield* Effect.flip(ingestion.ingest())
+      assert.strictEqual(refused._tag, "SnapshotError")
+      assert.include(refused.message, "does not match its recorded hash")
+      assert.include(refused.message, "no longer in")
+      assert.include(refused.message, "start over")
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
+})
+
+describe("Ingestion under a changed dataset schema", () => {
+  it.effect("refuses to mix data of two schemas, saying how to start over", () =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(Ingestion, (i) => i.ingest())
+    }).pipe(
+      Effect.zipRight(Effect.gen(function*() {
+        const e = yield* Effect.flip(Effect.flatMap(Snapshots, (s) => s.current()))
+        assert.strictEqual(e._tag, "SnapshotError")
+        assert.include(e.message, "never mixed")
+        assert.include(e.message, "to start over")
+      }).pipe(Effect.provide(Snapshots.Default.pipe(Layer.provide(AppConfig.layerTest({
+        dataset: DatasetSchema.make({ id_column: "corporation", feature_columns: ["lastmonth_activity", "number_of_employees"], target_column: "exited" })
+      })))))),
+      Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))
+    ))
 })

@@ -1,4 +1,4 @@
-/** Every service's own in-memory test layer works on its own. */
+/** Every service's own test layer works on its own. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Deployer } from "../src/services/Deployer.js"
@@ -8,7 +8,7 @@ import { Model, modelHash } from "../src/services/Model.js"
 import { Scorer } from "../src/services/Scorer.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { FileStore } from "../src/services/FileStore.js"
-import { csv, row } from "./layers.js"
+import { csv, frame, row } from "./layers.js"
 
 const rows = [row("a", 10, 100, 1, 1), row("b", 500, 90, 2, 0), row("c", 20, 80, 3, 1), row("d", 600, 70, 4, 0)]
 
@@ -22,11 +22,11 @@ describe("service test layers", () => {
   it.effect("Model.layerTest trains, saves and loads the same model", () =>
     Effect.gen(function*() {
       const model = yield* Model
-      const m = yield* model.train(rows, "h")
+      const m = yield* model.train(frame(rows), "h")
       const path = yield* model.save(m)
       const back = yield* model.load(path)
       assert.deepStrictEqual(back, m)
-      assert.deepStrictEqual(model.predict(back, rows).predictions, [1, 0, 1, 0])
+      assert.deepStrictEqual(Array.from(model.predict(back, frame(rows)).predictions), [1, 0, 1, 0])
       const missing = yield* Effect.flip(model.load("/nowhere/model.json"))
       assert.strictEqual(missing._tag, "ModelNotFound")
       yield* Effect.flatMap(FileStore, (s) => s.writeAtomic("/bad.json", "{\"format\":\"other\"}"))
@@ -37,7 +37,7 @@ describe("service test layers", () => {
     Effect.gen(function*() {
       const store = yield* FileStore
       yield* store.writeAtomic("/t/data/testdata/testdata.csv", csv(rows))
-      const m = yield* Effect.flatMap(Model, (x) => x.train(rows, "h"))
+      const m = yield* Effect.flatMap(Model, (x) => x.train(frame(rows), "h"))
       const tracking = yield* Tracking
       yield* tracking.recordModel({ modelHash: modelHash(m), path: "p", dataHash: "h", solver: "liblinear", coefficients: [], intercept: 0, config: {} })
       const r = yield* Effect.flatMap(Scorer, (s) => s.scoreTestData(m))
@@ -45,7 +45,7 @@ describe("service test layers", () => {
       assert.strictEqual(yield* store.readText("/t/data/models/latestscore.txt"), "1\n")
       assert.strictEqual((yield* tracking.modelVersions())[0]!.f1, 1)
       assert.strictEqual((yield* tracking.scores("training")).length, 1)
-    }).pipe(Effect.provide(Scorer.layerTest)))
+    }).pipe(Effect.provide(Scorer.layerTest())))
 
   it.effect("Deployer.layerTest starts with nothing deployed", () =>
     Effect.gen(function*() {

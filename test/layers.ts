@@ -8,8 +8,8 @@ import { Dependencies } from "../src/services/Dependencies.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { DependencyReport, OutdatedDependency } from "../src/domain/Schemas.js"
-import type { Row } from "../src/domain/Schemas.js"
-import { toCsv } from "../src/lib/Csv.js"
+import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../src/domain/Dataset.js"
+import type { Frame } from "../src/lib/Frame.js"
 
 export const fixedDependencies = DependencyReport.make({
   checked: true,
@@ -22,7 +22,7 @@ export const TestLayer = (
 ) =>
   servicesLayer(Layer.mergeAll(
     AppConfig.layerTest(config),
-    FileStore.layerMemory(files),
+    FileStore.layerTemp(files),
     Tracking.layerTest,
     Dependencies.layerFixed(fixedDependencies)
   ))
@@ -42,10 +42,34 @@ export const referenceFiles = (): Record<string, string> => {
   }
 }
 
+/** A test fixture row of the default columns (tests only: the system itself never builds row objects). */
+export type Row = {
+  readonly corporation: string
+  readonly lastmonth_activity: number | null
+  readonly lastyear_activity: number | null
+  readonly number_of_employees: number | null
+  readonly exited: 0 | 1
+}
+
 export const row = (corporation: string, lm: number | null, ly: number | null, ne: number | null, exited: 0 | 1): Row => ({
   corporation, lastmonth_activity: lm, lastyear_activity: ly, number_of_employees: ne, exited
 })
 
-export const csv = (rows: ReadonlyArray<Row>) => toCsv(rows)
+const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/** Fixture rows as a CSV document of the given schema (default: the reference's columns). */
+export const csv = (rows: ReadonlyArray<Record<string, unknown>>, dataset: DatasetSchema = DEFAULT_DATASET) =>
+  [columnsOf(dataset).join(","), ...rows.map((r) => columnsOf(dataset).map((c) => {
+    const v = r[c]
+    return v === null || v === undefined ? "" : typeof v === "string" ? quote(v) : String(v)
+  }).join(","))].join("\n") + "\n"
+
+/** Fixture rows as a frame of the default features. */
+export const frame = (rows: ReadonlyArray<Row>): Frame => ({
+  rows: rows.length,
+  featureNames: DEFAULT_DATASET.feature_columns,
+  features: DEFAULT_DATASET.feature_columns.map((f) => Float64Array.from(rows, (r) => (r[f as keyof Row] as number | null) ?? Number.NaN)),
+  target: Float64Array.from(rows, (r) => r.exited)
+})
 
 export const readText = (path: string) => Effect.flatMap(FileStore, (s) => s.readText(path))

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util"
 import { AppConfigSchema, DependencyReport } from "../domain/Schemas.js"
 import { HttpLive } from "../http/Server.js"
 import { liveServices } from "../programs/AppLayer.js"
-import { writeBulkData, generateRows } from "../programs/GenerateData.js"
+import { writeBulkData, generateCsv } from "../programs/GenerateData.js"
 import { deploymentStep, ingestionStep, scoringStep, trainingStep } from "../programs/Steps.js"
 import { Dependencies } from "../services/Dependencies.js"
 
@@ -89,7 +89,7 @@ const program = Effect.gen(function*() {
   const server = yield* Layer.build(HttpLive(0, "127.0.0.1", 16 * 1024 * 1024).pipe(Layer.provide(Layer.succeedContext(ctx))))
   const address = Context.get(server, HttpServer.HttpServer).address
   const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
-  const body = JSON.stringify({ rows: generateRows(BATCH, 5).map(({ corporation: _c, exited: _e, ...features }) => features) })
+  const body = JSON.stringify({ csv: generateCsv(BATCH, 5) })
   const latencies: Array<number> = []
   let errors = 0
   const deadline = Date.now() + SECONDS * 1000

@@ -9,6 +9,9 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 /** A CSV that cannot be ingested, located to file, row and column where that applies. */
 export class CsvError extends Schema.TaggedError<CsvError>()("CsvError", {
   file: Schema.String,
+  /** the line of the file (1 is the header) */
+  line: Schema.optional(Schema.Number),
+  /** the data row (1 is the first row after the header), where the line is not known */
   row: Schema.optional(Schema.Number),
   column: Schema.optional(Schema.String),
   reason: Schema.String
@@ -16,6 +19,7 @@ export class CsvError extends Schema.TaggedError<CsvError>()("CsvError", {
   override get message(): string {
     const where = [
       this.file,
+      this.line !== undefined ? `line ${this.line}` : undefined,
       this.row !== undefined ? `row ${this.row}` : undefined,
       this.column !== undefined ? `column "${this.column}"` : undefined
     ].filter((s) => s !== undefined)
@@ -58,5 +62,15 @@ export class FileStoreError extends Schema.TaggedError<FileStoreError>()("FileSt
 }) {}
 
 export class DeployError extends Schema.TaggedError<DeployError>()("DeployError", {
+  message: Schema.String
+}) {}
+
+/** The data plane could not do its work (a DuckDB failure other than a bad input file). */
+export class DataError extends Schema.TaggedError<DataError>()("DataError", {
+  message: Schema.String
+}) {}
+
+/** The tracking database and the data snapshots disagree, or the dataset schema changed under existing data. */
+export class SnapshotError extends Schema.TaggedError<SnapshotError>()("SnapshotError", {
   message: Schema.String
 }) {}

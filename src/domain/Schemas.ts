@@ -1,24 +1,15 @@
 /** The single description of the system's data shapes. */
 import { Schema } from "effect"
-
-export const FEATURES = ["lastmonth_activity", "lastyear_activity", "number_of_employees"] as const
-export const TARGET = "exited" as const
-export const COLUMNS = ["corporation", ...FEATURES, TARGET] as const
-export type Feature = (typeof FEATURES)[number]
-
-/** One record of the attrition data; a feature may be missing (null). */
-export interface Row {
-  readonly corporation: string
-  readonly lastmonth_activity: number | null
-  readonly lastyear_activity: number | null
-  readonly number_of_employees: number | null
-  readonly exited: 0 | 1
-}
+import { DEFAULT_DATASET, DatasetSchema } from "./Dataset.js"
 
 export const DriftTest = Schema.Literal("raw", "parametric", "nonparametric")
 export type DriftTest = typeof DriftTest.Type
 
 export const Solver = Schema.Literal("liblinear", "gradient-descent")
+
+/** which rows the performance-drift check scores the live model on */
+export const DriftCheckData = Schema.Literal("new", "all")
+export type DriftCheckData = typeof DriftCheckData.Type
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -30,13 +21,23 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   test_data_path: NonEmpty,
   output_model_path: NonEmpty,
   prod_deployment_path: NonEmpty,
-  /** SQLite tracking database */
-  db_path: Schema.optionalWith(NonEmpty, { default: () => "data/drs.sqlite" }),
+  /** the declared columns of the data: id (optional), features, 0/1 target */
+  dataset: Schema.optionalWith(DatasetSchema, { default: () => DEFAULT_DATASET }),
+  /** SQLite tracking database; default: <output_folder_path>/drs.sqlite */
+  db_path: Schema.optional(NonEmpty),
+  /** a file with a field longer than this is rejected */
+  max_field_bytes: Schema.optionalWith(PositiveInt, { default: () => 65_536 }),
+  /** DuckDB's memory limit for ingestion and reads; larger work spills to disk */
+  duckdb_memory_limit: Schema.optionalWith(NonEmpty, { default: () => "2GB" }),
   /** where malformed input files are moved, with an .error.txt beside them */
   quarantine_folder_path: Schema.optionalWith(NonEmpty, { default: () => "data/quarantine" }),
   drift_test: Schema.optionalWith(DriftTest, { default: () => "raw" as const }),
   /** parametric and non-parametric tests need this many historical scores, else the raw test decides */
   drift_min_history: Schema.optionalWith(PositiveInt, { default: () => 3 }),
+  /** "new": score the live model on this run's new rows (the reference's rule); "all": on everything ingested */
+  drift_check_data: Schema.optionalWith(DriftCheckData, { default: () => "new" as const }),
+  /** with fewer new rows than this, there is no performance decision */
+  drift_min_rows: Schema.optionalWith(PositiveInt, { default: () => 1 }),
   solver: Schema.optionalWith(Solver, { default: () => "liblinear" as const }),
   regularization_C: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 }),
   max_iterations: Schema.optionalWith(PositiveInt, { default: () => 100 }),

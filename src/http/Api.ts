@@ -1,6 +1,7 @@
 /** The HTTP API contract: endpoints, schemas and errors (no handlers). */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
+import { DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
 import { ColumnSummary, DependencyReport, MissingData, ScoreResult, StepTiming } from "../domain/Schemas.js"
 
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
@@ -11,20 +12,23 @@ export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { messa
 
 const Feature = Schema.NullOr(Schema.Number.pipe(Schema.finite()))
 
-export const PredictionRow = Schema.Struct({
-  corporation: Schema.optional(Schema.String),
-  lastmonth_activity: Feature,
-  lastyear_activity: Feature,
-  number_of_employees: Feature,
-  exited: Schema.optional(Schema.Literal(0, 1))
-})
+/** One row to predict, with the declared columns: every feature (null when missing); the id and target may be given. */
+export const predictionRow = (dataset: DatasetSchema) =>
+  Schema.Struct({
+    ...(dataset.id_column ? { [dataset.id_column]: Schema.optional(Schema.String) } : {}),
+    ...Object.fromEntries(dataset.feature_columns.map((f) => [f, Feature])),
+    [dataset.target_column]: Schema.optional(Schema.Literal(0, 1))
+  } as Record<string, typeof Feature>).annotations({ identifier: "PredictionRow" })
 
-export const PredictionRequest = Schema.Struct({
-  /** rows as JSON objects … */
-  rows: Schema.optional(Schema.Array(PredictionRow).pipe(Schema.maxItems(100_000))),
-  /** … or a CSV document with the usual header */
-  csv: Schema.optional(Schema.String)
-}).annotations({ description: "Give either `rows` or `csv`" })
+export type PredictionRow = Readonly<Record<string, unknown>>
+
+export const predictionRequest = (dataset: DatasetSchema) =>
+  Schema.Struct({
+    /** rows as JSON objects … */
+    rows: Schema.optional(Schema.Array(predictionRow(dataset)).pipe(Schema.maxItems(100_000))),
+    /** … or a CSV document with the declared header */
+    csv: Schema.optional(Schema.String)
+  }).annotations({ description: "Give either `rows` or `csv`", identifier: "PredictionRequest" })
 
 export const PredictionResponse = Schema.Struct({
   predictions: Schema.Array(Schema.Literal(0, 1)),
@@ -53,15 +57,14 @@ const Html = HttpApiSchema.Text({ contentType: "text/html; charset=utf-8" })
 const Prometheus = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
 const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
-export class ModelGroup extends HttpApiGroup.make("model")
-  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(PredictionRequest, CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
+  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset), CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))
   .add(HttpApiEndpoint.get("download", "/download").addSuccess(Pdf).addError(NotFound))
   .add(HttpApiEndpoint.post("fullprocess", "/fullprocess").addSuccess(FullProcessResponse).addError(Unauthorized).addError(Conflict))
   .annotate(OpenApi.Title, "Model")
-{}
 
 export class SystemGroup extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
@@ -70,4 +73,11 @@ export class SystemGroup extends HttpApiGroup.make("system")
   .annotate(OpenApi.Title, "System")
 {}
 
-export class Api extends HttpApi.make("drs").add(ModelGroup).add(SystemGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API") {}
+/** The API for a declared dataset: the prediction payload and its OpenAPI schema follow the columns. */
+export const makeApi = (dataset: DatasetSchema) =>
+  HttpApi.make("drs").add(modelGroup(dataset)).add(SystemGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
+
+export type Api = ReturnType<typeof makeApi>
+
+/** The API of the default columns (what typed clients and the tests of the default schema use). */
+export const Api: Api = makeApi(DEFAULT_DATASET)

@@ -2,67 +2,61 @@
 import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Config, Effect, Metric, Option, Redacted } from "effect"
-import { FEATURES, type Row } from "../domain/Schemas.js"
-import { parseFeature } from "../lib/Csv.js"
+import { parseNumberCell } from "../lib/Cells.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
-import { Ingestion } from "../services/Ingestion.js"
 import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
-import { Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
+import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
 import { renderMonitor } from "./Monitor.js"
 
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
-/** Rows from a CSV document for prediction: the three features are required columns. */
-export const rowsFromCsv = (text: string): Effect.Effect<Array<Row>, BadRequest> =>
+/** Feature columns from a CSV document for prediction: the declared features are required columns. */
+export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): Effect.Effect<{ rows: number; columns: Array<Float64Array> }, BadRequest> =>
   Effect.gen(function*() {
-    let records: Array<Record<string, string>>
+    let records: Array<Array<string>>
     try {
-      records = parseCsvSync(text, { columns: (h: Array<string>) => h.map((c) => c.trim()), skip_empty_lines: true, bom: true }) as Array<Record<string, string>>
+      records = parseCsvSync(text, { skip_empty_lines: true, bom: true, relax_column_count: true }) as Array<Array<string>>
     } catch (e) {
       return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
     }
-    if (records.length === 0) return yield* new BadRequest({ message: "csv: no data rows" })
-    const missing = FEATURES.filter((f) => !(f in records[0]!))
+    if (records.length < 2) return yield* new BadRequest({ message: "csv: no data rows" })
+    const header = records[0]!.map((h) => h.trim())
+    const missing = features.filter((f) => !header.includes(f))
     if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
-    const rows: Array<Row> = []
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i]!
-      const values: Array<number | null> = []
-      for (const f of FEATURES) {
-        const v = parseFeature(r[f] ?? "")
-        if (v !== null && typeof v === "object") return yield* new BadRequest({ message: `csv: row ${i + 1}, column "${f}": ${v.invalid}` })
-        values.push(v)
+    const index = features.map((f) => header.indexOf(f))
+    const rows = records.length - 1
+    const columns = features.map(() => new Float64Array(rows))
+    for (let i = 0; i < rows; i++) {
+      const r = records[i + 1]!
+      for (let j = 0; j < features.length; j++) {
+        const v = parseNumberCell(r[index[j]!] ?? "")
+        if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${i + 2}, column "${features[j]}": ${v.invalid}` })
+        columns[j]![i] = v
       }
-      const exited = (r.exited ?? "").trim()
-      rows.push({
-        corporation: r.corporation ?? "",
-        lastmonth_activity: values[0]!, lastyear_activity: values[1]!, number_of_employees: values[2]!,
-        exited: exited === "1" ? 1 : 0
-      })
     }
-    return rows
+    return { rows, columns }
   })
 
-const rowsFromJson = (rows: ReadonlyArray<typeof PredictionRow.Type>): Array<Row> =>
-  rows.map((r) => ({
-    corporation: r.corporation ?? "",
-    lastmonth_activity: r.lastmonth_activity,
-    lastyear_activity: r.lastyear_activity,
-    number_of_employees: r.number_of_employees,
-    exited: r.exited ?? 0
+/** Feature columns from JSON rows (already validated by the payload schema). */
+const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyArray<string>) => {
+  const columns = features.map((f) => Float64Array.from(rows, (r) => {
+    const v = r[f]
+    return typeof v === "number" ? v : Number.NaN
   }))
+  return { rows: rows.length, columns }
+}
 
 const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
 
-export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
+export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (handlers) =>
   Effect.gen(function*() {
     const deployer = yield* Deployer
     const model = yield* Model
@@ -71,7 +65,7 @@ export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
     const tracking = yield* Tracking
     const store = yield* FileStore
     const config = yield* AppConfig
-    const ingestion = yield* Ingestion
+    const features = config.dataset.feature_columns
     const envToken = yield* Config.option(Config.redacted("DRS_API_TOKEN")).pipe(Effect.orDie)
     const token = Option.orElse(envToken, () => Option.map(Option.fromNullable(config.api_token), Redacted.make))
 
@@ -92,32 +86,29 @@ export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
-          const rows = payload.rows !== undefined ? rowsFromJson(payload.rows) : yield* rowsFromCsv(payload.csv!)
-          if (rows.length === 0) return yield* new BadRequest({ message: "no rows to predict" })
+          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features)
+          if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const p = model.predict(live.model, rows)
+          const p = model.predict(live.model, { features: input.columns, rows: input.rows })
           yield* Metric.increment(predictionRequests)
-          yield* Metric.incrementBy(predictionsTotal, rows.length)
-          return { predictions: p.predictions, probabilities: p.probabilities, releaseId: live.releaseId }
+          yield* Metric.incrementBy(predictionsTotal, input.rows)
+          return { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }
         }))
       .handle("scoring", () =>
         Effect.gen(function*() {
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const rows = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
+          const test = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
           // read-only: nothing is written or recorded
-          return scorer.evaluate(live.model, rows, config.test_data_path)
+          return scorer.evaluate(live.model, test, config.test_data_path)
         }))
       .handle("summarystats", () =>
-        ingestion.finalData().pipe(
-          Effect.map(diagnostics.summaryStats),
-          Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))
-        ))
+        diagnostics.summaryStats().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))))
       .handle("diagnostics", () =>
         Effect.gen(function*() {
-          const rows = yield* ingestion.finalData().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` })))
+          const missing = yield* diagnostics.missingData().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` })))
           const timings = yield* tracking.latestTimings()
           return {
-            missing: diagnostics.missingData(rows),
+            missing,
             timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
             dependencies: yield* diagnostics.dependencies()
           }
@@ -137,11 +128,10 @@ export const ModelHandlers = HttpApiBuilder.group(Api, "model", (handlers) =>
         }))
   }))
 
-export const SystemHandlers = HttpApiBuilder.group(Api, "system", (handlers) =>
+export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", (handlers) =>
   Effect.gen(function*() {
     const deployer = yield* Deployer
     const tracking = yield* Tracking
-    const ingestion = yield* Ingestion
     const diagnostics = yield* Diagnostics
     const store = yield* FileStore
     const config = yield* AppConfig
@@ -182,14 +172,14 @@ export const SystemHandlers = HttpApiBuilder.group(Api, "system", (handlers) =>
       .handle("monitor", () =>
         Effect.gen(function*() {
           const r = yield* live
-          const rows = yield* ingestion.finalData().pipe(Effect.option)
+          const summary = yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => []))
           const drift = yield* tracking.driftDecisions()
           return renderMonitor({
             releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
             deployedF1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
             scores: (yield* tracking.scores()).filter((s) => s.purpose !== "report"),
             drift: drift.length > 0 ? drift[drift.length - 1]! : null,
-            summary: Option.match(rows, { onNone: () => [], onSome: diagnostics.summaryStats }),
+            summary,
             ingested: yield* tracking.ingestedFiles(),
             hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false))
           })

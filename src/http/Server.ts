@@ -6,14 +6,17 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import * as NodePath from "node:path"
-import { readDataset } from "../lib/Dataset.js"
-import { toCsv } from "../lib/Csv.js"
+import { csvFilesAt } from "../lib/Dataset.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
-import { Api } from "./Api.js"
-import { ModelHandlers, SystemHandlers } from "./Handlers.js"
+import { makeApi } from "./Api.js"
+import { modelHandlers, systemHandlers } from "./Handlers.js"
 
-export const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([ModelHandlers, SystemHandlers]))
+/** The API of the configured dataset, with its handlers. */
+export const ApiLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => {
+  const api = makeApi(config.dataset)
+  return HttpApiBuilder.api(api).pipe(Layer.provide([modelHandlers(api), systemHandlers(api)]))
+}))
 
 /** 413 for a declared body over the limit; a streamed body is capped at the limit too. */
 export const bodyLimit = (maxBytes: number) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
@@ -64,10 +67,15 @@ export const apiCallsProgram = (baseUrl?: string) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
     const store = yield* FileStore
-    const testRows = yield* readDataset(config.test_data_path).pipe(Effect.orElseSucceed(() => []))
+    // the test data as it is on disk: the prediction endpoint reads the declared columns
+    const testCsv = yield* csvFilesAt(config.test_data_path).pipe(
+      Effect.flatMap((files) => files.length > 0 ? store.readText(files[0]!) : Effect.succeed("")),
+      Effect.provideService(FileStore, store),
+      Effect.orElseSucceed(() => "")
+    )
     const calls: ReadonlyArray<Call> = [
       { method: "GET", path: "/health" },
-      { method: "POST", path: "/prediction", body: { csv: toCsv(testRows) } },
+      { method: "POST", path: "/prediction", body: { csv: testCsv } },
       { method: "GET", path: "/scoring" },
       { method: "GET", path: "/summarystats" },
       { method: "GET", path: "/diagnostics" },

@@ -281,3 +281,30 @@ export const probability = (m: LinearParams, x: ReadonlyArray<number>): number =
 }
 
 export const predict = (m: LinearParams, x: ReadonlyArray<number>): 0 | 1 => (probability(m, x) > 0.5 ? 1 : 0)
+
+/**
+ * Probabilities for `n` rows given as columns; a NaN value (missing) is replaced by
+ * `impute[j]`. Works column by column on one accumulator array.
+ */
+export const probabilities = (m: LinearParams, columns: Columns, n: number, impute: ReadonlyArray<number>): Float64Array => {
+  const z = new Float64Array(n).fill(m.interceptStd)
+  for (let j = 0; j < m.weightsStd.length; j++) {
+    const col = columns[j]!
+    const w = m.weightsStd[j]! / m.scales[j]!
+    const mu = m.means[j]!
+    const fill = impute[j]!
+    for (let i = 0; i < n; i++) {
+      const v = col[i]!
+      z[i] = z[i]! + w * ((v === v ? v : fill) - mu)
+    }
+  }
+  for (let i = 0; i < n; i++) z[i] = sigmoid(z[i]!)
+  return z
+}
+
+/** Class 1 where the probability is over 0.5 (scikit-learn's `predict`). */
+export const classes = (p: Float64Array): Uint8Array => {
+  const out = new Uint8Array(p.length)
+  for (let i = 0; i < p.length; i++) out[i] = p[i]! > 0.5 ? 1 : 0
+  return out
+}

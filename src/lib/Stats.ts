@@ -31,7 +31,7 @@ export const median = (xs: ReadonlyArray<number>): number => quantile(xs, 0.5)
 /** [[tn, fp], [fn, tp]]: rows are the true class, columns the predicted one (scikit-learn's layout). */
 export type ConfusionMatrix = readonly [readonly [number, number], readonly [number, number]]
 
-export const confusionMatrix = (actual: ReadonlyArray<number>, predicted: ReadonlyArray<number>): ConfusionMatrix => {
+export const confusionMatrix = (actual: ArrayLike<number>, predicted: ArrayLike<number>): ConfusionMatrix => {
   if (actual.length !== predicted.length) {
     throw new Error(`confusion matrix needs equal lengths, got ${actual.length} and ${predicted.length}`)
   }
@@ -59,5 +59,5 @@ export const f1FromMatrix = (cm: ConfusionMatrix): number => {
   return precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall)
 }
 
-export const f1Score = (actual: ReadonlyArray<number>, predicted: ReadonlyArray<number>): number =>
+export const f1Score = (actual: ArrayLike<number>, predicted: ArrayLike<number>): number =>
   f1FromMatrix(confusionMatrix(actual, predicted))

@@ -2,7 +2,9 @@
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import type { AppConfigSchema } from "../domain/Schemas.js"
-import { AppConfig, loadConfig } from "../services/AppConfig.js"
+import { DuckDb } from "../data/DuckDb.js"
+import { Snapshots } from "../data/Snapshots.js"
+import { AppConfig, loadConfig, trackingDbPath } from "../services/AppConfig.js"
 import { DbLive } from "../services/Db.js"
 import { Dependencies } from "../services/Dependencies.js"
 import { Deployer } from "../services/Deployer.js"
@@ -20,7 +22,8 @@ export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.la
 export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default)),
-    Layer.provideMerge(Model.Default),
+    Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
+    Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(base)
   )
 
@@ -34,7 +37,7 @@ export const liveServices = (
     Layer.mergeAll(
       configLayer,
       FileStoreLive,
-      Tracking.Default.pipe(Layer.provide(DbLive(config.db_path))),
+      Tracking.Default.pipe(Layer.provide(DbLive(trackingDbPath(config)))),
       dependencies(configLayer)
     )
   )

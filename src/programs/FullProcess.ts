@@ -9,17 +9,20 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Ingestion, type IngestionResult } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
+import { Snapshots } from "../data/Snapshots.js"
 import { Tracking } from "../services/Tracking.js"
 import { withLock } from "./Lock.js"
 import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
-export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-drift" | "redeployed"
+export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-decision" | "no-drift" | "redeployed"
 
 export interface FullProcessSummary {
   readonly outcome: FullProcessOutcome
   readonly runId: number | null
   readonly ingestion?: IngestionResult
   readonly drift?: DriftDecision
+  /** why there was no performance decision (too few new rows) */
+  readonly noDecision?: string
   readonly training?: { readonly modelHash: string; readonly rows: number }
   readonly score?: number
   readonly releaseId?: string
@@ -55,26 +58,39 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       }
       const deployer = yield* Deployer
       const scorer = yield* Scorer
+      const snapshots = yield* Snapshots
       const current = yield* deployer.current().pipe(Effect.either)
       const live = Either.getRight(current)
+      const kind = config.drift_check_data
       let newScore = 0
+      let scoredOn = ""
       if (live._tag === "Some") {
-        const rows = yield* ingestion.finalData()
-        const s = yield* scorer.score(live.value.model, rows, "finaldata.csv", "drift-check")
-        newScore = s.f1
+        // "new": the rows this run added (after de-duplication against everything before); "all": the whole data set
+        const snapshot = ingested.snapshot!
+        const frame = kind === "new" && snapshot.batchPath !== null
+          ? yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
+          : yield* snapshots.frame(snapshot.path, snapshot.rows)
+        scoredOn = kind === "new" ? `${frame.rows} new row(s)` : `all ${frame.rows} ingested row(s)`
+        if (frame.rows < config.drift_min_rows) {
+          const noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
+          yield* Effect.logInfo(noDecision)
+          return { outcome: "no-decision", runId, ingestion: ingested, noDecision, warnings } satisfies FullProcessSummary
+        }
+        const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
+        newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
       }
-      const history = (yield* tracking.scores())
-        .filter((s) => s.purpose === "deployed" || s.purpose === "drift-check")
-        .map((s) => s.f1)
+      // history: earlier drift checks on the same kind of data, so the tests compare like with like
+      const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
       // the score just recorded is the one under test, not history
       if (live._tag === "Some") history.pop()
-      const decided = decideDrift({
+      const decidedRaw = decideDrift({
         test: config.drift_test,
         newScore,
         deployedScore: live._tag === "Some" ? live.value.f1 : null,
         history,
         minHistory: config.drift_min_history
       })
+      const decided = live._tag === "Some" ? DriftDecision.make({ ...decidedRaw, reason: `on ${scoredOn}: ${decidedRaw.reason}` }) : decidedRaw
       // a release is named live but cannot be loaded: say so, rather than "never deployed"
       const drift = Either.isLeft(current) && current.left.brokenRelease !== undefined
         ? DriftDecision.make({ ...decided, reason: current.left.message })

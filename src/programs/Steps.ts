@@ -1,17 +1,16 @@
 /** The pipeline steps, each a program over service tags. */
 import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
-import { NoDataError } from "../domain/Errors.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
-import { finalDataPath, Ingestion } from "../services/Ingestion.js"
+import { Ingestion } from "../services/Ingestion.js"
 import { Model, modelHash } from "../services/Model.js"
 import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
-import { sha256 } from "../lib/Dataset.js"
+import { Snapshots } from "../data/Snapshots.js"
 
 export const STEPS = ["ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"] as const
 export type Step = (typeof STEPS)[number]
@@ -39,21 +38,21 @@ export const ingestionStep = (runId: number | null) =>
 export const trainingStep = (runId: number | null) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const store = yield* FileStore
-    const ingestion = yield* Ingestion
+    const snapshots = yield* Snapshots
     const model = yield* Model
     const tracking = yield* Tracking
-    const rows = yield* ingestion.finalData()
-    const dataHash = sha256(yield* store.readFile(finalDataPath(config.output_folder_path)).pipe(Effect.orDie))
-    const artifact = yield* model.train(rows, dataHash)
+    // the current snapshot, checked against its hash: never train on nothing or on the wrong data
+    const snapshot = yield* snapshots.current()
+    const { frame, impute } = yield* snapshots.trainingFrame(snapshot)
+    const artifact = yield* model.train(frame, snapshot.hash, impute)
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)
     yield* tracking.recordModel({
-      modelHash: hash, path, dataHash, solver: artifact.solver,
+      modelHash: hash, path, dataHash: snapshot.hash, solver: artifact.solver,
       coefficients: artifact.coefficients, intercept: artifact.intercept, config
     })
-    yield* Effect.logInfo(`trained on ${rows.length} rows; saved ${path}`)
-    return { path, modelHash: hash, rows: rows.length, coefficients: artifact.coefficients, intercept: artifact.intercept }
+    yield* Effect.logInfo(`trained on ${frame.rows} rows of snapshot ${snapshot.hash.slice(0, 12)}; saved ${path}`)
+    return { path, modelHash: hash, rows: frame.rows, dataHash: snapshot.hash, coefficients: artifact.coefficients, intercept: artifact.intercept }
   }).pipe(timed(runId, "training"))
 
 export const scoringStep = (runId: number | null) =>
@@ -86,13 +85,13 @@ export const diagnosticsStep = (runId: number | null) =>
     const diagnostics = yield* Diagnostics
     const store = yield* FileStore
     const scorer = yield* Scorer
-    const { model } = yield* reportedModel
-    const rows = yield* diagnostics.dataset()
-    const testRows = yield* scorer.testData()
+    const model = yield* Model
+    const { model: m } = yield* reportedModel
+    const test = yield* scorer.testData()
     const result = {
-      predictions: diagnostics.predictions(model, testRows).predictions,
-      summary: diagnostics.summaryStats(rows),
-      missing: diagnostics.missingData(rows),
+      predictions: Array.from(model.predict(m, test).predictions),
+      summary: yield* diagnostics.summaryStats(),
+      missing: yield* diagnostics.missingData(),
       timings: yield* diagnostics.timings(),
       dependencies: yield* diagnostics.dependencies()
     }
@@ -108,11 +107,8 @@ export const reportingStep = (runId: number | null) =>
     const reporter = yield* Reporter
     const tracking = yield* Tracking
     const { ingested, model, releaseId } = yield* reportedModel
-    const testRows = yield* scorer.testData()
-    const score = yield* scorer.score(model, testRows, config.test_data_path, "report")
-    const rows = yield* diagnostics.dataset().pipe(
-      Effect.catchTag("CsvError", (e) => new NoDataError({ message: `no ingested data to summarise: ${e.message}` }))
-    )
+    const test = yield* scorer.testData()
+    const score = yield* scorer.score(model, test, config.test_data_path, "report", "test")
     const history = yield* tracking.scores()
     const drift = yield* tracking.driftDecisions()
     const timings = yield* tracking.latestTimings()
@@ -127,8 +123,8 @@ export const reportingStep = (runId: number | null) =>
       confusionMatrix: score.confusionMatrix,
       scoreHistory: history.map((s) => ({ at: s.scoredAt, f1: s.f1, purpose: s.purpose })),
       drift: drift.map((d) => ({ at: d.decidedAt, test: d.test, drifted: d.drifted, reason: d.reason })),
-      summary: diagnostics.summaryStats(rows),
-      missing: diagnostics.missingData(rows),
+      summary: yield* diagnostics.summaryStats(),
+      missing: yield* diagnostics.missingData(),
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
       dependencies: yield* diagnostics.dependencies(),
       ingestedFiles: ingested

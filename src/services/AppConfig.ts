@@ -1,8 +1,13 @@
 /** AppConfig: config.json decoded by its Schema, with `--set key=value` overrides. */
 import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import * as NodePath from "node:path"
+import { repeatedColumns } from "../domain/Dataset.js"
 import { ConfigError } from "../domain/Errors.js"
 import { AppConfigSchema } from "../domain/Schemas.js"
 import { FileStore } from "./FileStore.js"
+
+/** The SQLite tracking database: `db_path`, else `drs.sqlite` in the output folder (so two projects never share one). */
+export const trackingDbPath = (config: AppConfigSchema) => config.db_path ?? NodePath.join(config.output_folder_path, "drs.sqlite")
 
 export class AppConfig extends Context.Tag("drs/AppConfig")<AppConfig, AppConfigSchema>() {
   static readonly layerTest = (overrides: Partial<ConstructorParameters<typeof AppConfigSchema>[0]> = {}) =>
@@ -39,11 +44,16 @@ export const decodeConfig = (source: string, raw: unknown, overrides: ReadonlyAr
       const [k, v] = yield* parseOverride(o)
       merged[k] = v
     }
-    return yield* decode(merged).pipe(
+    const config = yield* decode(merged).pipe(
       Effect.mapError((e) =>
         new ConfigError({ source, message: `invalid configuration:\n${ParseResult.TreeFormatter.formatErrorSync(e)}` })
       )
     )
+    const repeated = repeatedColumns(config.dataset)
+    if (repeated.length > 0) {
+      return yield* new ConfigError({ source, message: `invalid configuration: dataset names the column(s) ${repeated.join(", ")} more than once` })
+    }
+    return config
   })
 
 /** Read and validate a config file through the FileStore. */

@@ -85,8 +85,27 @@ const m0002 = Effect.gen(function*() {
   yield* sql`CREATE INDEX scores_purpose ON scores (purpose, id)`
 })
 
+/** the data snapshots (Parquet) and which rows each score was computed on */
+const m0004 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hash TEXT NOT NULL,
+    path TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    batch_path TEXT,
+    batch_rows INTEGER NOT NULL,
+    rows_read INTEGER NOT NULL,
+    dataset_schema TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    run_id INTEGER
+  )`
+  yield* sql`ALTER TABLE ingested_files ADD COLUMN snapshot_hash TEXT`
+  yield* sql`ALTER TABLE scores ADD COLUMN data_kind TEXT`
+})
+
 const Migrations = SqliteMigrator.layer({
-  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002 })
+  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004 })
 })
 
 const make = (filename: string) =>

@@ -113,7 +113,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
       yield* tracking.recordDeployment(releaseId, hash, f1)
       const scored = (yield* tracking.scores("training")).filter((s) => s.modelHash === hash)
-      yield* tracking.recordScore({ modelHash: hash, purpose: "deployed", dataset: config.test_data_path, rows: scored.at(-1)?.rows ?? 0, f1 })
+      yield* tracking.recordScore({ modelHash: hash, purpose: "deployed", dataset: config.test_data_path, rows: scored.at(-1)?.rows ?? 0, f1, dataKind: "test" })
       yield* prune(releaseId)
       yield* Effect.logInfo(`deployed release ${releaseId} (F1 ${f1})`)
       return { releaseId, dir, modelHash: hash, f1 }

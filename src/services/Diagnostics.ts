@@ -1,71 +1,80 @@
-/** Diagnostics: predictions, summary statistics, missing data, step timings, dependencies. */
+/** Diagnostics: summary statistics and missing data (in SQL), step timings, dependencies. */
 import { Effect, Layer } from "effect"
-import { ColumnSummary, COLUMNS, DependencyReport, FEATURES, MissingData, type ModelArtifact, type Row, StepTiming } from "../domain/Schemas.js"
-import { rowKey } from "../lib/Csv.js"
-import { csvFilesAt, sha256, streamCsv } from "../lib/Dataset.js"
-import { mean, median, std } from "../lib/Stats.js"
+import { DuckDb, ident, readDoubleColumns } from "../data/DuckDb.js"
+import { loadCsv } from "../data/CsvFiles.js"
+import { Snapshots } from "../data/Snapshots.js"
+import { columnsOf } from "../domain/Dataset.js"
+import { ColumnSummary, DependencyReport, MissingData, StepTiming } from "../domain/Schemas.js"
+import { csvFilesAt, sha256 } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
 import { Dependencies } from "./Dependencies.js"
 import { FileStore } from "./FileStore.js"
-import { Ingestion } from "./Ingestion.js"
 import { Model } from "./Model.js"
 import { Tracking } from "./Tracking.js"
 
-const finite = (x: number) => (Number.isFinite(x) ? x : null)
-
-export const summaryStats = (rows: ReadonlyArray<Row>): ReadonlyArray<ColumnSummary> =>
-  FEATURES.map((f) => {
-    const xs = rows.map((r) => r[f]).filter((v): v is number => v !== null)
-    return ColumnSummary.make({ column: f, mean: finite(mean(xs)), median: finite(median(xs)), std: finite(std(xs)), count: xs.length })
-  })
-
-export const missingData = (rows: ReadonlyArray<Row>): ReadonlyArray<MissingData> =>
-  COLUMNS.map((c) => {
-    let missing = 0
-    for (const r of rows) {
-      const v = r[c]
-      if (v === null || v === "") missing++
-    }
-    return MissingData.make({ column: c, missing, percent: rows.length === 0 ? 0 : (100 * missing) / rows.length })
-  })
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "bigint" ? Number(v) : null)
 
 export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
     const config = yield* AppConfig
     const model = yield* Model
-    const ingestion = yield* Ingestion
     const tracking = yield* Tracking
     const dependencies = yield* Dependencies
+    const duck = yield* DuckDb
+    const snapshots = yield* Snapshots
+    const dataset = config.dataset
 
-    const predictions = (m: ModelArtifact, rows: ReadonlyArray<Row>) => model.predict(m, rows)
+    /** Mean, median, sample std (ddof 1, as pandas) and count of each feature of the current data set. */
+    const summaryStats = Effect.fn("Diagnostics.summaryStats")(function*() {
+      const s = yield* snapshots.current()
+      const row = (yield* duck.rows(`SELECT ${dataset.feature_columns.map((f, j) => {
+        const c = ident(f)
+        return `avg(${c})::DOUBLE AS mean${j}, median(${c})::DOUBLE AS median${j}, stddev_samp(${c})::DOUBLE AS std${j}, count(${c}) AS n${j}`
+      }).join(", ")} FROM ${snapshots.source(s.path)}`))[0]!
+      return dataset.feature_columns.map((f, j) => ColumnSummary.make({
+        column: f, mean: num(row[`mean${j}`]), median: num(row[`median${j}`]), std: num(row[`std${j}`]), count: num(row[`n${j}`]) ?? 0
+      }))
+    })
+
+    /** Missing values per declared column of the current data set. */
+    const missingData = Effect.fn("Diagnostics.missingData")(function*() {
+      const s = yield* snapshots.current()
+      const cols = columnsOf(dataset)
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(s.path)}`))[0]!
+      const total = num(row.total) ?? 0
+      return cols.map((c, j) => {
+        const missing = num(row[`m${j}`]) ?? 0
+        return MissingData.make({ column: c, missing, percent: total === 0 ? 0 : (100 * missing) / total })
+      })
+    })
 
     /**
-     * Time ingestion and training afresh, without side effects: every input CSV is read,
-     * validated and de-duplicated in memory, and a model is fitted on the result.
+     * Time ingestion and training afresh, without side effects: every input CSV is read and
+     * validated, the rows de-duplicated in SQL, and a model is fitted on the result.
      */
     const timings = Effect.fn("Diagnostics.timings")(function*() {
       const t0 = performance.now()
       const files = yield* csvFilesAt(config.input_folder_path).pipe(Effect.provideService(FileStore, store), Effect.orElseSucceed(() => []))
-      const seen = new Set<string>()
-      const rows: Array<Row> = []
-      for (const file of files) {
-        yield* streamCsv(file, (r) => {
-          const k = rowKey(r)
-          if (!seen.has(k)) {
-            seen.add(k)
-            rows.push(r)
-          }
-        }).pipe(
-          Effect.provideService(FileStore, store),
+      const frame = yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* duck.connect
+        const tables: Array<string> = []
+        for (const f of files) {
           // ingestion itself reports malformed files; timing just reads past them
-          Effect.catchAll((e) => Effect.logDebug(`timing skipped ${file}: ${e.message}`))
-        )
-      }
+          const t = yield* Effect.tryPromise(() => loadCsv(c, { label: f, path: store.localPath(f) }, dataset, config.max_field_bytes)).pipe(Effect.option)
+          if (t._tag === "Some") tables.push(t.value.table)
+        }
+        if (tables.length === 0) return null
+        const union = `SELECT DISTINCT * FROM (${tables.map((t) => `SELECT * FROM ${t}`).join(" UNION ALL ")})`
+        const rows = Number((yield* Effect.promise(() => c.runAndReadAll(`SELECT count(*) FROM (${union})`))).getRows()[0]![0])
+        const select = [...dataset.feature_columns.map((f) => `coalesce(${ident(f)}, 'nan'::DOUBLE)`), `CAST(${ident(dataset.target_column)} AS DOUBLE)`].join(", ")
+        const cols = yield* Effect.promise(() => readDoubleColumns(c, `SELECT ${select} FROM (${union})`, rows))
+        return { rows, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! }
+      }))
       const ingestionMs = performance.now() - t0
       const t1 = performance.now()
-      const training = rows.length > 0
-        ? yield* model.train(rows, sha256("timing")).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      const training = frame !== null && frame.rows > 0
+        ? yield* model.train(frame, sha256("timing")).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
         : false
       const trainingMs = performance.now() - t1
       const result = [
@@ -76,23 +85,18 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
       return result
     })
 
-    const dataset = Effect.fn("Diagnostics.dataset")(function*() {
-      return yield* ingestion.finalData()
-    })
-
     return {
-      predictions,
       summaryStats,
       missingData,
       timings,
-      dataset,
       dependencies: dependencies.outdated
     } as const
   })
 }) {
   static readonly layerTest = (report = DependencyReport.make({ checked: true, packages: [] })) =>
     Diagnostics.Default.pipe(
-      Layer.provideMerge(Layer.mergeAll(Model.Default, Ingestion.Default)),
-      Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest(), Dependencies.layerFixed(report)))
+      Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
+      Layer.provideMerge(DuckDb.Default),
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), Tracking.layerTest, AppConfig.layerTest(), Dependencies.layerFixed(report)))
     )
 }

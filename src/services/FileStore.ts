@@ -5,6 +5,9 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Chunk, Context, Effect, Layer, Option, Ref, Stream } from "effect"
+import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { FileStoreError } from "../domain/Errors.js"
 
@@ -30,6 +33,10 @@ export interface FileStoreShape {
   readonly copyFile: (from: string, to: string) => Effect.Effect<void, FileStoreError>
   readonly makeDirectory: (path: string) => Effect.Effect<void, FileStoreError>
   readonly size: (path: string) => Effect.Effect<number, FileStoreError>
+  /** The path with every symbolic link resolved (the file must exist). */
+  readonly realPath: (path: string) => Effect.Effect<string, FileStoreError>
+  /** The operating-system path of a file, for engines that open files themselves (DuckDB). */
+  readonly localPath: (path: string) => string
 }
 
 const tempName = (path: string) =>
@@ -85,9 +92,30 @@ const makeLive = Effect.gen(function*() {
     rename: (from, to) => ensureParent(to).pipe(Effect.zipRight(fs.rename(from, to)), Effect.mapError(toError(from, "rename"))),
     copyFile: (from, to) => ensureParent(to).pipe(Effect.zipRight(fs.copyFile(from, to)), Effect.mapError(toError(from, "copy"))),
     makeDirectory: (path) => fs.makeDirectory(path, { recursive: true }).pipe(Effect.mapError(toError(path, "mkdir"))),
-    size: (path) => fs.stat(path).pipe(Effect.map((s) => Number(s.size)), Effect.mapError(toError(path, "stat")))
+    size: (path) => fs.stat(path).pipe(Effect.map((s) => Number(s.size)), Effect.mapError(toError(path, "stat"))),
+    realPath: (path) => fs.realPath(path).pipe(Effect.mapError(toError(path, "stat"))),
+    localPath: (path) => NodePath.resolve(path)
   }
   return store
+})
+
+/** A store whose paths are translated by `map` before they reach `inner` (the temp-folder layer). */
+const mapped = (inner: FileStoreShape, map: (p: string) => string, unmap: (p: string) => string): FileStoreShape => ({
+  readFile: (p) => inner.readFile(map(p)),
+  readText: (p) => inner.readText(map(p)),
+  stream: (p) => inner.stream(map(p)),
+  writeAtomic: (p, d) => inner.writeAtomic(map(p), d),
+  createExclusive: (p, d) => inner.createExclusive(map(p), d),
+  list: (p) => inner.list(map(p)),
+  exists: (p) => inner.exists(map(p)),
+  isDirectory: (p) => inner.isDirectory(map(p)),
+  remove: (p) => inner.remove(map(p)),
+  rename: (a, b) => inner.rename(map(a), map(b)),
+  copyFile: (a, b) => inner.copyFile(map(a), map(b)),
+  makeDirectory: (p) => inner.makeDirectory(map(p)),
+  size: (p) => inner.size(map(p)),
+  realPath: (p) => inner.realPath(map(p)).pipe(Effect.map(unmap)),
+  localPath: (p) => inner.localPath(map(p))
 })
 
 /** In-memory filesystem: absolute paths to bytes, plus the set of directories. */
@@ -186,7 +214,10 @@ const makeMemory = (initial: Record<string, string | Uint8Array> = {}) =>
       copyFile: (from, to) =>
         get(from, "copy").pipe(Effect.zip(Ref.get(state)), Effect.map(([bytes, s]) => put(s, abs(to), bytes))),
       makeDirectory: (path) => Ref.get(state).pipe(Effect.map((s) => addDirs(s, abs(path)))),
-      size: (path) => get(path, "stat").pipe(Effect.map((b) => b.length))
+      size: (path) => get(path, "stat").pipe(Effect.map((b) => b.length)),
+      realPath: (path) => Effect.succeed(abs(path)),
+      // nothing is on disk: an engine that opens this path finds no file
+      localPath: (path) => NodePath.join("/nonexistent-memory-store", abs(path))
     }
     return store
   })
@@ -197,4 +228,24 @@ export class FileStore extends Context.Tag("drs/FileStore")<FileStore, FileStore
   /** A fresh in-memory filesystem, optionally seeded with files. */
   static readonly layerMemory = (initial: Record<string, string | Uint8Array> = {}): Layer.Layer<FileStore> =>
     Layer.effect(FileStore, makeMemory(initial))
+  /**
+   * The real filesystem under a fresh temporary folder that stands for `/t`: paths under
+   * `/t/` live there, seeded with `initial`; the folder is removed when the layer is released.
+   */
+  static readonly layerTemp = (initial: Record<string, string | Uint8Array> = {}): Layer.Layer<FileStore> =>
+    Layer.scoped(FileStore, Effect.gen(function*() {
+      const root = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-test-"))),
+        (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const real = NodeFs.realpathSync(root)
+      const map = (p: string) => {
+        const a = NodePath.resolve(p)
+        return a === "/t" || a.startsWith("/t/") ? NodePath.join(root, a.slice(2)) : a
+      }
+      const unmap = (p: string) => (p === real || p.startsWith(real + NodePath.sep) ? "/t" + p.slice(real.length) : p)
+      const store = mapped(yield* makeLive, map, unmap)
+      for (const [p, d] of Object.entries(initial)) yield* store.writeAtomic(p, d).pipe(Effect.orDie)
+      return store
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 }

@@ -1,16 +1,22 @@
 /**
- * Ingestion: stream every new CSV of the input folder, validate, merge with what was
- * ingested before, de-duplicate and write finaldata.csv; track files by sha256.
+ * Ingestion: every new CSV of the input folder is read by DuckDB with the declared column
+ * types; a file with any bad line is rejected whole and moved to quarantine. The accepted
+ * rows are de-duplicated in SQL against everything ingested before and become a new
+ * immutable Parquet snapshot (plus the batch of rows that were new). Files are tracked by
+ * sha256, so the same content is never ingested twice.
  */
+import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
-import { CsvError } from "../domain/Errors.js"
-import type { Row } from "../domain/Schemas.js"
-import { rowKey, toCsv } from "../lib/Csv.js"
-import { isCsvName, readCsv, sha256, sha256OfFile, streamCsv } from "../lib/Dataset.js"
+import { schemaFingerprint } from "../domain/Dataset.js"
+import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
+import { loadCsv } from "../data/CsvFiles.js"
+import { DuckDb, lit } from "../data/DuckDb.js"
+import { Snapshots } from "../data/Snapshots.js"
+import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
-import { Tracking } from "./Tracking.js"
+import { type SnapshotRow, Tracking } from "./Tracking.js"
 
 export interface PendingFile {
   readonly name: string
@@ -35,11 +41,17 @@ export interface IngestionResult {
   readonly rejected: ReadonlyArray<RejectedFile>
   /** rows read from the new files */
   readonly rowsRead: number
-  /** rows in finaldata.csv after merging and de-duplication */
+  /** rows of this run that were new: not a duplicate within the run nor of anything ingested before */
+  readonly newRows: number
+  /** rows in the data set after merging and de-duplication */
   readonly totalRows: number
   readonly duplicatesDropped: number
   readonly finalDataPath: string
+  /** the current snapshot's hash (the data set's identity), null before the first ingestion */
   readonly dataHash: string | null
+  readonly snapshot: SnapshotRow | null
+  /** set when the snapshot was rebuilt from the input files */
+  readonly rebuilt?: string
 }
 
 export const finalDataPath = (outputFolder: string) => NodePath.join(outputFolder, "finaldata.csv")
@@ -47,26 +59,54 @@ export const ingestedListPath = (outputFolder: string) => NodePath.join(outputFo
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, "-")
 
+const sqlRun = (c: DuckDBConnection, label: string, sql: string) =>
+  Effect.tryPromise({ try: () => c.run(sql), catch: (e) => new DataError({ message: `${label}: ${(e as Error).message.split("\n")[0]}` }) })
+
+const sqlCount = (c: DuckDBConnection, sql: string) =>
+  Effect.tryPromise({
+    try: async () => Number((await c.runAndReadAll(sql)).getRows()[0]![0]),
+    catch: (e) => new DataError({ message: `count: ${(e as Error).message.split("\n")[0]}` })
+  })
+
 export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
     const tracking = yield* Tracking
     const config = yield* AppConfig
-    const provide = Effect.provideService(FileStore, store)
+    const duck = yield* DuckDb
+    const snapshots = yield* Snapshots
+    const dataset = config.dataset
+    const input = config.input_folder_path
 
-    /** New CSV files of the input folder: content not ingested before (by sha256). */
+    /**
+     * The CSV files of the input folder with their hashes, and those not ingested before.
+     * A symbolic link that leads outside the input folder is refused, never read.
+     */
     const scan = Effect.fn("Ingestion.scan")(function*() {
-      const entries = yield* store.list(config.input_folder_path).pipe(Effect.orDie)
+      const entries = yield* store.list(input).pipe(Effect.orDie)
       const known = yield* tracking.ingestedHashes()
       // a file rejected before, and still here (it could not be moved aside), is not retried
       const rejectedBefore = new Map((yield* tracking.rejectedFiles()).map((r) => [r.sha256, r.reason]))
+      const inputReal = entries.length > 0 ? yield* store.realPath(input).pipe(Effect.orDie) : input
+      const all: Array<PendingFile> = []
       const pending: Array<PendingFile> = []
       const skipped: Array<SkippedFile> = []
       const seen = new Map<string, string>()
       for (const e of entries) {
         if (e.isDirectory || !isCsvName(e.name)) continue
-        const path = NodePath.join(config.input_folder_path, e.name)
-        const hash = yield* provide(sha256OfFile(path)).pipe(Effect.orDie)
+        const path = NodePath.join(input, e.name)
+        const real = yield* store.realPath(path).pipe(Effect.option)
+        if (real._tag === "None") {
+          skipped.push({ name: e.name, reason: "refused: a link to nothing" })
+          continue
+        }
+        if (!real.value.startsWith(inputReal + NodePath.sep)) {
+          skipped.push({ name: e.name, reason: "refused: a symbolic link to a file outside the input folder" })
+          continue
+        }
+        const hash = yield* sha256OfFile(path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+        const file = { name: e.name, path, sha256: hash }
+        all.push(file)
         if (known.has(hash)) {
           skipped.push({ name: e.name, reason: "already ingested (same content)" })
         } else if (rejectedBefore.has(hash)) {
@@ -75,10 +115,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
           skipped.push({ name: e.name, reason: `same content as ${seen.get(hash)}` })
         } else {
           seen.set(hash, e.name)
-          pending.push({ name: e.name, path, sha256: hash })
+          pending.push(file)
         }
       }
-      return { pending, skipped }
+      return { all, pending, skipped }
     })
 
     const pending = Effect.fn("Ingestion.pending")(function*() {
@@ -97,72 +137,104 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       return { name: file.name, error: error.message, movedTo: moved }
     })
 
-    const ingest = Effect.fn("Ingestion.ingest")(function*(runId: number | null = null) {
-      const { pending: files, skipped } = yield* scan()
-      const finalPath = finalDataPath(config.output_folder_path)
-      const rejected: Array<RejectedFile> = []
-      const accepted: Array<{ name: string; sha256: string; rows: number }> = []
-      const newRows: Array<Row> = []
-      for (const f of files) {
-        // a file's rows join only once the whole file has validated
-        const rows: Array<Row> = []
-        const result = yield* provide(streamCsv(f.path, (r) => rows.push(r), f.name)).pipe(Effect.either)
-        if (result._tag === "Left") {
-          rejected.push(yield* quarantine(f, result.left))
-          continue
-        }
-        if (rows.length === 0) {
-          rejected.push(yield* quarantine(f, new CsvError({ file: f.name, reason: "the file has a header but no data rows" })))
-          continue
-        }
-        for (const r of rows) newRows.push(r)
-        accepted.push({ name: f.name, sha256: f.sha256, rows: rows.length })
-      }
-      if (accepted.length === 0) {
-        const exists = yield* store.exists(finalPath).pipe(Effect.orDie)
-        return {
-          newFiles: [], skipped, rejected, rowsRead: 0, totalRows: 0, duplicatesDropped: 0, finalDataPath: finalPath,
-          dataHash: exists ? sha256(yield* store.readFile(finalPath).pipe(Effect.orDie)) : null
-        } satisfies IngestionResult
-      }
-      // merge with what earlier runs ingested: nothing already ingested is lost
-      const previous = (yield* store.exists(finalPath).pipe(Effect.orDie))
-        ? yield* provide(readCsv(finalPath)).pipe(Effect.orDie)
-        : []
-      const seen = new Set<string>()
-      const merged: Array<Row> = []
-      let duplicates = 0
-      for (const list of [previous, newRows]) {
-        for (const r of list) {
-          const k = rowKey(r)
-          if (seen.has(k)) {
-            duplicates++
-          } else {
-            seen.add(k)
-            merged.push(r)
-          }
-        }
-      }
-      const csv = toCsv(merged)
-      yield* store.writeAtomic(finalPath, csv).pipe(Effect.orDie)
-      yield* tracking.recordIngested(accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })), runId)
+    /** finaldata.csv and ingestedfiles.txt, for users; the system never reads them back. */
+    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, snapshot: string) {
+      const target = finalDataPath(config.output_folder_path)
+      const tmp = NodePath.join(config.output_folder_path, `.drs-tmp-${process.pid}-finaldata.csv`)
+      yield* store.makeDirectory(config.output_folder_path).pipe(Effect.orDie)
+      yield* sqlRun(c, "writing finaldata.csv", `COPY (SELECT * FROM ${snapshots.source(snapshot)}) TO ${lit(store.localPath(tmp))} (HEADER, DELIMITER ',')`)
+      yield* store.rename(tmp, target).pipe(Effect.orDie)
       const all = yield* tracking.ingestedFiles()
       yield* store.writeAtomic(ingestedListPath(config.output_folder_path), all.map((f) => f.fileName).join("\n") + "\n").pipe(Effect.orDie)
-      yield* Effect.logInfo(`ingested ${accepted.length} file(s), ${newRows.length} rows; finaldata.csv has ${merged.length} rows`)
-      return {
-        newFiles: accepted, skipped, rejected, rowsRead: newRows.length, totalRows: merged.length,
-        duplicatesDropped: duplicates, finalDataPath: finalPath, dataHash: sha256(csv)
-      } satisfies IngestionResult
     })
 
-    /** The merged data set (finaldata.csv). */
-    const finalData = Effect.fn("Ingestion.finalData")(function*() {
-      return yield* provide(readCsv(finalDataPath(config.output_folder_path)))
+    const ingest = Effect.fn("Ingestion.ingest")(function*(runId: number | null = null) {
+      const { all, pending: files, skipped } = yield* scan()
+      const status = yield* snapshots.status()
+      let base = status._tag === "Ok" ? status.snapshot : null
+      let rebuilt: string | undefined
+      let reload: ReadonlyArray<PendingFile> = []
+      if (status._tag === "Broken") {
+        // rebuild from the files still present, or refuse: never train on less than was ingested
+        const ingested = yield* tracking.ingestedFiles()
+        const present = new Map(all.map((f) => [f.sha256, f]))
+        const gone = ingested.filter((f) => !present.has(f.sha256))
+        if (gone.length > 0) {
+          return yield* new SnapshotError({
+            message: `${status.problem}, and ${gone.length} of the ${ingested.length} ingested file(s) are no longer in ${input} (${gone.slice(0, 3).map((f) => f.fileName).join(", ")}${gone.length > 3 ? ", …" : ""}), so it cannot be rebuilt; restore the snapshot or those files, or start over: move away ${config.output_folder_path} and its tracking database, then run fullprocess again`
+          })
+        }
+        reload = ingested.map((f) => present.get(f.sha256)!)
+        rebuilt = `${status.problem}; rebuilt it from the ${reload.length} ingested file(s) still in ${input}`
+        yield* Effect.logWarning(rebuilt)
+        base = null
+      }
+      if (files.length === 0 && reload.length === 0) {
+        return {
+          newFiles: [], skipped, rejected: [], rowsRead: 0, newRows: 0, totalRows: base?.rows ?? 0, duplicatesDropped: 0,
+          finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
+        } satisfies IngestionResult as IngestionResult
+      }
+      return yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* duck.connect
+        const rejected: Array<RejectedFile> = []
+        const accepted: Array<{ name: string; sha256: string; rows: number; table: string }> = []
+        const load = (f: PendingFile) =>
+          Effect.tryPromise({
+            try: () => loadCsv(c, { label: f.name, path: store.localPath(f.path) }, dataset, config.max_field_bytes),
+            catch: (e) => (e instanceof CsvError ? e : new CsvError({ file: f.name, reason: `unreadable: ${String(e)}` }))
+          })
+        for (const f of reload) {
+          const t = yield* load(f).pipe(Effect.mapError((e) => new SnapshotError({ message: `rebuilding the snapshot: an ingested file no longer reads: ${e.message}` })))
+          accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, table: t.table })
+        }
+        const reloaded = accepted.length
+        for (const f of files) {
+          const t = yield* load(f).pipe(Effect.either)
+          if (t._tag === "Left") rejected.push(yield* quarantine(f, t.left))
+          else accepted.push({ name: f.name, sha256: f.sha256, rows: t.right.rows, table: t.right.table })
+        }
+        const fresh = accepted.slice(reloaded)
+        if (accepted.length === 0) {
+          return {
+            newFiles: [], skipped, rejected, rowsRead: 0, newRows: 0, totalRows: base?.rows ?? 0, duplicatesDropped: 0,
+            finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
+          } satisfies IngestionResult as IngestionResult
+        }
+        const union = accepted.map((a) => `SELECT * FROM ${a.table}`).join(" UNION ALL ")
+        // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
+        const batchQuery = base ? `(${union}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : `SELECT DISTINCT * FROM (${union})`
+        const batch = yield* snapshots.writeParquet("batch", batchQuery, c)
+        const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${snapshots.source(batch.path)}`)
+        const merged = base
+          ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM read_parquet([${lit(store.localPath(base.path))}, ${lit(store.localPath(batch.path))}])`, c)
+          : batch
+        const rowsRead = fresh.reduce((n, a) => n + a.rows, 0)
+        const snapshot: Omit<SnapshotRow, "id" | "createdAt"> = {
+          hash: merged.hash, path: merged.path, rows: (base?.rows ?? 0) + batchRows, batchPath: batch.path, batchRows,
+          rowsRead, datasetSchema: schemaFingerprint(dataset), runId
+        }
+        // the commit point: the database names the new snapshot and the files in it
+        yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
+        const recorded = (yield* tracking.currentSnapshot())!
+        yield* writeCompatibilityFiles(c, merged.path)
+        yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
+        return {
+          newFiles: fresh.map(({ table: _t, ...f }) => f), skipped, rejected, rowsRead, newRows: batchRows,
+          totalRows: snapshot.rows, duplicatesDropped: accepted.reduce((n, a) => n + a.rows, 0) - batchRows,
+          finalDataPath: finalDataPath(config.output_folder_path), dataHash: merged.hash, snapshot: recorded,
+          ...(rebuilt !== undefined ? { rebuilt } : {})
+        } satisfies IngestionResult as IngestionResult
+      }))
     })
 
-    return { scan, pending, ingest, finalData } as const
+    return { scan, pending, ingest } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>
-    Ingestion.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(files), Tracking.layerTest, AppConfig.layerTest())))
+    Ingestion.Default.pipe(
+      Layer.provideMerge(Snapshots.Default),
+      Layer.provideMerge(DuckDb.Default),
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest()))
+    )
 }

@@ -1,19 +1,19 @@
-/** Model: logistic regression on the three activity features; save/load as JSON. */
+/** Model: logistic regression on the declared feature columns; save/load as JSON. */
 import { Effect, Layer, ParseResult, Schema } from "effect"
 import * as NodePath from "node:path"
 import { ModelNotFound, NoDataError } from "../domain/Errors.js"
-import { FEATURES, ModelArtifact, ModelArtifactFromJson, type Row } from "../domain/Schemas.js"
+import { ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
-import { fit, predict as predictOne, probability } from "../lib/Logistic.js"
-import { median } from "../lib/Stats.js"
+import { type Frame, presentMedian } from "../lib/Frame.js"
+import { classes, fit, probabilities } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 
 export const modelPath = (folder: string) => NodePath.join(folder, "trainedmodel.json")
 
 export interface Predictions {
-  readonly predictions: ReadonlyArray<0 | 1>
-  readonly probabilities: ReadonlyArray<number>
+  readonly predictions: Uint8Array
+  readonly probabilities: Float64Array
 }
 
 const encodeArtifact = Schema.encodeSync(ModelArtifactFromJson)
@@ -22,26 +22,31 @@ const encodeArtifact = Schema.encodeSync(ModelArtifactFromJson)
 export const artifactJson = (m: ModelArtifact) => encodeArtifact(m)
 export const modelHash = (m: ModelArtifact) => sha256(artifactJson(m))
 
-const featureMatrix = (rows: ReadonlyArray<Row>, impute: ReadonlyArray<number>) =>
-  FEATURES.map((f, j) => {
-    const col = new Float64Array(rows.length)
-    for (let i = 0; i < rows.length; i++) col[i] = rows[i]![f] ?? impute[j]!
-    return col
-  })
+/** Predict with a model on columns named by the model's features (missing values: the training medians). */
+export const predictColumns = (m: ModelArtifact, features: ReadonlyArray<ArrayLike<number>>, rows: number): Predictions => {
+  const p = probabilities(m, features, rows, m.impute)
+  return { predictions: classes(p), probabilities: p }
+}
 
 export class Model extends Effect.Service<Model>()("drs/Model", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
     const config = yield* AppConfig
 
-    const train = Effect.fn("Model.train")(function*(rows: ReadonlyArray<Row>, dataHash: string) {
-      if (rows.length === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
-      const impute = FEATURES.map((f) => {
-        const present = rows.map((r) => r[f]).filter((v): v is number => v !== null)
-        return present.length > 0 ? median(present) : 0
+    /**
+     * Fit on a frame. Missing (NaN) feature values are filled in place with `impute`, by
+     * default the column medians: the frame belongs to the model from here on.
+     */
+    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string, impute?: ReadonlyArray<number>) {
+      if (frame.rows === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
+      const fill = impute ?? frame.features.map((col) => {
+        const m = presentMedian(col)
+        return Number.isNaN(m) ? 0 : m
       })
-      const y = Float64Array.from(rows, (r) => r.exited)
-      const fitted = fit(featureMatrix(rows, impute), y, {
+      frame.features.forEach((col, j) => {
+        for (let i = 0; i < col.length; i++) if (Number.isNaN(col[i]!)) col[i] = fill[j]!
+      })
+      const fitted = fit(frame.features, frame.target, {
         solver: config.solver,
         C: config.regularization_C,
         tolerance: 1e-10,
@@ -49,15 +54,15 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
         learningRate: config.learning_rate
       })
       if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
-      yield* Effect.annotateCurrentSpan({ rows: rows.length, iterations: fitted.iterations })
+      yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
       return ModelArtifact.make({
         format: "drs-logistic-regression/1",
-        features: [...FEATURES],
+        features: [...frame.featureNames],
         solver: config.solver,
         C: config.regularization_C,
         means: fitted.means,
         scales: fitted.scales,
-        impute,
+        impute: [...fill],
         interceptStd: fitted.interceptStd,
         weightsStd: fitted.weightsStd,
         coefficients: fitted.coefficients,
@@ -65,22 +70,13 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
         iterations: fitted.iterations,
         converged: fitted.converged,
         trainedAt: new Date().toISOString(),
-        trainingRows: rows.length,
+        trainingRows: frame.rows,
         dataHash
       })
     })
 
-    const predict = (m: ModelArtifact, rows: ReadonlyArray<Row>): Predictions => {
-      const predictions = new Array<0 | 1>(rows.length)
-      const probabilities = new Array<number>(rows.length)
-      const x = new Array<number>(FEATURES.length)
-      for (let i = 0; i < rows.length; i++) {
-        for (let j = 0; j < FEATURES.length; j++) x[j] = rows[i]![FEATURES[j]!] ?? m.impute[j]!
-        probabilities[i] = probability(m, x)
-        predictions[i] = predictOne(m, x)
-      }
-      return { predictions, probabilities }
-    }
+    /** Predictions for a frame whose features are the model's, in its order. */
+    const predict = (m: ModelArtifact, frame: Pick<Frame, "features" | "rows">): Predictions => predictColumns(m, frame.features, frame.rows)
 
     const save = Effect.fn("Model.save")(function*(m: ModelArtifact, path: string = modelPath(config.output_model_path)) {
       yield* store.writeAtomic(path, JSON.stringify(JSON.parse(artifactJson(m)), null, 2) + "\n").pipe(Effect.orDie)
@@ -91,13 +87,18 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       const text = yield* store.readText(path).pipe(
         Effect.mapError((e) => new ModelNotFound({ path, message: `no trained model at ${path} (${e.message}); run the training step first` }))
       )
-      return yield* Schema.decodeUnknown(ModelArtifactFromJson)(text).pipe(
+      const m = yield* Schema.decodeUnknown(ModelArtifactFromJson)(text).pipe(
         Effect.mapError((e) => new ModelNotFound({ path, message: `the model file ${path} is not a valid model: ${ParseResult.TreeFormatter.formatErrorSync(e)}` }))
       )
+      const declared = config.dataset.feature_columns
+      if (m.features.length !== declared.length || m.features.some((f, j) => f !== declared[j])) {
+        return yield* new ModelNotFound({ path, message: `the model at ${path} uses the features ${m.features.join(", ")}, but config.json declares ${declared.join(", ")}` })
+      }
+      return m
     })
 
     return { train, predict, save, load } as const
   })
 }) {
-  static readonly layerTest = Model.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), AppConfig.layerTest())))
+  static readonly layerTest = Model.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), AppConfig.layerTest())))
 }

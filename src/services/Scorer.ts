@@ -1,13 +1,16 @@
-/** Scorer: F1 of a model on a data set; latestscore.txt and the score history. */
+/** Scorer: F1 of a model on a frame; latestscore.txt and the score history. */
 import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
-import { ModelArtifact, type Row, ScoreResult } from "../domain/Schemas.js"
-import { readDataset } from "../lib/Dataset.js"
+import { DuckDb } from "../data/DuckDb.js"
+import { Snapshots } from "../data/Snapshots.js"
+import { ModelArtifact, ScoreResult } from "../domain/Schemas.js"
+import { csvFilesAt } from "../lib/Dataset.js"
+import type { Frame } from "../lib/Frame.js"
 import { confusionMatrix, f1FromMatrix } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 import { Model, modelHash } from "./Model.js"
-import { type ScorePurpose, Tracking } from "./Tracking.js"
+import { type DataKind, type ScorePurpose, Tracking } from "./Tracking.js"
 
 export const latestScorePath = (folder: string) => NodePath.join(folder, "latestscore.txt")
 
@@ -17,33 +20,36 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     const config = yield* AppConfig
     const model = yield* Model
     const tracking = yield* Tracking
+    const snapshots = yield* Snapshots
 
-    /** Score a model on rows, recording nothing. */
-    const evaluate = (m: ModelArtifact, rows: ReadonlyArray<Row>, dataset: string) => {
-      const { predictions } = model.predict(m, rows)
-      const cm = confusionMatrix(rows.map((r) => r.exited), predictions)
+    /** Score a model on a frame, recording nothing. */
+    const evaluate = (m: ModelArtifact, frame: Frame, dataset: string) => {
+      const { predictions } = model.predict(m, frame)
+      const cm = confusionMatrix(frame.target, predictions)
       return ScoreResult.make({
-        f1: f1FromMatrix(cm), rows: rows.length, confusionMatrix: cm, dataset,
+        f1: f1FromMatrix(cm), rows: frame.rows, confusionMatrix: cm, dataset,
         modelHash: modelHash(m), at: new Date().toISOString()
       })
     }
 
-    /** Score a model on rows; recorded in the history under `purpose`. */
-    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, rows: ReadonlyArray<Row>, dataset: string, purpose: ScorePurpose) {
-      const result = evaluate(m, rows, dataset)
-      yield* tracking.recordScore({ modelHash: result.modelHash, purpose, dataset, rows: rows.length, f1: result.f1 })
+    /** Score a model on a frame; recorded in the history under `purpose`, with the kind of data it was. */
+    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind) {
+      const result = evaluate(m, frame, dataset)
+      yield* tracking.recordScore({ modelHash: result.modelHash, purpose, dataset, rows: frame.rows, f1: result.f1, dataKind })
       yield* Effect.annotateCurrentSpan({ f1: result.f1, dataset })
       return result
     })
 
+    /** The test data (a CSV file or a folder of them), validated like ingested data. */
     const testData = Effect.fn("Scorer.testData")(function*() {
-      return yield* readDataset(config.test_data_path).pipe(Effect.provideService(FileStore, store))
+      const files = yield* csvFilesAt(config.test_data_path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+      return yield* snapshots.csvFrame(files)
     })
 
     /** Score on the test data and write latestscore.txt next to the model. */
     const scoreTestData = Effect.fn("Scorer.scoreTestData")(function*(m: ModelArtifact) {
-      const rows = yield* testData()
-      const result = yield* score(m, rows, config.test_data_path, "training")
+      const frame = yield* testData()
+      const result = yield* score(m, frame, config.test_data_path, "training", "test")
       yield* tracking.setModelScore(result.modelHash, result.f1)
       yield* store.writeAtomic(latestScorePath(config.output_model_path), `${result.f1}\n`).pipe(Effect.orDie)
       yield* Effect.logInfo(`F1 on ${config.test_data_path}: ${result.f1}`)
@@ -53,8 +59,10 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     return { evaluate, score, testData, scoreTestData } as const
   })
 }) {
-  static readonly layerTest = Scorer.Default.pipe(
-    Layer.provideMerge(Model.Default),
-    Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest()))
-  )
+  static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>
+    Scorer.Default.pipe(
+      Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
+      Layer.provideMerge(DuckDb.Default),
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest()))
+    )
 }

@@ -33,6 +33,9 @@ export interface ModelVersion {
 
 export type ScorePurpose = "training" | "drift-check" | "deployed" | "report" | "api"
 
+/** which rows a score was computed on: the test data, a run's new rows, or everything ingested */
+export type DataKind = "test" | "new" | "all"
+
 export interface ScoreRow {
   readonly scoredAt: string
   readonly modelHash: string
@@ -40,6 +43,23 @@ export interface ScoreRow {
   readonly dataset: string
   readonly rows: number
   readonly f1: number
+  readonly dataKind: DataKind | null
+}
+
+/** An immutable Parquet snapshot of everything ingested, and the batch of new rows that made it. */
+export interface SnapshotRow {
+  readonly id: number
+  readonly hash: string
+  readonly path: string
+  readonly rows: number
+  /** the rows this snapshot added (new after de-duplication), as their own Parquet file */
+  readonly batchPath: string | null
+  readonly batchRows: number
+  /** rows read from the new files, before de-duplication */
+  readonly rowsRead: number
+  readonly datasetSchema: string
+  readonly createdAt: string
+  readonly runId: number | null
 }
 
 export interface DriftRow {
@@ -118,14 +138,52 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     }, Effect.orDie)
 
     const recordScore = Effect.fn("Tracking.recordScore")(function*(s: Omit<ScoreRow, "scoredAt">) {
-      yield* sql`INSERT INTO scores ${sql.insert({ scored_at: nowIso(), model_hash: s.modelHash, purpose: s.purpose, dataset: s.dataset, rows: s.rows, f1: s.f1 })}`
+      yield* sql`INSERT INTO scores ${sql.insert({ scored_at: nowIso(), model_hash: s.modelHash, purpose: s.purpose, dataset: s.dataset, rows: s.rows, f1: s.f1, data_kind: s.dataKind })}`
     }, Effect.orDie)
 
+    type ScoreSql = { scored_at: string; model_hash: string; purpose: string; dataset: string; rows: number; f1: number; data_kind: string | null }
     const scores = Effect.fn("Tracking.scores")(function*(purpose?: ScorePurpose) {
       const rows = purpose === undefined
-        ? yield* sql<{ scored_at: string; model_hash: string; purpose: string; dataset: string; rows: number; f1: number }>`SELECT * FROM scores ORDER BY id`
-        : yield* sql<{ scored_at: string; model_hash: string; purpose: string; dataset: string; rows: number; f1: number }>`SELECT * FROM scores WHERE purpose = ${purpose} ORDER BY id`
-      return rows.map((r): ScoreRow => ({ scoredAt: r.scored_at, modelHash: r.model_hash, purpose: r.purpose, dataset: r.dataset, rows: r.rows, f1: r.f1 }))
+        ? yield* sql<ScoreSql>`SELECT * FROM scores ORDER BY id`
+        : yield* sql<ScoreSql>`SELECT * FROM scores WHERE purpose = ${purpose} ORDER BY id`
+      return rows.map((r): ScoreRow => ({
+        scoredAt: r.scored_at, modelHash: r.model_hash, purpose: r.purpose, dataset: r.dataset, rows: r.rows, f1: r.f1,
+        dataKind: r.data_kind as DataKind | null
+      }))
+    }, Effect.orDie)
+
+    type SnapshotSql = { id: number; hash: string; path: string; rows: number; batch_path: string | null; batch_rows: number; rows_read: number; dataset_schema: string; created_at: string; run_id: number | null }
+    const toSnapshot = (r: SnapshotSql): SnapshotRow => ({
+      id: r.id, hash: r.hash, path: r.path, rows: r.rows, batchPath: r.batch_path, batchRows: r.batch_rows,
+      rowsRead: r.rows_read, datasetSchema: r.dataset_schema, createdAt: r.created_at, runId: r.run_id
+    })
+
+    /** Record a new snapshot and the files whose rows it took in, in one transaction. */
+    const recordSnapshot = Effect.fn("Tracking.recordSnapshot")(function*(
+      s: Omit<SnapshotRow, "id" | "createdAt">,
+      files: ReadonlyArray<Omit<IngestedFile, "ingestedAt">>
+    ) {
+      const at = nowIso()
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO snapshots ${sql.insert({
+          hash: s.hash, path: s.path, rows: s.rows, batch_path: s.batchPath, batch_rows: s.batchRows, rows_read: s.rowsRead,
+          dataset_schema: s.datasetSchema, created_at: at, run_id: s.runId
+        })}`
+        for (const f of files) {
+          yield* sql`INSERT OR IGNORE INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: s.runId, snapshot_hash: s.hash })}`
+        }
+      }))
+    }, Effect.orDie)
+
+    /** The newest snapshot: the data set everything reads. */
+    const currentSnapshot = Effect.fn("Tracking.currentSnapshot")(function*() {
+      const rows = yield* sql<SnapshotSql>`SELECT * FROM snapshots ORDER BY id DESC LIMIT 1`
+      return rows.length > 0 ? toSnapshot(rows[0]!) : null
+    }, Effect.orDie)
+
+    const snapshotByHash = Effect.fn("Tracking.snapshotByHash")(function*(hash: string) {
+      const rows = yield* sql<SnapshotSql>`SELECT * FROM snapshots WHERE hash = ${hash} ORDER BY id DESC LIMIT 1`
+      return rows.length > 0 ? toSnapshot(rows[0]!) : null
     }, Effect.orDie)
 
     const recordDeployment = Effect.fn("Tracking.recordDeployment")(function*(releaseId: string, modelHash: string, f1: number | null) {
@@ -178,7 +236,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
 
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
-      recordModel, modelVersions, setModelScore, recordScore, scores, recordDeployment, deployments,
+      recordModel, modelVersions, setModelScore, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, recordDeployment, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordTiming, latestTimings
     } as const
   })

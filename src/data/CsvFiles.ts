@@ -1,0 +1,188 @@
+/**
+ * Reading data CSVs with DuckDB's CSV reader: the declared columns with explicit types,
+ * every bad line recorded by `store_rejects`, and a file with any bad line rejected whole
+ * with its file, line and column. A valid file lands in a temporary table of the connection.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { parse } from "csv-parse"
+import { parse as parseCsvSync } from "csv-parse/sync"
+import { createReadStream } from "node:fs"
+import * as NodeFs from "node:fs/promises"
+import { columnsOf, type DatasetSchema } from "../domain/Dataset.js"
+import { CsvError } from "../domain/Errors.js"
+import { ident, lit } from "./DuckDb.js"
+
+/** pandas' usual spellings of a missing value */
+export const NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"] as const
+
+const HEADER_PROBE = 1 << 20
+
+export interface CsvSource {
+  /** what messages call the file */
+  readonly label: string
+  /** the operating-system path DuckDB opens */
+  readonly path: string
+}
+
+/** The header of a CSV file, read and checked by hand (DuckDB skips it when the columns are given). */
+export const readHeader = async (src: CsvSource, dataset: DatasetSchema): Promise<ReadonlyArray<string>> => {
+  const handle = await NodeFs.open(src.path, "r")
+  let bytes: Uint8Array
+  try {
+    const buffer = new Uint8Array(HEADER_PROBE)
+    const { bytesRead } = await handle.read(buffer, 0, HEADER_PROBE, 0)
+    bytes = buffer.subarray(0, bytesRead)
+  } finally {
+    await handle.close()
+  }
+  const fail = (reason: string) => new CsvError({ file: src.label, reason })
+  if (bytes.length === 0) throw fail("the file is empty (no header row)")
+  const nul = bytes.indexOf(0)
+  if (nul >= 0) throw fail(`binary content (NUL byte at byte offset ${nul}); expected a UTF-8 CSV text file`)
+  const end = bytes.indexOf(10)
+  const headerBytes = end >= 0 ? bytes.subarray(0, end) : bytes.length < HEADER_PROBE ? bytes : undefined
+  if (headerBytes === undefined) throw fail(`the header line is longer than ${HEADER_PROBE} bytes`)
+  let text: string
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes).replace(/^\uFEFF/, "").replace(/\r$/, "")
+  } catch {
+    throw fail("the header is not UTF-8 text; expected a UTF-8 CSV text file")
+  }
+  if (text.trim().length === 0) throw fail("the file is empty (no header row)")
+  let header: Array<string>
+  try {
+    header = (parseCsvSync(text, { relax_column_count: true }) as Array<Array<string>>)[0]!.map((h) => h.trim())
+  } catch (e) {
+    throw new CsvError({ file: src.label, line: 1, reason: `unreadable header: ${(e as Error).message}` })
+  }
+  const expected = columnsOf(dataset)
+  const missing = expected.filter((c) => !header.includes(c))
+  const unknown = header.filter((h) => !expected.includes(h))
+  const dupes = [...new Set(header.filter((h, i) => header.indexOf(h) !== i))]
+  if (missing.length > 0 || unknown.length > 0 || dupes.length > 0) {
+    const parts = [
+      missing.length > 0 ? `missing column(s) ${missing.join(", ")}` : "",
+      unknown.length > 0 ? `unexpected column(s) ${unknown.join(", ")}` : "",
+      dupes.length > 0 ? `repeated column(s) ${dupes.join(", ")}` : ""
+    ].filter((p) => p.length > 0)
+    throw new CsvError({ file: src.label, line: 1, reason: `wrong header (${parts.join("; ")}); expected ${expected.join(",")}` })
+  }
+  return header
+}
+
+const typeOf = (dataset: DatasetSchema, column: string) =>
+  column === dataset.target_column ? "drs_label" : dataset.feature_columns.includes(column) ? "DOUBLE" : "VARCHAR"
+
+/** A reject of DuckDB's CSV reader, in the words of this system. */
+const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type: string; error_message: string; column_name: string | null }) => {
+  const value = /Could not convert string "(.*)" to/s.exec(r.error_message)?.[1]
+  switch (r.error_type) {
+    case "CAST":
+      return r.column_name === dataset.target_column
+        ? `"${value ?? ""}" is not a class label (expected 0 or 1)`
+        : `"${value ?? ""}" is not a number`
+    case "TOO MANY COLUMNS":
+    case "MISSING COLUMNS": {
+      const found = /Found: (\d+)/.exec(r.error_message)?.[1]
+      const expected = columnsOf(dataset).length
+      return r.error_type === "TOO MANY COLUMNS"
+        ? `expected ${expected} fields, found more`
+        : `expected ${expected} fields, found ${found ?? "fewer"}`
+    }
+    case "LINE SIZE OVER MAXIMUM":
+      return `the line is longer than ${maxLine} bytes (a field is over max_field_bytes)`
+    case "INVALID ENCODING":
+    case "INVALID UNICODE":
+      return "not UTF-8 text; expected a UTF-8 CSV text file"
+    case "UNQUOTED VALUE":
+      return "a quote is not closed"
+    default:
+      return r.error_message
+  }
+}
+
+let sequence = 0
+
+export interface LoadedCsv {
+  readonly table: string
+  readonly rows: number
+}
+
+/**
+ * Load one CSV into a temporary table of `c` with the declared columns in declared order,
+ * or throw a CsvError for the first problem (by line, then column).
+ */
+export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: DatasetSchema, maxFieldBytes: number): Promise<LoadedCsv> => {
+  const header = await readHeader(src, dataset)
+  const n = ++sequence
+  const table = `csv_${process.pid}_${n}`
+  const rejects = `rej_${process.pid}_${n}`
+  const scans = `scan_${process.pid}_${n}`
+  const maxLine = maxFieldBytes + 64 * header.length
+  const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
+  // the target lands as a 0/1 number; the label type only validates it
+  const declared = columnsOf(dataset).map((col) =>
+    col === dataset.target_column ? `CAST(CAST(${ident(col)} AS VARCHAR) AS UTINYINT) AS ${ident(col)}` : ident(col)).join(", ")
+  try {
+    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declared} FROM read_csv(${lit(src.path)},
+      header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
+      nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)},
+      store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)})`)
+    const bad = (await c.runAndReadAll(
+      `SELECT line, column_name, error_type, error_message FROM ${rejects} ORDER BY line, column_idx LIMIT 1`
+    )).getRowObjectsJS() as Array<{ line: bigint; column_name: string | null; error_type: string; error_message: string }>
+    if (bad.length > 0) {
+      const r = bad[0]!
+      const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
+      throw new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLine, r) })
+    }
+    // what the reader accepts but the system does not: infinite numbers, over-long text fields
+    const checks = [
+      ...dataset.feature_columns.map((f) => ({
+        column: f, where: `isinf(${ident(f)})`, reason: "an infinite value is not a usable number",
+        bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !NULL_STRINGS.includes(cell.trim() as never)
+      })),
+      ...(dataset.id_column ? [{
+        column: dataset.id_column, where: `strlen(${ident(dataset.id_column)}) > ${maxFieldBytes}`,
+        reason: `the field is longer than max_field_bytes (${maxFieldBytes} bytes)`,
+        bad: (cell: string) => Buffer.byteLength(cell) > maxFieldBytes
+      }] : [])
+    ]
+    const summary = (await c.runAndReadAll(
+      `SELECT count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")} FROM ${table}`
+    )).getRowObjectsJS()[0] as Record<string, bigint | number | boolean | null>
+    for (let i = 0; i < checks.length; i++) {
+      if (summary[`c${i}`] === true) {
+        const k = checks[i]!
+        const line = await locate(src.path, header.indexOf(k.column), k.bad)
+        throw new CsvError({ file: src.label, ...(line !== undefined ? { line } : {}), column: k.column, reason: k.reason })
+      }
+    }
+    const rows = Number(summary.n)
+    if (rows === 0) throw new CsvError({ file: src.label, reason: "the file has a header but no data rows" })
+    return { table, rows }
+  } catch (e) {
+    await c.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
+    if (e instanceof CsvError) throw e
+    throw new CsvError({ file: src.label, reason: `unreadable CSV: ${(e as Error).message.split("\n")[0]}` })
+  } finally {
+    await c.run(`DROP TABLE IF EXISTS ${rejects}; DROP TABLE IF EXISTS ${scans}`).catch(() => undefined)
+  }
+}
+
+/** The line of the first record whose `column` satisfies `bad` (the slow path, for a file already known to be bad). */
+const locate = async (path: string, column: number, bad: (cell: string) => boolean): Promise<number | undefined> => {
+  const parser = createReadStream(path).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true, from_line: 2 }))
+  for await (const { record, info } of parser as AsyncIterable<{ record: Array<string>; info: { lines: number } }>) {
+    const cell = record[column]
+    if (cell !== undefined && bad(cell)) {
+      parser.destroy()
+      return info.lines
+    }
+  }
+  return undefined
+}
+
+/** SELECT list turning a loaded table's features into DOUBLEs with NaN for missing, then the target. */
+export const frameSelect = (dataset: DatasetSchema) =>
+  [...dataset.feature_columns.map((f) => `coalesce(${ident(f)}, 'nan'::DOUBLE)`), `CAST(${ident(dataset.target_column)} AS DOUBLE)`].join(", ")

@@ -1,0 +1,115 @@
+/**
+ * DuckDb: the data engine, one in-memory DuckDB instance per process, created on first use
+ * (a command that reads no data never loads it). Data lives in Parquet snapshots and CSV
+ * files, never in a DuckDB database file, so processes never lock each other.
+ */
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import { Effect, Layer, Option, Ref, type Scope } from "effect"
+import * as NodePath from "node:path"
+import { DataError } from "../domain/Errors.js"
+import { AppConfig } from "../services/AppConfig.js"
+
+/** A SQL string literal. */
+export const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
+/** A SQL identifier. */
+export const ident = (s: string) => `"${s.replace(/"/g, '""')}"`
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+export interface DuckDbShape {
+  /** Run work on a fresh connection of the process's instance. */
+  readonly use: <A>(label: string, f: (c: DuckDBConnection) => Promise<A>) => Effect.Effect<A, DataError>
+  /** A small result as plain objects (aggregates, metadata). */
+  readonly rows: (sql: string) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, DataError>
+  /**
+   * DOUBLE columns of a query as Float64Arrays, streamed chunk by chunk into arrays sized
+   * by `count`; NULL must be mapped by the query (e.g. to NaN).
+   */
+  readonly columns: (sql: string, count: number) => Effect.Effect<ReadonlyArray<Float64Array>, DataError>
+  /** A connection held for the scope (its temporary tables live as long as it does). */
+  readonly connect: Effect.Effect<DuckDBConnection, DataError, Scope.Scope>
+}
+
+/** Copy every DOUBLE column of a streamed result into preallocated Float64Arrays. */
+export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count: number): Promise<Array<Float64Array>> => {
+  const result = await c.stream(sql)
+  const out = Array.from({ length: result.columnCount }, () => new Float64Array(count))
+  let offset = 0
+  for (;;) {
+    const chunk = await result.fetchChunk()
+    if (chunk === null || chunk.rowCount === 0) break
+    const n = chunk.rowCount
+    if (offset + n > count) throw new Error(`the query returned more than the expected ${count} rows`)
+    for (let j = 0; j < out.length; j++) {
+      const vector = chunk.getColumnVector(j) as unknown as { readonly items?: Float64Array; getItem(i: number): unknown }
+      const items = vector.items
+      if (items instanceof Float64Array && items.length >= n) {
+        out[j]!.set(items.subarray(0, n), offset)
+      } else {
+        for (let i = 0; i < n; i++) out[j]![offset + i] = Number(vector.getItem(i))
+      }
+    }
+    offset += n
+  }
+  return offset === count ? out : out.map((col) => col.slice(0, offset))
+}
+
+export class DuckDb extends Effect.Service<DuckDb>()("drs/DuckDb", {
+  scoped: Effect.gen(function*() {
+    const config = yield* AppConfig
+    const instance = yield* Ref.make(Option.none<Promise<DuckDBInstance>>())
+    yield* Effect.addFinalizer(() =>
+      Ref.get(instance).pipe(Effect.flatMap(Option.match({
+        onNone: () => Effect.void,
+        onSome: (p) => Effect.promise(() => p.then((i) => i.closeSync(), () => undefined))
+      })))
+    )
+    const create = async () => {
+      const { DuckDBInstance } = await import("@duckdb/node-api")
+      const db = await DuckDBInstance.create(":memory:", {
+        memory_limit: config.duckdb_memory_limit,
+        temp_directory: NodePath.resolve(config.output_folder_path, ".duckdb-tmp"),
+        preserve_insertion_order: "false"
+      })
+      const c = await db.connect()
+      await c.run(`CREATE TYPE drs_label AS ENUM ('0', '1')`)
+      c.closeSync()
+      return db
+    }
+    const get = Ref.modify(instance, (o) => {
+      if (Option.isSome(o)) return [o.value, o] as const
+      const p = create()
+      return [p, Option.some(p)] as const
+    })
+
+    const use = <A>(label: string, f: (c: DuckDBConnection) => Promise<A>) =>
+      Effect.flatMap(get, (p) =>
+        Effect.tryPromise({
+          try: async () => {
+            const c = await (await p).connect()
+            try {
+              return await f(c)
+            } finally {
+              c.closeSync()
+            }
+          },
+          catch: (e) => new DataError({ message: `${label}: ${message(e)}` })
+        })).pipe(Effect.withSpan(`DuckDb.${label}`))
+
+    const rows = (sql: string) =>
+      use("query", async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS() as ReadonlyArray<Record<string, unknown>>)
+
+    const columns = (sql: string, count: number) => use("columns", (c) => readDoubleColumns(c, sql, count))
+
+    const connect = Effect.acquireRelease(
+      Effect.flatMap(get, (p) => Effect.tryPromise({ try: async () => (await p).connect(), catch: (e) => new DataError({ message: `connect: ${message(e)}` }) })),
+      (c) => Effect.sync(() => c.closeSync())
+    )
+
+    return { use, rows, columns, connect } satisfies DuckDbShape
+  })
+}) {
+  /** DuckDB is real in tests too: an in-memory instance is cheap. */
+  static readonly layerTest = (config: Layer.Layer<AppConfig> = AppConfig.layerTest()) =>
+    DuckDb.Default.pipe(Layer.provide(config))
+}

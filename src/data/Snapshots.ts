@@ -1,0 +1,144 @@
+/**
+ * Snapshots: the ingested data set as immutable Parquet files under
+ * `<output_folder_path>/snapshots/`, named by their sha256. A writer only ever adds a new
+ * file (written to a temporary name, then renamed); readers open a snapshot by its hash.
+ * The tracking database names the current one; the two are checked against each other.
+ */
+import { Effect, Layer, Ref } from "effect"
+import * as NodePath from "node:path"
+import { type DatasetSchema, schemaFingerprint } from "../domain/Dataset.js"
+import { CsvError, DataError, NoDataError, SnapshotError } from "../domain/Errors.js"
+import { sha256OfFile } from "../lib/Dataset.js"
+import { type Frame } from "../lib/Frame.js"
+import { AppConfig, trackingDbPath } from "../services/AppConfig.js"
+import { FileStore } from "../services/FileStore.js"
+import { type SnapshotRow, Tracking } from "../services/Tracking.js"
+import { frameSelect, loadCsv } from "./CsvFiles.js"
+import { DuckDb, ident, lit, readDoubleColumns } from "./DuckDb.js"
+
+export const snapshotDir = (outputFolder: string) => NodePath.join(outputFolder, "snapshots")
+
+export type SnapshotStatus =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "Ok"; readonly snapshot: SnapshotRow }
+  | { readonly _tag: "Broken"; readonly snapshot: SnapshotRow; readonly problem: string }
+
+export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
+  effect: Effect.gen(function*() {
+    const store = yield* FileStore
+    const duck = yield* DuckDb
+    const tracking = yield* Tracking
+    const config = yield* AppConfig
+    const dir = snapshotDir(config.output_folder_path)
+    const dataset = config.dataset
+    // a snapshot never changes: hash each file once per process
+    const verified = yield* Ref.make(new Set<string>())
+
+    const startOver = () =>
+      `to start over, move away ${config.output_folder_path} (its snapshots) and the tracking database ${trackingDbPath(config)}, then run fullprocess again`
+
+    /** The current snapshot, checked: it exists, matches its hash, and has the declared schema. */
+    const status = Effect.fn("Snapshots.status")(function*() {
+      const s = yield* tracking.currentSnapshot()
+      if (s === null) return { _tag: "None" } as SnapshotStatus
+      if (s.datasetSchema !== schemaFingerprint(dataset)) {
+        return yield* new SnapshotError({
+          message: `config.json declares the dataset ${schemaFingerprint(dataset)}, but the data already ingested has ${s.datasetSchema}; the two are never mixed. To keep the old data, restore the old "dataset" in config.json; ${startOver()}`
+        })
+      }
+      if (!(yield* store.exists(s.path).pipe(Effect.orDie))) {
+        return { _tag: "Broken", snapshot: s, problem: `the snapshot ${s.path} that the tracking database names is missing` } as SnapshotStatus
+      }
+      // hashed once per process and size: a replaced file of another size is hashed again
+      const size = yield* store.size(s.path).pipe(Effect.orDie)
+      if ((yield* Ref.get(verified)).has(`${s.hash}:${size}`)) return { _tag: "Ok", snapshot: s } as SnapshotStatus
+      const hash = yield* sha256OfFile(s.path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+      if (hash !== s.hash) {
+        return { _tag: "Broken", snapshot: s, problem: `the snapshot ${s.path} does not match its recorded hash (${s.hash.slice(0, 12)}…, found ${hash.slice(0, 12)}…)` } as SnapshotStatus
+      }
+      yield* Ref.update(verified, (set) => new Set(set).add(`${s.hash}:${size}`))
+      return { _tag: "Ok", snapshot: s } as SnapshotStatus
+    })
+
+    /** The current snapshot, or why there is none to read. */
+    const current = Effect.fn("Snapshots.current")(function*() {
+      const st = yield* status()
+      if (st._tag === "None") return yield* new NoDataError({ message: "nothing has been ingested yet; run the ingestion step (or fullprocess)" })
+      if (st._tag === "Broken") return yield* new SnapshotError({ message: `${st.problem}; the next fullprocess rebuilds it from the input files if they are all still there, else ${startOver()}` })
+      return st.snapshot
+    })
+
+    /**
+     * Write the rows of `query` (over the connection's tables) as a new Parquet file in the
+     * snapshot folder, atomically, named by its hash. Returns its path, hash and row count.
+     */
+    const writeParquet = (prefix: string, query: string, c: import("@duckdb/node-api").DuckDBConnection) =>
+      Effect.gen(function*() {
+        yield* store.makeDirectory(dir).pipe(Effect.orDie)
+        const tmp = NodePath.join(dir, `.tmp-${process.pid}-${Date.now()}-${prefix}.parquet`)
+        yield* Effect.tryPromise({
+          try: () => c.run(`COPY (${query}) TO ${lit(store.localPath(tmp))} (FORMAT parquet, COMPRESSION zstd)`),
+          catch: (e) => new DataError({ message: `writing a ${prefix} snapshot: ${(e as Error).message.split("\n")[0]}` })
+        }).pipe(Effect.tapError(() => store.remove(tmp).pipe(Effect.ignore)))
+        const hash = yield* sha256OfFile(tmp).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+        const path = NodePath.join(dir, `${prefix}-${hash}.parquet`)
+        const size = yield* store.size(tmp).pipe(Effect.orDie)
+        yield* store.rename(tmp, path).pipe(Effect.orDie)
+        yield* Ref.update(verified, (set) => new Set(set).add(`${hash}:${size}`))
+        return { path, hash }
+      })
+
+    const source = (path: string) => `read_parquet(${lit(store.localPath(path))})`
+
+    /** All columns of a Parquet file as a frame; features NaN where missing. */
+    const frame = Effect.fn("Snapshots.frame")(function*(path: string, rows: number, ds: DatasetSchema = dataset) {
+      const cols = yield* duck.columns(`SELECT ${frameSelect(ds)} FROM ${source(path)}`, rows)
+      return { rows: cols[0]?.length ?? 0, featureNames: ds.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! } satisfies Frame
+    })
+
+    /** The frame to train on, with missing values filled by the column medians (computed in SQL). */
+    const trainingFrame = Effect.fn("Snapshots.trainingFrame")(function*(s: SnapshotRow) {
+      const med = (yield* duck.rows(`SELECT ${dataset.feature_columns.map((f, j) => `median(${ident(f)})::DOUBLE AS m${j}`).join(", ")} FROM ${source(s.path)}`))[0]!
+      const impute = dataset.feature_columns.map((_, j) => {
+        const v = med[`m${j}`]
+        return typeof v === "number" && Number.isFinite(v) ? v : 0
+      })
+      const select = [
+        ...dataset.feature_columns.map((f, j) => `coalesce(${ident(f)}, ${impute[j]}::DOUBLE)`),
+        `CAST(${ident(dataset.target_column)} AS DOUBLE)`
+      ].join(", ")
+      const cols = yield* duck.columns(`SELECT ${select} FROM ${source(s.path)}`, s.rows)
+      const f: Frame = { rows: cols[0]?.length ?? 0, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! }
+      return { frame: f, impute }
+    })
+
+    /** The rows of CSV files (validated like ingestion, not de-duplicated) as one frame: the test data. */
+    const csvFrame = Effect.fn("Snapshots.csvFrame")(function*(paths: ReadonlyArray<string>) {
+      return yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* duck.connect
+        const tables: Array<{ table: string; rows: number }> = []
+        for (const p of paths) {
+          tables.push(yield* Effect.tryPromise({
+            try: () => loadCsv(c, { label: NodePath.basename(p), path: store.localPath(p) }, dataset, config.max_field_bytes),
+            catch: (e) => (e instanceof CsvError ? e : new CsvError({ file: NodePath.basename(p), reason: String(e) }))
+          }))
+        }
+        const rows = tables.reduce((n, t) => n + t.rows, 0)
+        if (rows === 0) return yield* new NoDataError({ message: `no data rows in ${paths.join(", ") || "(no CSV file)"}` })
+        const cols = yield* Effect.tryPromise({
+          try: () => readDoubleColumns(c, tables.map((t) => `SELECT ${frameSelect(dataset)} FROM ${t.table}`).join(" UNION ALL "), rows),
+          catch: (e) => new DataError({ message: `reading ${paths.join(", ")}: ${(e as Error).message}` })
+        })
+        return { rows, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! } satisfies Frame
+      }))
+    })
+
+    return { dir, status, current, writeParquet, source, frame, trainingFrame, csvFrame } as const
+  })
+}) {
+  static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>
+    Snapshots.Default.pipe(
+      Layer.provideMerge(DuckDb.Default),
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest()))
+    )
+}
