@@ -6,7 +6,10 @@ import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from 
 import { AppLayer, FileStoreLive } from "./programs/AppLayer.js"
 import { fullProcess } from "./programs/FullProcess.js"
 import { withLock } from "./programs/Lock.js"
-import { writeBulkData, writeSampleData } from "./programs/GenerateData.js"
+import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "./programs/GenerateData.js"
+import { DEFAULT_DATASET } from "./domain/Dataset.js"
+import { loadConfig } from "./services/AppConfig.js"
+import { FileStore } from "./services/FileStore.js"
 import { runStep, STEPS, type Step } from "./programs/Steps.js"
 import { Deployer } from "./services/Deployer.js"
 import { Tracking } from "./services/Tracking.js"
@@ -130,17 +133,26 @@ const apiCallsCommand = Command.make("apicalls", { ...common, url: Options.text(
   execute(opts, apiCallsProgram(Option.getOrUndefined(opts.url)), (r) => `wrote ${r.path} and ${r.jsonPath} (${r.calls} calls)`)).pipe(Command.withDescription("call every API endpoint and save the responses to apireturns.txt"))
 
 const generateCommand = Command.make("generate-data", {
+  config: configOption,
   out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
   rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("bulk mode: this many rows in total")),
   files: Options.integer("files").pipe(Options.withDefault(4), Options.withDescription("bulk mode: split over this many files")),
   seed: Options.integer("seed").pipe(Options.withDefault(42))
 }, (opts) =>
   Effect.gen(function*() {
+    // the columns follow the config's declared dataset (the default columns without a config file)
+    const store = yield* FileStore
+    const dataset = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
+      ? (yield* loadConfig(opts.config)).dataset
+      : DEFAULT_DATASET
     const written = Option.isSome(opts.rows)
-      ? yield* writeBulkData(opts.out, opts.rows.value, opts.files, opts.seed)
-      : yield* writeSampleData(opts.out)
+      ? yield* writeBulkData(opts.out, opts.rows.value, opts.files, opts.seed, dataset)
+      : yield* writeSampleData(opts.out, SAMPLE_LAYOUT, dataset)
     yield* Console.log(written.join("\n"))
-  }).pipe(Effect.provide(FileStoreLive))).pipe(Command.withDescription("write the deterministic sample data set (or bulk data for benchmarks)"))
+  }).pipe(
+    Effect.catchTag("ConfigError", (e) => Effect.zipRight(Console.error(`ConfigError: ${e.message}`), Effect.sync(() => { process.exitCode = 2 }))),
+    Effect.provide(FileStoreLive)
+  )).pipe(Command.withDescription("write the deterministic sample data set (or bulk data for benchmarks), with the config's declared columns"))
 
 const root = Command.make("drs").pipe(
   Command.withDescription("Dynamic Risk Assessment: a self-maintaining attrition-risk model"),

@@ -84,7 +84,7 @@ describe("drs CLI on the real filesystem", () => {
     assert.strictEqual(r.code, 0, r.stderr)
     const result = JSON.parse(r.stdout).result
     assert.deepStrictEqual(result.ingestion.newFiles.map((f: { name: string }) => f.name), ["fresh.csv"])
-    assert.include(result.warnings[0], `broken.csv, row 1, column "number_of_employees": "three" is not a number`)
+    assert.include(result.warnings[0], `broken.csv, line 2, column "number_of_employees": "three" is not a number`)
     assert.isFalse(NodeFs.existsSync(NodePath.join(dir, "data", "sourcedata", "broken.csv")))
     const moved = NodeFs.readdirSync(NodePath.join(dir, "data", "quarantine"))
     assert.isTrue(moved.some((f) => f.endsWith("broken.csv")))

@@ -75,7 +75,7 @@ describe("HTTP API with a deployed model", () => {
       assert.include(neither.body().message, "exactly one of")
       const badCsv = yield* send(json("/prediction", { csv: "lastmonth_activity,lastyear_activity,number_of_employees\n1,2,3\n4,five,6\n" }))
       assert.strictEqual(badCsv.status, 400)
-      assert.include(badCsv.body().message, `row 2, column "lastyear_activity": "five" is not a number`)
+      assert.include(badCsv.body().message, `line 3, column "lastyear_activity": "five" is not a number`)
       const missingColumn = yield* send(json("/prediction", { csv: "lastmonth_activity,lastyear_activity\n1,2\n" }))
       assert.include(missingColumn.body().message, "missing column(s) number_of_employees")
       const badJson = yield* send(json("/prediction", { rows: [{ lastmonth_activity: "x", lastyear_activity: 2, number_of_employees: 3 }] }))
