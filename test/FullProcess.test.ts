@@ -117,3 +117,65 @@ describe("fullprocess", () => {
       assert.isFalse(yield* store.exists(path))
     }).pipe(Effect.provide(TestLayer(files))))
 })
+
+describe("the drift check scores the live model on the new rows (issue: diluted drift)", () => {
+  // clean training data, noisy test data (the deployed F1 is modest), then a small batch whose labels follow another rule
+  const noisyTest = csv([...ruled(24, 2), ...ruled(12, 5, true)])
+  const scenario = (drift_check_data: "new" | "all") =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const first = yield* fullProcess()
+      assert.strictEqual(first.outcome, "redeployed")
+      const deployed = first.score!
+      assert.isBelow(deployed, 0.9)
+      yield* store.writeAtomic(`${IN}/shifted.csv`, csv(ruled(16, 3, true)))
+      const second = yield* fullProcess()
+      return { deployed, second }
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/one.csv`]: csv(ruled(80, 1)), "/t/data/testdata/testdata.csv": noisyTest }, { drift_check_data, regularization_C: 100 })))
+
+  it.effect("with drift_check_data \"new\" (the default) the shifted batch is detected, and the reason names its rows", () =>
+    Effect.gen(function*() {
+      const { deployed, second } = yield* scenario("new")
+      assert.isTrue(second.drift!.drifted)
+      assert.isBelow(second.drift!.newScore, deployed)
+      assert.include(second.drift!.reason, "on 16 new row(s)")
+      assert.strictEqual(second.outcome, "redeployed")
+    }))
+
+  it.effect("with \"all\" the same batch is diluted by the training rows and missed (the control)", () =>
+    Effect.gen(function*() {
+      const { deployed, second } = yield* scenario("all")
+      assert.strictEqual(second.outcome, "no-drift")
+      assert.isAtLeast(second.drift!.newScore, deployed)
+      assert.include(second.drift!.reason, "on all 96 ingested row(s)")
+    }))
+
+  it.effect("fewer new rows than drift_min_rows: no performance decision, and the run says so", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      yield* fullProcess()
+      // one new row and one already ingested
+      yield* store.writeAtomic(`${IN}/tiny.csv`, csv([...ruled(80, 1).slice(0, 1), row("fresh", 10, 10, 10, 1)]))
+      const s = yield* fullProcess()
+      assert.strictEqual(s.outcome, "no-decision")
+      assert.include(s.noDecision!, "only 1 new row(s), fewer than drift_min_rows (5)")
+      const history = yield* Effect.flatMap(Tracking, (t) => t.scores("drift-check"))
+      assert.deepStrictEqual(history, [])
+    }).pipe(Effect.provide(TestLayer(files, { drift_min_rows: 5 }))))
+
+  it.effect("the history of each kind of score is kept apart, so the parametric test compares like with like", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const tracking = yield* Tracking
+      yield* fullProcess()
+      for (let i = 0; i < 3; i++) {
+        yield* store.writeAtomic(`${IN}/more-${i}.csv`, csv(ruled(30, 10 + i)))
+        yield* fullProcess()
+      }
+      const checks = yield* tracking.scores("drift-check")
+      assert.strictEqual(checks.length, 3)
+      assert.isTrue(checks.every((s) => s.dataKind === "new" && s.rows === 30))
+      const deployedScores = yield* tracking.scores("deployed")
+      assert.isTrue(deployedScores.every((s) => s.dataKind === "test"))
+    }).pipe(Effect.provide(TestLayer(files, { drift_test: "parametric" }))))
+})
