@@ -26,6 +26,7 @@ export const exitCodeOf = (tag: string | undefined): number => {
     case "CsvError":
     case "NoDataError": return 3
     case "ModelNotFound":
+    case "ReleaseNotFound":
     case "NotDeployed":
     case "DeployError": return 4
     case "LockHeld": return 75
@@ -126,6 +127,21 @@ const statusCommand = Command.make("status", common, (opts) =>
     ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
 
+const releasesCommand = Command.make("releases", common, (opts) =>
+  execute(opts, Effect.flatMap(Deployer, (d) => d.list()), (list) =>
+    list.length === 0
+      ? "no releases yet"
+      : list.map((r) => `${r.live ? "*" : " "} ${r.releaseId}  ${r.deployedAt ?? "?"}  F1 ${r.f1 ?? "n/a"}  data ${r.dataHash?.slice(0, 12) ?? "?"}`).join("\n")
+  )).pipe(Command.withDescription("list the releases (the live one marked *): id, time, F1, data hash"))
+
+const rollbackCommand = Command.make("rollback", {
+  ...common,
+  release: Args.text({ name: "RELEASE_ID" }).pipe(Args.optional, Args.withDescription("the release to make live; default: the one before the live one")),
+  reason: Options.text("reason").pipe(Options.withDefault("rollback from the command line"), Options.withDescription("why, recorded with the deployment"))
+}, (opts) =>
+  execute(opts, Effect.flatMap(Deployer, (d) => d.rollback(Option.getOrUndefined(opts.release), opts.reason)).pipe(withLock), (r) =>
+    `release ${r.releaseId} is live (was ${r.previous ?? "nothing"}), F1 ${r.f1 ?? "n/a"}`)).pipe(Command.withDescription("make an earlier (or any) release live again, atomically"))
+
 const serveCommand = Command.make("serve", { ...common, port: Options.integer("port").pipe(Options.optional, Options.withDescription("port (default: api_port of the config, 8000)")) }, (opts) =>
   execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped")).pipe(Command.withDescription("serve the HTTP API and the monitoring page"))
 
@@ -156,7 +172,7 @@ const generateCommand = Command.make("generate-data", {
 
 const root = Command.make("drs").pipe(
   Command.withDescription("Dynamic Risk Assessment: a self-maintaining attrition-risk model"),
-  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, serveCommand, apiCallsCommand, generateCommand])
+  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, generateCommand])
 )
 
 const cli = Command.run(root, { name: "drs", version: "1.0.0" })

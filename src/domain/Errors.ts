@@ -74,3 +74,8 @@ export class DataError extends Schema.TaggedError<DataError>()("DataError", {
 export class SnapshotError extends Schema.TaggedError<SnapshotError>()("SnapshotError", {
   message: Schema.String
 }) {}
+
+export class ReleaseNotFound extends Schema.TaggedError<ReleaseNotFound>()("ReleaseNotFound", {
+  releaseId: Schema.String,
+  message: Schema.String
+}) {}

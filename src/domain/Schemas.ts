@@ -43,6 +43,9 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   max_iterations: Schema.optionalWith(PositiveInt, { default: () => 100 }),
   learning_rate: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 0.5 }),
   releases_to_keep: Schema.optionalWith(PositiveInt, { default: () => 5 }),
+  /** "not-worse": a retrained model goes live only if its test F1 ≥ the live model's + deploy_min_improvement; "always": every retrained model */
+  deploy_gate: Schema.optionalWith(Schema.Literal("not-worse", "always"), { default: () => "not-worse" as const }),
+  deploy_min_improvement: Schema.optionalWith(Schema.Number.pipe(Schema.finite()), { default: () => 0 }),
   lock_stale_seconds: Schema.optionalWith(PositiveInt, { default: () => 3600 }),
   api_host: Schema.optionalWith(NonEmpty, { default: () => "127.0.0.1" }),
   api_port: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 8000 }),

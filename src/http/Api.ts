@@ -73,9 +73,39 @@ export class SystemGroup extends HttpApiGroup.make("system")
   .annotate(OpenApi.Title, "System")
 {}
 
+export const ReleaseInfo = Schema.Struct({
+  releaseId: Schema.String,
+  deployedAt: Schema.NullOr(Schema.String),
+  f1: Schema.NullOr(Schema.Number),
+  modelHash: Schema.NullOr(Schema.String),
+  dataHash: Schema.NullOr(Schema.String),
+  live: Schema.Boolean
+}).annotations({ identifier: "Release" })
+
+export const ActivateResponse = Schema.Struct({
+  releaseId: Schema.String,
+  previous: Schema.NullOr(Schema.String),
+  f1: Schema.NullOr(Schema.Number),
+  reason: Schema.String
+})
+
+export class ReleasesGroup extends HttpApiGroup.make("releases")
+  .add(HttpApiEndpoint.get("releases", "/releases").addSuccess(Schema.Array(ReleaseInfo)))
+  .add(
+    HttpApiEndpoint.post("activate", "/releases/:id/activate")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .addSuccess(ActivateResponse)
+      .addError(Unauthorized)
+      .addError(NotFound)
+      .addError(Conflict)
+  )
+  .annotate(OpenApi.Title, "Releases")
+{}
+
 /** The API for a declared dataset: the prediction payload and its OpenAPI schema follow the columns. */
 export const makeApi = (dataset: DatasetSchema) =>
-  HttpApi.make("drs").add(modelGroup(dataset)).add(SystemGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
+  HttpApi.make("drs").add(modelGroup(dataset)).add(ReleasesGroup).add(SystemGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
 
 export type Api = ReturnType<typeof makeApi>
 

@@ -1,7 +1,7 @@
 /** The API's handlers over the services. */
-import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import { HttpApiBuilder } from "@effect/platform"
 import { parse as parseCsvSync } from "csv-parse/sync"
-import { Config, Effect, Metric, Option, Redacted } from "effect"
+import { Effect, Metric, Option } from "effect"
 import { parseNumberCell } from "../lib/Cells.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -12,6 +12,7 @@ import { FileStore } from "../services/FileStore.js"
 import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
+import { makeRequireToken } from "./Auth.js"
 import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
 import { renderMonitor } from "./Monitor.js"
 
@@ -66,19 +67,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const store = yield* FileStore
     const config = yield* AppConfig
     const features = config.dataset.feature_columns
-    const envToken = yield* Config.option(Config.redacted("DRS_API_TOKEN")).pipe(Effect.orDie)
-    const token = Option.orElse(envToken, () => Option.map(Option.fromNullable(config.api_token), Redacted.make))
-
-    const requireToken = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      if (Option.isNone(token)) {
-        return yield* new Unauthorized({ message: "mutating endpoints are disabled: set api_token in the config or DRS_API_TOKEN" })
-      }
-      const header = request.headers["authorization"] ?? ""
-      if (header !== `Bearer ${Redacted.value(token.value)}`) {
-        return yield* new Unauthorized({ message: "missing or wrong bearer token" })
-      }
-    })
+    const requireToken = yield* makeRequireToken
 
     return handlers
       .handle("prediction", ({ payload: body }) =>
@@ -125,6 +114,26 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
             Effect.catchAll((e) => Effect.die(e))
           )
           return { outcome: summary.outcome, summary }
+        }))
+  }))
+
+export const releaseHandlers = (api: Api) => HttpApiBuilder.group(api, "releases", (handlers) =>
+  Effect.gen(function*() {
+    const deployer = yield* Deployer
+    const requireToken = yield* makeRequireToken
+    return handlers
+      .handle("releases", () => deployer.list())
+      .handle("activate", ({ path, payload }) =>
+        Effect.gen(function*() {
+          yield* requireToken
+          const reason = payload.reason ?? "activated through the API"
+          const r = yield* deployer.activate(path.id, "activate", reason).pipe(
+            Effect.catchTags({
+              ReleaseNotFound: (e) => new NotFound({ message: e.message }),
+              DeployError: (e) => new Conflict({ message: e.message })
+            })
+          )
+          return { releaseId: r.releaseId, previous: r.previous, f1: r.f1, reason }
         }))
   }))
 

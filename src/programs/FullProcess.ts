@@ -3,7 +3,7 @@
  * retrain → rescore → redeploy → diagnostics and report → API calls.
  */
 import { Effect, Either, Exit } from "effect"
-import { DriftDecision } from "../domain/Schemas.js"
+import { DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
 import { decideDrift } from "../lib/Drift.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
@@ -14,7 +14,16 @@ import { Tracking } from "../services/Tracking.js"
 import { withLock } from "./Lock.js"
 import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
-export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-decision" | "no-drift" | "redeployed"
+export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-decision" | "no-drift" | "gate-refused" | "redeployed"
+
+/** The deploy gate's verdict: the candidate against the live model, on the same test data. */
+export interface GateVerdict {
+  readonly mode: "not-worse" | "always" | "first"
+  readonly passed: boolean
+  readonly candidateF1: number
+  readonly liveF1: number | null
+  readonly reason: string
+}
 
 export interface FullProcessSummary {
   readonly outcome: FullProcessOutcome
@@ -25,6 +34,7 @@ export interface FullProcessSummary {
   readonly noDecision?: string
   readonly training?: { readonly modelHash: string; readonly rows: number }
   readonly score?: number
+  readonly gate?: GateVerdict
   readonly releaseId?: string
   readonly report?: string
   readonly apiCalls?: string
@@ -35,6 +45,36 @@ export interface FullProcessOptions {
   /** called after a redeploy (the apicalls program); its failure is a warning, not a failed run */
   readonly afterDeploy?: Effect.Effect<string, unknown, never>
 }
+
+const fmt = (x: number) => x.toFixed(4)
+
+/**
+ * With `deploy_gate: "not-worse"`, the candidate goes live only if its F1 on the test data is
+ * at least the live model's F1 on the same test data plus `deploy_min_improvement`. The first
+ * deployment is never gated. The verdict is recorded on the model version either way.
+ */
+export const deployGate = (live: ModelArtifact | null, candidateF1: number, candidateHash: string) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const scorer = yield* Scorer
+    const tracking = yield* Tracking
+    if (live === null) {
+      yield* tracking.recordGate(candidateHash, "first", null)
+      return { mode: "first", passed: true, candidateF1, liveF1: null, reason: "nothing live: the first deployment is not gated" } satisfies GateVerdict
+    }
+    const liveF1 = scorer.evaluate(live, yield* scorer.testData(), config.test_data_path).f1
+    if (config.deploy_gate === "always") {
+      yield* tracking.recordGate(candidateHash, "always", liveF1)
+      return { mode: "always", passed: true, candidateF1, liveF1, reason: `deploy_gate "always": deployed (candidate F1 ${fmt(candidateF1)}, live F1 ${fmt(liveF1)})` } satisfies GateVerdict
+    }
+    const needed = liveF1 + config.deploy_min_improvement
+    const passed = candidateF1 >= needed
+    yield* tracking.recordGate(candidateHash, passed ? "passed" : "refused", liveF1)
+    return {
+      mode: "not-worse", passed, candidateF1, liveF1,
+      reason: `candidate F1 ${fmt(candidateF1)} ${passed ? ">=" : "<"} live F1 ${fmt(liveF1)} + ${config.deploy_min_improvement} on the same test data: ${passed ? "deployed" : "refused, the live release stays"}`
+    } satisfies GateVerdict
+  })
 
 export const fullProcess = (options: FullProcessOptions = {}) =>
   withLock(Effect.gen(function*() {
@@ -102,6 +142,14 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       }
       const trained = yield* trainingStep(runId)
       const scored = yield* scoringStep(runId)
+      const gate = yield* deployGate(live._tag === "Some" ? live.value.model : null, scored.f1, trained.modelHash)
+      yield* Effect.logInfo(`deploy gate: ${gate.reason}`)
+      if (!gate.passed) {
+        return {
+          outcome: "gate-refused", runId, ingestion: ingested, drift, gate,
+          training: { modelHash: trained.modelHash, rows: trained.rows }, score: scored.f1, warnings
+        } satisfies FullProcessSummary
+      }
       const deployed = yield* deploymentStep(runId)
       yield* diagnosticsStep(runId)
       const report = yield* reportingStep(runId)
@@ -114,7 +162,7 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       return {
         outcome: "redeployed", runId, ingestion: ingested, drift,
         training: { modelHash: trained.modelHash, rows: trained.rows },
-        score: scored.f1, releaseId: deployed.releaseId, report: report.pdf,
+        score: scored.f1, gate, releaseId: deployed.releaseId, report: report.pdf,
         ...(apiCalls !== undefined ? { apiCalls } : {}), warnings
       } satisfies FullProcessSummary
     })

@@ -65,7 +65,7 @@ export const scoringStep = (runId: number | null) =>
   }).pipe(timed(runId, "scoring"))
 
 export const deploymentStep = (runId: number | null) =>
-  Effect.flatMap(Deployer, (d) => d.deploy()).pipe(timed(runId, "deployment"))
+  Effect.flatMap(Deployer, (d) => d.deploy(runId)).pipe(timed(runId, "deployment"))
 
 /** The model that reports describe: the deployed one, else the latest trained one. */
 const reportedModel = Effect.gen(function*() {

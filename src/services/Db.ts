@@ -104,8 +104,18 @@ const m0004 = Effect.gen(function*() {
   yield* sql`ALTER TABLE scores ADD COLUMN data_kind TEXT`
 })
 
+/** deployments say why (deploy, rollback, activate); model versions keep the gate's verdict */
+const m0005 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE deployments ADD COLUMN kind TEXT NOT NULL DEFAULT 'deploy'`
+  yield* sql`ALTER TABLE deployments ADD COLUMN reason TEXT`
+  yield* sql`ALTER TABLE deployments ADD COLUMN run_id INTEGER`
+  yield* sql`ALTER TABLE model_versions ADD COLUMN live_f1 REAL`
+  yield* sql`ALTER TABLE model_versions ADD COLUMN gate TEXT`
+})
+
 const Migrations = SqliteMigrator.layer({
-  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004 })
+  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005 })
 })
 
 const make = (filename: string) =>

@@ -7,9 +7,9 @@
  * made live by atomically replacing CURRENT: readers see the old release or the new one,
  * never a mix; a crash mid-way leaves the previous release live.
  */
-import { Effect, Layer, Option, Ref } from "effect"
+import { Effect, Layer, Option, Ref, Schema } from "effect"
 import * as NodePath from "node:path"
-import { DeployError, NotDeployed } from "../domain/Errors.js"
+import { DeployError, NotDeployed, ReleaseNotFound } from "../domain/Errors.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
@@ -27,6 +27,25 @@ export interface Release {
   readonly f1: number | null
   readonly ingestedFiles: ReadonlyArray<string>
 }
+
+/** A release as listed: what its manifest says, and whether it is live. */
+export interface ReleaseInfo {
+  readonly releaseId: string
+  readonly deployedAt: string | null
+  readonly f1: number | null
+  readonly modelHash: string | null
+  readonly dataHash: string | null
+  readonly live: boolean
+}
+
+const ReleaseManifest = Schema.Struct({
+  releaseId: Schema.String,
+  modelHash: Schema.String,
+  f1: Schema.NullOr(Schema.Number),
+  deployedAt: Schema.String,
+  dataHash: Schema.optional(Schema.String)
+})
+const decodeManifest = Schema.decodeUnknownOption(Schema.parseJson(ReleaseManifest))
 
 const DEPLOYED_FILES = ["trainedmodel.json", "latestscore.txt", "ingestedfiles.txt"] as const
 
@@ -71,7 +90,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       return release
     })
 
-    const deploy = Effect.fn("Deployer.deploy")(function*() {
+    const deploy = Effect.fn("Deployer.deploy")(function*(runId: number | null = null) {
       const sources = {
         "trainedmodel.json": modelPath(config.output_model_path),
         "latestscore.txt": latestScorePath(config.output_model_path),
@@ -105,13 +124,13 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       }
       yield* store.writeAtomic(
         NodePath.join(staging, "manifest.json"),
-        JSON.stringify({ releaseId, modelHash: hash, f1, deployedAt: new Date().toISOString(), sha256: manifest }, null, 2) + "\n"
+        JSON.stringify({ releaseId, modelHash: hash, f1, deployedAt: new Date().toISOString(), dataHash: m.dataHash, sha256: manifest }, null, 2) + "\n"
       ).pipe(Effect.orDie)
       const dir = NodePath.join(releasesDir, releaseId)
       yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
       yield* store.rename(staging, dir).pipe(Effect.orDie)
       yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
-      yield* tracking.recordDeployment(releaseId, hash, f1)
+      yield* tracking.recordDeployment(releaseId, hash, f1, { kind: "deploy", reason: null, runId })
       const scored = (yield* tracking.scores("training")).filter((s) => s.modelHash === hash)
       yield* tracking.recordScore({ modelHash: hash, purpose: "deployed", dataset: config.test_data_path, rows: scored.at(-1)?.rows ?? 0, f1, dataKind: "test" })
       yield* prune(releaseId)
@@ -119,14 +138,74 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       return { releaseId, dir, modelHash: hash, f1 }
     })
 
-    /** Keep the newest `releases_to_keep` releases; the live one always stays. */
+    /** Release ids, oldest first (ids start with their deployment time). */
+    const ids = Effect.fn("Deployer.ids")(function*() {
+      return (yield* store.list(releasesDir).pipe(Effect.orDie)).filter((e) => e.isDirectory).map((e) => e.name)
+    })
+
+    /** The release a rollback with no id goes to: the one deployed before the live one. */
+    const rollbackTarget = Effect.fn("Deployer.rollbackTarget")(function*() {
+      const all = yield* ids()
+      const live = Option.getOrNull(yield* currentId())
+      const at = live === null ? -1 : all.indexOf(live)
+      return at > 0 ? all[at - 1]! : null
+    })
+
+    /** Keep the newest `releases_to_keep` releases; the live one and the one a rollback would go to always stay. */
     const prune = Effect.fn("Deployer.prune")(function*(live: string) {
-      const releases = (yield* store.list(releasesDir).pipe(Effect.orDie)).filter((e) => e.isDirectory).map((e) => e.name)
-      const old = releases.slice(0, Math.max(0, releases.length - config.releases_to_keep)).filter((r) => r !== live)
+      const releases = yield* ids()
+      const keep = new Set([live, (yield* rollbackTarget()) ?? live])
+      const old = releases.slice(0, Math.max(0, releases.length - config.releases_to_keep)).filter((r) => !keep.has(r))
       for (const r of old) yield* store.remove(NodePath.join(releasesDir, r)).pipe(Effect.orDie)
     })
 
-    return { current, deploy } as const
+    /** Every release, oldest first, from its manifest, the live one marked. */
+    const list = Effect.fn("Deployer.list")(function*() {
+      const live = Option.getOrNull(yield* currentId())
+      const out: Array<ReleaseInfo> = []
+      for (const id of yield* ids()) {
+        const text = yield* store.readText(NodePath.join(releasesDir, id, "manifest.json")).pipe(Effect.option)
+        const manifest = Option.flatMap(text, decodeManifest)
+        out.push({
+          releaseId: id,
+          deployedAt: Option.getOrNull(Option.map(manifest, (m) => m.deployedAt)),
+          f1: Option.getOrNull(Option.flatMap(manifest, (m) => Option.fromNullable(m.f1))),
+          modelHash: Option.getOrNull(Option.map(manifest, (m) => m.modelHash)),
+          dataHash: Option.getOrNull(Option.flatMap(manifest, (m) => Option.fromNullable(m.dataHash))),
+          live: id === live
+        })
+      }
+      return out
+    })
+
+    /**
+     * Make an existing release live by replacing CURRENT atomically, once its model loads.
+     * Recorded as a deployment of the given kind, with its reason.
+     */
+    const activate = Effect.fn("Deployer.activate")(function*(releaseId: string, kind: "rollback" | "activate", reason: string) {
+      if (!(yield* ids()).includes(releaseId)) {
+        return yield* new ReleaseNotFound({ releaseId, message: `no release ${releaseId} in ${releasesDir}; see the releases command` })
+      }
+      const dir = NodePath.join(releasesDir, releaseId)
+      const m = yield* model.load(NodePath.join(dir, "trainedmodel.json")).pipe(
+        Effect.mapError((e) => new DeployError({ message: `release ${releaseId} cannot be made live: ${e.message}` }))
+      )
+      const previous = Option.getOrNull(yield* currentId())
+      yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
+      const info = (yield* list()).find((r) => r.releaseId === releaseId)!
+      yield* tracking.recordDeployment(releaseId, modelHash(m), info.f1, { kind, reason, runId: null })
+      yield* Effect.logInfo(`release ${releaseId} is live (${kind}: ${reason}); it was ${previous ?? "nothing"}`)
+      return { releaseId, previous, f1: info.f1 }
+    })
+
+    /** Roll back to `releaseId`, or to the release before the live one. */
+    const rollback = Effect.fn("Deployer.rollback")(function*(releaseId?: string, reason = "rollback requested") {
+      const target = releaseId ?? (yield* rollbackTarget())
+      if (target === null) return yield* new ReleaseNotFound({ releaseId: "", message: "there is no release before the live one to roll back to" })
+      return yield* activate(target, "rollback", reason)
+    })
+
+    return { current, deploy, list, activate, rollback, rollbackTarget } as const
   })
 }) {
   static readonly layerTest = Deployer.Default.pipe(

@@ -31,6 +31,8 @@ export interface ModelVersion {
   readonly config: unknown
 }
 
+export type DeploymentKind = "deploy" | "rollback" | "activate"
+
 export type ScorePurpose = "training" | "drift-check" | "deployed" | "report" | "api"
 
 /** which rows a score was computed on: the test data, a run's new rows, or everything ingested */
@@ -129,7 +131,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     }, Effect.orDie)
 
     const modelVersions = Effect.fn("Tracking.modelVersions")(function*() {
-      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string; config: string; f1: number | null }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients, config, f1 FROM model_versions ORDER BY id`
+      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string; config: string; f1: number | null; live_f1: number | null; gate: string | null }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients, config, f1, live_f1, gate FROM model_versions ORDER BY id`
     }, Effect.orDie)
 
     /** Attach the test-data F1 to the model version(s) with this hash. */
@@ -186,12 +188,20 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       return rows.length > 0 ? toSnapshot(rows[0]!) : null
     }, Effect.orDie)
 
-    const recordDeployment = Effect.fn("Tracking.recordDeployment")(function*(releaseId: string, modelHash: string, f1: number | null) {
-      yield* sql`INSERT INTO deployments ${sql.insert({ deployed_at: nowIso(), release_id: releaseId, model_hash: modelHash, f1 })}`
+    const recordDeployment = Effect.fn("Tracking.recordDeployment")(function*(
+      releaseId: string, modelHash: string, f1: number | null,
+      how: { readonly kind: DeploymentKind; readonly reason: string | null; readonly runId: number | null } = { kind: "deploy", reason: null, runId: null }
+    ) {
+      yield* sql`INSERT INTO deployments ${sql.insert({ deployed_at: nowIso(), release_id: releaseId, model_hash: modelHash, f1, kind: how.kind, reason: how.reason, run_id: how.runId })}`
     }, Effect.orDie)
 
     const deployments = Effect.fn("Tracking.deployments")(function*() {
-      return yield* sql<{ deployed_at: string; release_id: string; model_hash: string; f1: number | null }>`SELECT deployed_at, release_id, model_hash, f1 FROM deployments ORDER BY id`
+      return yield* sql<{ deployed_at: string; release_id: string; model_hash: string; f1: number | null; kind: DeploymentKind; reason: string | null; run_id: number | null }>`SELECT deployed_at, release_id, model_hash, f1, kind, reason, run_id FROM deployments ORDER BY id`
+    }, Effect.orDie)
+
+    /** The deploy gate's verdict on a model version, with the live model's F1 on the same test data. */
+    const recordGate = Effect.fn("Tracking.recordGate")(function*(modelHash: string, gate: "passed" | "refused" | "first" | "always", liveF1: number | null) {
+      yield* sql`UPDATE model_versions SET gate = ${gate}, live_f1 = ${liveF1} WHERE model_hash = ${modelHash}`
     }, Effect.orDie)
 
     const startRun = Effect.fn("Tracking.startRun")(function*(command: string) {
@@ -236,7 +246,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
 
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
-      recordModel, modelVersions, setModelScore, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, recordDeployment, deployments,
+      recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, recordDeployment, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordTiming, latestTimings
     } as const
   })
