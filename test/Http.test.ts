@@ -101,6 +101,15 @@ describe("HTTP API with a deployed model", () => {
       assert.strictEqual(s.status, 200)
       assert.strictEqual(s.body().f1, 0.5714285714285715)
       assert.deepStrictEqual(s.body().confusionMatrix, [[0, 2], [1, 2]])
+      // scikit-learn's classification_report of the reference model, class keys the target's labels
+      const report = s.body().classificationReport
+      assert.deepStrictEqual(Object.keys(report.perClass), ["0", "1"])
+      assert.deepStrictEqual(report.perClass["0"], { precision: 0, recall: 0, f1: 0, support: 2 })
+      assert.deepStrictEqual(report.perClass["1"], { precision: 0.5, recall: 2 / 3, f1: 0.5714285714285715, support: 3 })
+      assert.strictEqual(report.accuracy, 0.4)
+      assert.strictEqual(report.weightedAvg.f1.toFixed(4), "0.3429")
+      assert.isNumber(s.body().rocAuc)
+      assert.isNumber(s.body().logLoss)
       assert.strictEqual((yield* tracking.scores()).length, before)
     })))
 

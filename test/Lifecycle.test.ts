@@ -119,8 +119,8 @@ describe("releases and rollback", () => {
       assert.strictEqual((yield* deployer.current()).releaseId, ids[2])
       const deployments = yield* tracking.deployments()
       assert.deepStrictEqual(deployments.slice(-2).map((d) => [d.kind, d.release_id, d.reason]), [
-        ["rollback", ids[1], "bad predictions reported"],
-        ["activate", ids[2], "fixed upstream"]
+        ["rollback", ids[1]!, "bad predictions reported"],
+        ["activate", ids[2]!, "fixed upstream"]
       ])
       const unknown = yield* Effect.flip(deployer.rollback("no-such-release"))
       assert.strictEqual(unknown._tag, "ReleaseNotFound")

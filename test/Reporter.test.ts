@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { DependencyReport } from "../src/domain/Schemas.js"
+import { classificationReport } from "../src/lib/Metrics.js"
 import { renderConfusionMatrix, Reporter } from "../src/services/Reporter.js"
 import { Model } from "../src/services/Model.js"
 import { FileStore } from "../src/services/FileStore.js"
@@ -35,7 +36,8 @@ describe("Reporter", () => {
         summary: [ColumnSummary.make({ column: "lastmonth_activity", mean: 1, median: 1, std: 0.5, count: 3 })],
         missing: [MissingData.make({ column: "Größe", missing: 1, percent: 33.3 })], timings: [{ step: "ingestion", ms: 12 }],
         dependencies: DependencyReport.make({ checked: false, error: "offline", packages: [] }),
-        ingestedFiles: ["Übersicht.csv"]
+        classificationReport: classificationReport([0, 0, 1], [0, 1, 1]), rocAuc: 0.75, logLoss: 0.5,
+        ingestedFiles: [{ name: "Übersicht.csv", ingestedAt: "2026-11-22T10:00:00.000Z" }]
       }, "/r/cm.png", "/r/report.pdf")
       const store = yield* FileStore
       const pdf = yield* store.readFile(out.pdfPath)

@@ -87,10 +87,29 @@ export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")(
 
 export const ModelArtifactFromJson = Schema.parseJson(ModelArtifact)
 
+export const ClassMetrics = Schema.Struct({
+  precision: Schema.Number,
+  recall: Schema.Number,
+  f1: Schema.Number,
+  support: Schema.Number
+})
+
+/** scikit-learn's classification_report: per class (keyed by the target's labels), accuracy, macro and weighted averages */
+export const ClassificationReportSchema = Schema.Struct({
+  perClass: Schema.Record({ key: Schema.String, value: ClassMetrics }),
+  accuracy: Schema.Number,
+  macroAvg: ClassMetrics,
+  weightedAvg: ClassMetrics
+}).annotations({ identifier: "ClassificationReport" })
+
 export class ScoreResult extends Schema.Class<ScoreResult>("ScoreResult")({
   f1: Schema.Number,
   rows: Schema.Number,
   confusionMatrix: ConfusionMatrixSchema,
+  classificationReport: ClassificationReportSchema,
+  /** area under the ROC curve; null where the data has one class only */
+  rocAuc: Schema.NullOr(Schema.Number),
+  logLoss: Schema.Number,
   dataset: Schema.String,
   modelHash: Schema.String,
   at: Schema.String

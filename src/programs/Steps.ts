@@ -112,6 +112,7 @@ export const reportingStep = (runId: number | null) =>
     const history = yield* tracking.scores()
     const drift = yield* tracking.driftDecisions()
     const timings = yield* tracking.latestTimings()
+    const ingestedAt = new Map((yield* tracking.ingestedFiles()).map((f) => [f.fileName, f.ingestedAt]))
     const paths = reportPaths(config.output_model_path)
     const written = yield* reporter.write({
       generatedAt: new Date().toISOString(),
@@ -127,7 +128,10 @@ export const reportingStep = (runId: number | null) =>
       missing: yield* diagnostics.missingData(),
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
       dependencies: yield* diagnostics.dependencies(),
-      ingestedFiles: ingested
+      classificationReport: score.classificationReport,
+      rocAuc: score.rocAuc,
+      logLoss: score.logLoss,
+      ingestedFiles: ingested.map((name) => ({ name, ingestedAt: ingestedAt.get(name) ?? null }))
     }, paths.png, paths.pdf)
     yield* Effect.logInfo(`wrote ${written.pngPath} and ${written.pdfPath}`)
     return { png: written.pngPath, pdf: written.pdfPath, f1: score.f1, releaseId }

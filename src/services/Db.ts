@@ -112,6 +112,9 @@ const m0005 = Effect.gen(function*() {
   yield* sql`ALTER TABLE deployments ADD COLUMN run_id INTEGER`
   yield* sql`ALTER TABLE model_versions ADD COLUMN live_f1 REAL`
   yield* sql`ALTER TABLE model_versions ADD COLUMN gate TEXT`
+  yield* sql`ALTER TABLE model_versions ADD COLUMN roc_auc REAL`
+  yield* sql`ALTER TABLE model_versions ADD COLUMN log_loss REAL`
+  yield* sql`ALTER TABLE model_versions ADD COLUMN classification_report TEXT`
 })
 
 const Migrations = SqliteMigrator.layer({

@@ -4,6 +4,7 @@ import { Effect, Layer } from "effect"
 type PImageModule = typeof import("pureimage")
 import { PassThrough } from "node:stream"
 import { ReportError } from "../domain/Errors.js"
+import type { ClassificationReport } from "../lib/Metrics.js"
 import type { ColumnSummary, DependencyReport, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
 import { fontPath } from "../lib/Fonts.js"
 import type { ConfusionMatrix } from "../lib/Stats.js"
@@ -23,7 +24,12 @@ export interface ReportData {
   readonly missing: ReadonlyArray<MissingData>
   readonly timings: ReadonlyArray<StepTiming>
   readonly dependencies: DependencyReport
-  readonly ingestedFiles: ReadonlyArray<string>
+  /** scikit-learn's classification report of the model on the test data */
+  readonly classificationReport: ClassificationReport | null
+  readonly rocAuc: number | null
+  readonly logLoss: number | null
+  /** the files in the data set, with when each was ingested (null where the time is not known) */
+  readonly ingestedFiles: ReadonlyArray<{ readonly name: string; readonly ingestedAt: string | null }>
 }
 
 let pureimage: Promise<PImageModule> | undefined
@@ -142,6 +148,22 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     h("Performance on test data")
     doc.text(`F1 = ${data.testScore} on ${data.testRows} rows`)
     doc.image(Buffer.from(confusionPng), { width: 260 })
+    if (data.rocAuc !== null || data.logLoss !== null) {
+      doc.text(`ROC AUC = ${data.rocAuc === null ? "n/a (one class only)" : fmt(data.rocAuc)} · log loss = ${fmt(data.logLoss)}`)
+    }
+
+    if (data.classificationReport) {
+      h("Classification report (test data)")
+      const r = data.classificationReport
+      const line = (name: string, m: { precision: number; recall: number; f1: number; support: number }) =>
+        [name, fmt(m.precision), fmt(m.recall), fmt(m.f1), String(m.support)]
+      table(["", "precision", "recall", "f1-score", "support"], [
+        ...Object.entries(r.perClass).map(([k, m]) => line(`class ${k}`, m)),
+        ["accuracy", "", "", fmt(r.accuracy), String(r.macroAvg.support)],
+        line("macro avg", r.macroAvg),
+        line("weighted avg", r.weightedAvg)
+      ], [115, 95, 95, 95, 95])
+    }
 
     h("Score history (latest 12)")
     table(["when", "purpose", "F1"], data.scoreHistory.slice(-12).map((s) => [s.at, s.purpose, fmt(s.f1)]), [220, 160, 115])
@@ -164,7 +186,7 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     else table(["package", "current", "wanted", "latest"], data.dependencies.packages.map((p) => [p.name, p.current, p.wanted, p.latest]), [200, 95, 100, 100])
 
     h("Ingested files")
-    table(["file"], data.ingestedFiles.map((f) => [f]), [495])
+    table(["file", "ingested at"], data.ingestedFiles.map((f) => [f.name, f.ingestedAt ?? "unknown"]), [295, 200])
     doc.end()
   })
 }

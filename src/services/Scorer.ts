@@ -6,6 +6,7 @@ import { Snapshots } from "../data/Snapshots.js"
 import { ModelArtifact, ScoreResult } from "../domain/Schemas.js"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { Frame } from "../lib/Frame.js"
+import { classificationReport, logLoss, rocAuc } from "../lib/Metrics.js"
 import { confusionMatrix, f1FromMatrix } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
@@ -24,11 +25,14 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
 
     /** Score a model on a frame, recording nothing. */
     const evaluate = (m: ModelArtifact, frame: Frame, dataset: string) => {
-      const { predictions } = model.predict(m, frame)
+      const { predictions, probabilities } = model.predict(m, frame)
       const cm = confusionMatrix(frame.target, predictions)
       return ScoreResult.make({
-        f1: f1FromMatrix(cm), rows: frame.rows, confusionMatrix: cm, dataset,
-        modelHash: modelHash(m), at: new Date().toISOString()
+        f1: f1FromMatrix(cm), rows: frame.rows, confusionMatrix: cm,
+        classificationReport: classificationReport(frame.target, predictions, [0, 1]),
+        rocAuc: rocAuc(frame.target, probabilities),
+        logLoss: logLoss(frame.target, probabilities),
+        dataset, modelHash: modelHash(m), at: new Date().toISOString()
       })
     }
 
@@ -50,7 +54,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     const scoreTestData = Effect.fn("Scorer.scoreTestData")(function*(m: ModelArtifact) {
       const frame = yield* testData()
       const result = yield* score(m, frame, config.test_data_path, "training", "test")
-      yield* tracking.setModelScore(result.modelHash, result.f1)
+      yield* tracking.setModelScore(result.modelHash, result.f1, { rocAuc: result.rocAuc, logLoss: result.logLoss, report: result.classificationReport })
       yield* store.writeAtomic(latestScorePath(config.output_model_path), `${result.f1}\n`).pipe(Effect.orDie)
       yield* Effect.logInfo(`F1 on ${config.test_data_path}: ${result.f1}`)
       return result

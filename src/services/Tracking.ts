@@ -131,12 +131,16 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     }, Effect.orDie)
 
     const modelVersions = Effect.fn("Tracking.modelVersions")(function*() {
-      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string; config: string; f1: number | null; live_f1: number | null; gate: string | null }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients, config, f1, live_f1, gate FROM model_versions ORDER BY id`
+      return yield* sql<{ id: number; model_hash: string; created_at: string; data_hash: string; solver: string; intercept: number; coefficients: string; config: string; f1: number | null; live_f1: number | null; gate: string | null; roc_auc: number | null; log_loss: number | null; classification_report: string | null }>`SELECT id, model_hash, created_at, data_hash, solver, intercept, coefficients, config, f1, live_f1, gate, roc_auc, log_loss, classification_report FROM model_versions ORDER BY id`
     }, Effect.orDie)
 
     /** Attach the test-data F1 to the model version(s) with this hash. */
-    const setModelScore = Effect.fn("Tracking.setModelScore")(function*(modelHash: string, f1: number) {
-      yield* sql`UPDATE model_versions SET f1 = ${f1} WHERE model_hash = ${modelHash}`
+    const setModelScore = Effect.fn("Tracking.setModelScore")(function*(
+      modelHash: string, f1: number,
+      more: { readonly rocAuc: number | null; readonly logLoss: number; readonly report: unknown } = { rocAuc: null, logLoss: Number.NaN, report: null }
+    ) {
+      const logLoss = Number.isFinite(more.logLoss) ? more.logLoss : null
+      yield* sql`UPDATE model_versions SET f1 = ${f1}, roc_auc = ${more.rocAuc}, log_loss = ${logLoss}, classification_report = ${JSON.stringify(more.report)} WHERE model_hash = ${modelHash}`
     }, Effect.orDie)
 
     const recordScore = Effect.fn("Tracking.recordScore")(function*(s: Omit<ScoreRow, "scoredAt">) {

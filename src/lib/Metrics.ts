@@ -1,0 +1,115 @@
+/** Classification metrics as scikit-learn computes them, on label and probability columns. Pure. */
+
+export interface ClassMetrics {
+  readonly precision: number
+  readonly recall: number
+  readonly f1: number
+  readonly support: number
+}
+
+export interface ClassificationReport {
+  /** per class, keyed by the label ("0", "1") */
+  readonly perClass: Readonly<Record<string, ClassMetrics>>
+  readonly accuracy: number
+  readonly macroAvg: ClassMetrics
+  readonly weightedAvg: ClassMetrics
+}
+
+/** a / b, or 0 where b is 0 (scikit-learn's default zero_division, without its warning) */
+const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b)
+
+/** F1 as the harmonic mean of precision and recall, the reference system's formula bit for bit. */
+const harmonic = (p: number, r: number) => (p + r === 0 ? 0 : (2 * p * r) / (p + r))
+
+/**
+ * scikit-learn's `classification_report(actual, predicted, output_dict=True)`: precision,
+ * recall, F1 and support per class, accuracy, and the macro and support-weighted averages.
+ * `labels` defaults to the sorted labels present in either column.
+ */
+export const classificationReport = (
+  actual: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  labels?: ReadonlyArray<number>
+): ClassificationReport => {
+  const n = actual.length
+  if (predicted.length !== n) throw new Error(`classification report needs equal lengths, got ${n} and ${predicted.length}`)
+  const present = new Set<number>()
+  for (let i = 0; i < n; i++) {
+    present.add(actual[i]!)
+    present.add(predicted[i]!)
+  }
+  const classes = labels ?? [...present].sort((a, b) => a - b)
+  let correct = 0
+  for (let i = 0; i < n; i++) if (actual[i] === predicted[i]) correct++
+  const perClass: Record<string, ClassMetrics> = {}
+  const rows: Array<ClassMetrics> = []
+  for (const c of classes) {
+    let tp = 0
+    let predictedC = 0
+    let actualC = 0
+    for (let i = 0; i < n; i++) {
+      const a = actual[i] === c
+      const p = predicted[i] === c
+      if (a) actualC++
+      if (p) predictedC++
+      if (a && p) tp++
+    }
+    const precision = ratio(tp, predictedC)
+    const recall = ratio(tp, actualC)
+    const m = { precision, recall, f1: harmonic(precision, recall), support: actualC }
+    perClass[String(c)] = m
+    rows.push(m)
+  }
+  const total = rows.reduce((s, m) => s + m.support, 0)
+  const avg = (f: (m: ClassMetrics) => number) => ratio(rows.reduce((s, m) => s + f(m), 0), rows.length)
+  const weighted = (f: (m: ClassMetrics) => number) => ratio(rows.reduce((s, m) => s + f(m) * m.support, 0), total)
+  return {
+    perClass,
+    accuracy: ratio(correct, n),
+    macroAvg: { precision: avg((m) => m.precision), recall: avg((m) => m.recall), f1: avg((m) => m.f1), support: total },
+    weightedAvg: { precision: weighted((m) => m.precision), recall: weighted((m) => m.recall), f1: weighted((m) => m.f1), support: total }
+  }
+}
+
+/**
+ * Area under the ROC curve of a binary classifier (scikit-learn's `roc_auc_score`): the
+ * Mann–Whitney statistic with tied scores counted half. Null where only one class is
+ * present (scikit-learn raises an error there).
+ */
+export const rocAuc = (actual: ArrayLike<number>, scores: ArrayLike<number>): number | null => {
+  const n = actual.length
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!)
+  let positives = 0
+  let rankSum = 0
+  for (let i = 0; i < n;) {
+    let j = i
+    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++
+    // ranks i+1 … j+1 share their mean
+    const rank = (i + j + 2) / 2
+    for (let k = i; k <= j; k++) {
+      if (actual[order[k]!] === 1) {
+        positives++
+        rankSum += rank
+      }
+    }
+    i = j + 1
+  }
+  const negatives = n - positives
+  if (positives === 0 || negatives === 0) return null
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives)
+}
+
+/** float64 machine epsilon: scikit-learn's log_loss clips probabilities to [eps, 1 − eps] */
+export const LOG_LOSS_EPS = 2.220446049250313e-16
+
+/** Mean cross-entropy of binary labels under predicted P(class 1) (scikit-learn's `log_loss`). */
+export const logLoss = (actual: ArrayLike<number>, probabilities: ArrayLike<number>): number => {
+  const n = actual.length
+  if (n === 0) return Number.NaN
+  let sum = 0
+  for (let i = 0; i < n; i++) {
+    const p = Math.min(Math.max(probabilities[i]!, LOG_LOSS_EPS), 1 - LOG_LOSS_EPS)
+    sum -= actual[i] === 1 ? Math.log(p) : Math.log(1 - p)
+  }
+  return sum / n
+}
