@@ -42,8 +42,25 @@ describe("drs CLI on the real filesystem", () => {
     const t0 = Date.now()
     const again = cli("fullprocess", "--json")
     assert.strictEqual(again.code, 0, again.stderr)
-    assert.strictEqual(JSON.parse(again.stdout).result.outcome, "no-new-data")
+    assert.deepStrictEqual(JSON.parse(again.stdout), { ok: true, result: { outcome: "no-new-data", runId: null, warnings: [] } })
+    // answered without loading the stack: the config file was validated by the run before
+    assert.include(again.stderr, "quick=true")
     assert.isBelow(Date.now() - t0, 15_000)
+    assert.strictEqual(cli("fullprocess").stdout.trim(), "fullprocess: no-new-data")
+
+    // a changed config file is validated again by the full command line, which then stamps it
+    const config = NodePath.join(dir, "config.json")
+    NodeFs.writeFileSync(config, NodeFs.readFileSync(config, "utf8") + "\n")
+    const revalidated = cli("fullprocess", "--json")
+    assert.strictEqual(JSON.parse(revalidated.stdout).result.outcome, "no-new-data")
+    assert.notInclude(revalidated.stderr, "quick=true")
+    assert.include(cli("fullprocess").stderr, "quick=true")
+    // an invalid config is never taken for "nothing new"
+    const original = NodeFs.readFileSync(config, "utf8")
+    NodeFs.writeFileSync(config, original.replace(/"drift_test": "raw"/, `"drift_test": "bogus"`))
+    const invalid = cli("fullprocess")
+    assert.strictEqual(invalid.code, 2, invalid.stdout + invalid.stderr)
+    NodeFs.writeFileSync(config, original)
   })
 
   it("run --steps runs the named steps; status reports the deployment", () => {

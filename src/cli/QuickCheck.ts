@@ -14,7 +14,14 @@ import * as NodePath from "node:path"
 /** Where a full run records the hash of the config file it validated. */
 export const validatedStampPath = (outputFolder: string) => NodePath.join(outputFolder, ".validated-config")
 
-export const configStamp = (configText: string) => NodeCrypto.createHash("sha256").update(configText).digest("hex")
+/**
+ * The stamp of a config file as this build validates it: its text and the build's config
+ * schema (a new build with another schema validates the config again).
+ */
+export const configStamp = (configText: string) => {
+  const schema = NodeFs.statSync(new URL("../domain/Schemas.js", import.meta.url))
+  return NodeCrypto.createHash("sha256").update(configText).update(`\0${schema.size}:${schema.mtimeMs}`).digest("hex")
+}
 
 const hashFile = (path: string) => {
   const hash = NodeCrypto.createHash("sha256")

@@ -1,0 +1,193 @@
+/** The command line: fullprocess, run --steps, serve, apicalls, status, generate-data. */
+import { Args, Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
+import { fullProcess } from "../programs/FullProcess.js"
+import { withLock } from "../programs/Lock.js"
+import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/GenerateData.js"
+import { DEFAULT_DATASET } from "../domain/Dataset.js"
+import { AppConfig, loadConfig } from "../services/AppConfig.js"
+import { configStamp, validatedStampPath } from "./QuickCheck.js"
+import { FileStore } from "../services/FileStore.js"
+import { runStep, STEPS, type Step } from "../programs/Steps.js"
+import { Deployer } from "../services/Deployer.js"
+import { Tracking } from "../services/Tracking.js"
+// the HTTP stack loads only for the commands that serve or call it
+const http = () => import("../http/Server.js")
+const apiCallsProgram = (url?: string) => Effect.flatMap(Effect.promise(http), (m) => m.apiCallsProgram(url))
+const serveProgram = (port?: number) => Effect.flatMap(Effect.promise(http), (m) => m.serveProgram(port))
+
+/** Exit codes: 0 done (also "nothing to do"), 1 unexpected failure, 2 bad usage or config,
+ *  3 bad or missing data, 4 nothing trained or deployed yet, 75 another run holds the lock. */
+export const exitCodeOf = (tag: string | undefined): number => {
+  switch (tag) {
+    case "ConfigError": return 2
+    case "CsvError":
+    case "NoDataError": return 3
+    case "ModelNotFound":
+    case "ReleaseNotFound":
+    case "NotDeployed":
+    case "DeployError": return 4
+    case "LockHeld": return 75
+    default: return 1
+  }
+}
+
+const configOption = Options.file("config").pipe(Options.withDefault("config.json"), Options.withDescription("configuration file"))
+const setOption = Options.text("set").pipe(Options.repeated, Options.withDescription("override a config key: --set key=value (repeatable)"))
+const jsonOption = Options.boolean("json").pipe(Options.withDescription("print a JSON summary on stdout"))
+const common = { config: configOption, set: setOption, json: jsonOption }
+
+const logLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+
+/** Run a program with the live services; report the outcome and set the exit code. */
+const execute = <A, E extends { readonly _tag?: string }>(
+  opts: { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean },
+  program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
+  human: (a: A) => string
+) =>
+  program.pipe(
+    Effect.provide(AppLayer(opts.config, opts.set)),
+    Effect.matchCauseEffect({
+      onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
+      onFailure: (cause) => {
+        const failure = Cause.failureOption(cause)
+        const err = Option.getOrUndefined(failure) as { _tag?: string; message?: string } | undefined
+        const code = err ? exitCodeOf(err._tag) : 1
+        const message = err ? `${err._tag ?? "Error"}: ${err.message ?? String(err)}` : Cause.pretty(cause)
+        return Effect.zipRight(
+          opts.json ? Console.log(JSON.stringify({ ok: false, error: { tag: err?._tag ?? "Defect", message, exitCode: code } })) : Console.error(message),
+          Effect.sync(() => { process.exitCode = code })
+        )
+      }
+    })
+  )
+
+const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: Options.boolean("no-apicalls").pipe(Options.withDescription("skip the API calls after a redeploy")) }, (opts) =>
+  execute(opts, Effect.gen(function*() {
+    const ctx = yield* Effect.context<Layer.Layer.Success<ReturnType<typeof AppLayer>>>()
+    // the config validated: a later no-op run with this same file may skip loading all this
+    if (opts.set.length === 0) {
+      const store = yield* FileStore
+      const config = yield* AppConfig
+      const text = yield* store.readText(opts.config).pipe(Effect.orElseSucceed(() => ""))
+      yield* store.writeAtomic(validatedStampPath(config.output_folder_path), configStamp(text)).pipe(Effect.ignore)
+    }
+    return yield* fullProcess(opts.noApiCalls ? {} : { afterDeploy: apiCallsProgram().pipe(Effect.map((r) => r.path), Effect.provide(ctx)) })
+  }), (s) => {
+    const lines = [`fullprocess: ${s.outcome}`]
+    if (s.ingestion) lines.push(`  ingested ${s.ingestion.newFiles.map((f) => f.name).join(", ") || "no file"}; finaldata.csv has ${s.ingestion.totalRows} rows`)
+    if (s.drift) lines.push(`  drift (${s.drift.test}): ${s.drift.drifted ? "yes" : "no"} — ${s.drift.reason}`)
+    if (s.score !== undefined) lines.push(`  new model F1 on test data: ${s.score}; release ${s.releaseId}`)
+    if (s.report) lines.push(`  report: ${s.report}`)
+    if (s.apiCalls) lines.push(`  API responses: ${s.apiCalls}`)
+    for (const w of s.warnings) lines.push(`  warning: ${w}`)
+    return lines.join("\n")
+  })).pipe(Command.withDescription("check for new data, ingest, detect drift; retrain, rescore, redeploy and report when the model drifted"))
+
+const stepsOption = Options.text("steps").pipe(
+  Options.withDefault(STEPS.join(",")),
+  Options.withDescription(`comma-separated steps, run in the order given: ${STEPS.join(", ")}`)
+)
+
+const runCommand = Command.make("run", { ...common, steps: stepsOption }, (opts) =>
+  Effect.gen(function*() {
+    const steps = opts.steps.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    const unknown = steps.filter((s) => !(STEPS as ReadonlyArray<string>).includes(s))
+    if (unknown.length > 0 || steps.length === 0) {
+      yield* Console.error(`unknown step(s): ${unknown.join(", ") || "(none given)"}; known: ${STEPS.join(", ")}`)
+      process.exitCode = 2
+      return
+    }
+    yield* execute(opts, Effect.gen(function*() {
+      const tracking = yield* Tracking
+      const runId = yield* tracking.startRun(`run ${steps.join(",")}`)
+      const results: Record<string, unknown> = {}
+      const all = Effect.gen(function*() {
+        for (const s of steps as Array<Step>) results[s] = yield* runStep(s, runId)
+        return results
+      })
+      return yield* all.pipe(
+        Effect.tap(() => tracking.finishRun(runId, "done", Object.keys(results))),
+        Effect.tapErrorCause((c) => tracking.finishRun(runId, "failed", { error: String(c), completed: Object.keys(results) }))
+      )
+    }).pipe(withLock), (r) => Object.entries(r).map(([k, v]) => `${k}: ${JSON.stringify(v, (_k, val) => Array.isArray(val) && val.length > 12 ? [...val.slice(0, 12), `… ${val.length - 12} more`] : val)}`).join("\n"))
+  })).pipe(Command.withDescription("run pipeline steps on demand"))
+
+const statusCommand = Command.make("status", common, (opts) =>
+  execute(opts, Effect.gen(function*() {
+    const deployer = yield* Deployer
+    const tracking = yield* Tracking
+    const live = yield* deployer.current().pipe(Effect.either)
+    return {
+      deployed: Either.match(live, {
+        onLeft: (e) => ({ error: e.message }),
+        onRight: (r) => ({ releaseId: r.releaseId, f1: r.f1, modelHash: r.modelHash, ingestedFiles: r.ingestedFiles })
+      }),
+      runs: yield* tracking.runs(5),
+      drift: (yield* tracking.driftDecisions()).slice(-5)
+    }
+  }), (s) => [
+    "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
+    ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
+    ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`)
+  ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
+
+const releasesCommand = Command.make("releases", common, (opts) =>
+  execute(opts, Effect.flatMap(Deployer, (d) => d.list()), (list) =>
+    list.length === 0
+      ? "no releases yet"
+      : list.map((r) => `${r.live ? "*" : " "} ${r.releaseId}  ${r.deployedAt ?? "?"}  F1 ${r.f1 ?? "n/a"}  data ${r.dataHash?.slice(0, 12) ?? "?"}`).join("\n")
+  )).pipe(Command.withDescription("list the releases (the live one marked *): id, time, F1, data hash"))
+
+const rollbackCommand = Command.make("rollback", {
+  ...common,
+  release: Args.text({ name: "RELEASE_ID" }).pipe(Args.optional, Args.withDescription("the release to make live; default: the one before the live one")),
+  reason: Options.text("reason").pipe(Options.withDefault("rollback from the command line"), Options.withDescription("why, recorded with the deployment"))
+}, (opts) =>
+  execute(opts, Effect.flatMap(Deployer, (d) => d.rollback(Option.getOrUndefined(opts.release), opts.reason)).pipe(withLock), (r) =>
+    `release ${r.releaseId} is live (was ${r.previous ?? "nothing"}), F1 ${r.f1 ?? "n/a"}`)).pipe(Command.withDescription("make an earlier (or any) release live again, atomically"))
+
+const serveCommand = Command.make("serve", { ...common, port: Options.integer("port").pipe(Options.optional, Options.withDescription("port (default: api_port of the config, 8000)")) }, (opts) =>
+  execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped")).pipe(Command.withDescription("serve the HTTP API and the monitoring page"))
+
+const apiCallsCommand = Command.make("apicalls", { ...common, url: Options.text("url").pipe(Options.optional, Options.withDescription("a running server's base URL; default: an in-process server on a free port")) }, (opts) =>
+  execute(opts, apiCallsProgram(Option.getOrUndefined(opts.url)), (r) => `wrote ${r.path} and ${r.jsonPath} (${r.calls} calls)`)).pipe(Command.withDescription("call every API endpoint and save the responses to apireturns.txt"))
+
+const generateCommand = Command.make("generate-data", {
+  config: configOption,
+  out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
+  rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("bulk mode: this many rows in total")),
+  files: Options.integer("files").pipe(Options.withDefault(4), Options.withDescription("bulk mode: split over this many files")),
+  seed: Options.integer("seed").pipe(Options.withDefault(42))
+}, (opts) =>
+  Effect.gen(function*() {
+    // the columns follow the config's declared dataset (the default columns without a config file)
+    const store = yield* FileStore
+    const dataset = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
+      ? (yield* loadConfig(opts.config)).dataset
+      : DEFAULT_DATASET
+    const written = Option.isSome(opts.rows)
+      ? yield* writeBulkData(opts.out, opts.rows.value, opts.files, opts.seed, dataset)
+      : yield* writeSampleData(opts.out, SAMPLE_LAYOUT, dataset)
+    yield* Console.log(written.join("\n"))
+  }).pipe(
+    Effect.catchTag("ConfigError", (e) => Effect.zipRight(Console.error(`ConfigError: ${e.message}`), Effect.sync(() => { process.exitCode = 2 }))),
+    Effect.provide(FileStoreLive)
+  )).pipe(Command.withDescription("write the deterministic sample data set (or bulk data for benchmarks), with the config's declared columns"))
+
+const root = Command.make("drs").pipe(
+  Command.withDescription("Dynamic Risk Assessment: a self-maintaining attrition-risk model"),
+  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, generateCommand])
+)
+
+const cli = Command.run(root, { name: "drs", version: "1.0.0" })
+
+cli(process.argv).pipe(
+  // @effect/cli has already printed what was wrong with the command line
+  Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => { process.exitCode = 2 })),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, logLayer)),
+  Logger.withMinimumLogLevel(LogLevel.Info),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)
