@@ -35,10 +35,16 @@ describe("drift tests", () => {
     assert.isFalse(decideDrift({ ...base, test: "raw", newScore: 0.8, deployedScore: 0.8 }).drifted)
   })
 
-  it("parametric: below mean − 2·std of history", () => {
-    const small = decideDrift({ ...base, test: "parametric", newScore: 0.78, deployedScore: 0.8 })
-    assert.isFalse(small.drifted)
-    assert.approximately(small.threshold!, 0.805 - 2 * std(base.history), 1e-12)
+  it("parametric: below mean − 2·np.std of history, the population std (ddof 0) as in the reference", () => {
+    // mean 0.805; ddof 0: std 0.01118 → threshold 0.78264; ddof 1: std 0.01291 → threshold 0.77918.
+    // 0.78 lies between the two: the reference (np.std) declares drift, the sample std would not
+    const between = decideDrift({ ...base, test: "parametric", newScore: 0.78, deployedScore: 0.8 })
+    assert.isTrue(between.drifted)
+    assert.approximately(between.threshold!, 0.805 - 2 * Math.sqrt(0.0005 / 4), 1e-12)
+    assert.isAbove(0.78, 0.805 - 2 * std(base.history))
+    assert.include(between.reason, "population std (ddof 0)")
+    assert.include(between.reason, "0.0112")
+    assert.isFalse(decideDrift({ ...base, test: "parametric", newScore: 0.79, deployedScore: 0.8 }).drifted)
     assert.isTrue(decideDrift({ ...base, test: "parametric", newScore: 0.7, deployedScore: 0.8 }).drifted)
   })
 

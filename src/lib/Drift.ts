@@ -1,6 +1,6 @@
 /** Model-drift tests: is the new score worse than what the deployed model used to achieve? */
 import { DriftDecision, type DriftTest } from "../domain/Schemas.js"
-import { mean, quantile, std } from "./Stats.js"
+import { mean, quantile, stdPopulation } from "./Stats.js"
 
 export interface DriftInput {
   readonly test: DriftTest
@@ -33,13 +33,14 @@ export const decideDrift = (input: DriftInput): DriftDecision => {
     return raw(`${test} test needs ${input.minHistory} historical scores, have ${history.length}; raw test: `)
   }
   if (test === "parametric") {
+    // the reference's definition: mean − 2·np.std(history), the population std (ddof = 0)
     const m = mean(history)
-    const s = std(history)
+    const s = stdPopulation(history)
     const threshold = m - 2 * s
     const drifted = newScore < threshold
     return DriftDecision.make({
       ...base, test, drifted, threshold,
-      reason: `new score ${fmt(newScore)} ${drifted ? "<" : ">="} mean − 2·std of ${history.length} scores (${fmt(m)} − 2·${fmt(s)} = ${fmt(threshold)})`
+      reason: `new score ${fmt(newScore)} ${drifted ? "<" : ">="} mean − 2·std of ${history.length} scores, population std (ddof 0) (${fmt(m)} − 2·${fmt(s)} = ${fmt(threshold)})`
     })
   }
   const q1 = quantile(history, 0.25)

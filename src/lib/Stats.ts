@@ -16,6 +16,15 @@ export const std = (xs: ReadonlyArray<number>): number => {
   return Math.sqrt(ss / (xs.length - 1))
 }
 
+/** Population standard deviation (ddof = 0), as numpy's `np.std`: the reference's parametric drift test. */
+export const stdPopulation = (xs: ReadonlyArray<number>): number => {
+  if (xs.length === 0) return Number.NaN
+  const m = mean(xs)
+  let ss = 0
+  for (const x of xs) ss += (x - m) * (x - m)
+  return Math.sqrt(ss / xs.length)
+}
+
 /** Linear-interpolation quantile, as numpy's default `percentile`. */
 export const quantile = (xs: ReadonlyArray<number>, q: number): number => {
   if (xs.length === 0) return Number.NaN
