@@ -11,7 +11,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { parseArgs } from "node:util"
 import { AppConfigSchema, DependencyReport } from "../domain/Schemas.js"
-import { HttpLive } from "../http/Server.js"
+import { HttpLive, limitsOf } from "../http/Server.js"
 import { liveServices } from "../programs/AppLayer.js"
 import { writeBulkData, generateCsv } from "../programs/GenerateData.js"
 import { deploymentStep, ingestionStep, scoringStep, trainingStep } from "../programs/Steps.js"
@@ -86,7 +86,7 @@ const program = Effect.gen(function*() {
   yield* Effect.promise(() => run(scoringStep(null).pipe(Effect.zipRight(deploymentStep(null)))))
 
   // HTTP: a real server on a free port, a bounded local load generator
-  const server = yield* Layer.build(HttpLive(0, "127.0.0.1", 16 * 1024 * 1024).pipe(Layer.provide(Layer.succeedContext(ctx))))
+  const server = yield* Layer.build(HttpLive(0, "127.0.0.1", 16 * 1024 * 1024, limitsOf(config)).pipe(Layer.provide(Layer.succeedContext(ctx))))
   const address = Context.get(server, HttpServer.HttpServer).address
   const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
   const body = JSON.stringify({ csv: generateCsv(BATCH, 5) })

@@ -52,6 +52,14 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   /** bearer token for mutating endpoints; DRS_API_TOKEN overrides */
   api_token: Schema.optional(Schema.String),
   max_body_bytes: Schema.optionalWith(PositiveInt, { default: () => 1_048_576 }),
+  /** a client must send all request headers within this time */
+  server_headers_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
+  /** … and the whole request, body included, within this time (a 408, then the socket is closed) */
+  server_request_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 30_000 }),
+  /** an idle keep-alive connection is closed after this time */
+  server_keepalive_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 5_000 }),
+  /** connections beyond this are refused */
+  server_max_connections: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
   dependency_check_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 20_000 })
 }) {}
 

@@ -7,6 +7,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
 import * as NodePath from "node:path"
 import { csvFilesAt } from "../lib/Dataset.js"
+import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { makeApi } from "./Api.js"
@@ -40,17 +41,45 @@ export const ApiServer = (maxBodyBytes: number) =>
     Layer.provide(ApiLive)
   )
 
+/** How long a client may take and how many may connect: slow or idle clients never hold sockets for long. */
+export interface ServerLimits {
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
+  readonly maxConnections: number
+}
+
+export const limitsOf = (config: AppConfigSchema): ServerLimits => ({
+  headersTimeoutMs: config.server_headers_timeout_ms,
+  requestTimeoutMs: config.server_request_timeout_ms,
+  keepAliveTimeoutMs: config.server_keepalive_timeout_ms,
+  maxConnections: config.server_max_connections
+})
+
+/** A node:http server with the limits applied. */
+export const limitedServer = (limits: ServerLimits) => () => {
+  const server = createServer({
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // how often the timeouts above are checked (Node's default is 30 s)
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)))
+  })
+  server.maxConnections = limits.maxConnections
+  return server
+}
+
 /** The API on a Node server. */
-export const HttpLive = (port: number, host: string, maxBodyBytes: number) =>
+export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits) =>
   ApiServer(maxBodyBytes).pipe(
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host }))
+    Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits), { port, host }))
   )
 
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes))
+    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config)))
   })
 
 interface Call {
@@ -99,7 +128,7 @@ export const apiCallsProgram = (baseUrl?: string) =>
     const results = baseUrl !== undefined
       ? yield* run(baseUrl)
       : yield* Effect.scoped(Effect.gen(function*() {
-        const ctx = yield* Layer.build(HttpLive(0, "127.0.0.1", config.max_body_bytes)).pipe(Effect.orDie)
+        const ctx = yield* Layer.build(HttpLive(0, "127.0.0.1", config.max_body_bytes, limitsOf(config))).pipe(Effect.orDie)
         const address = Context.get(ctx, HttpServer.HttpServer).address
         const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "http://127.0.0.1:8000"
         return yield* run(base)
