@@ -3,6 +3,7 @@ import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
 import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
+import { describeFailure } from "../programs/Failure.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { withLock } from "../programs/Lock.js"
 import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/GenerateData.js"
@@ -18,32 +19,20 @@ const http = () => import("../http/Server.js")
 const apiCallsProgram = (url?: string) => Effect.flatMap(Effect.promise(http), (m) => m.apiCallsProgram(url))
 const serveProgram = (port?: number) => Effect.flatMap(Effect.promise(http), (m) => m.serveProgram(port))
 
-/** Exit codes: 0 done (also "nothing to do"), 1 unexpected failure, 2 bad usage or config,
- *  3 bad or missing data, 4 nothing trained or deployed yet, 75 another run holds the lock. */
-export const exitCodeOf = (tag: string | undefined): number => {
-  switch (tag) {
-    case "ConfigError": return 2
-    case "CsvError":
-    case "NoDataError": return 3
-    case "ModelNotFound":
-    case "ReleaseNotFound":
-    case "NotDeployed":
-    case "DeployError": return 4
-    case "LockHeld": return 75
-    default: return 1
-  }
-}
+export { exitCodeOf } from "../programs/Failure.js"
 
 const configOption = Options.file("config").pipe(Options.withDefault("config.json"), Options.withDescription("configuration file"))
 const setOption = Options.text("set").pipe(Options.repeated, Options.withDescription("override a config key: --set key=value (repeatable)"))
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print a JSON summary on stdout"))
-const common = { config: configOption, set: setOption, json: jsonOption }
+const verboseOption = Options.boolean("verbose").pipe(Options.withDescription("print the full cause (stack traces) of a failure"))
+const common = { config: configOption, set: setOption, json: jsonOption, verbose: verboseOption }
+const firstLineOf = (s: string) => s.split("\n").find((l) => l.trim().length > 0) ?? s
 
 const logLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
 /** Run a program with the live services; report the outcome and set the exit code. */
 const execute = <A, E extends { readonly _tag?: string }>(
-  opts: { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean },
+  opts: { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean; readonly verbose: boolean },
   program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
   human: (a: A) => string
 ) =>
@@ -52,13 +41,14 @@ const execute = <A, E extends { readonly _tag?: string }>(
     Effect.matchCauseEffect({
       onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
       onFailure: (cause) => {
-        const failure = Cause.failureOption(cause)
-        const err = Option.getOrUndefined(failure) as { _tag?: string; message?: string } | undefined
-        const code = err ? exitCodeOf(err._tag) : 1
-        const message = err ? `${err._tag ?? "Error"}: ${err.message ?? String(err)}` : Cause.pretty(cause)
+        // one line for what an operator can fix; the stack only for a defect, or with --verbose
+        const f = describeFailure(cause)
+        const detail = opts.verbose && !f.defect ? `\n${Cause.pretty(cause)}` : ""
         return Effect.zipRight(
-          opts.json ? Console.log(JSON.stringify({ ok: false, error: { tag: err?._tag ?? "Defect", message, exitCode: code } })) : Console.error(message),
-          Effect.sync(() => { process.exitCode = code })
+          opts.json
+            ? Console.log(JSON.stringify({ ok: false, error: { tag: f.tag, message: f.defect ? firstLineOf(f.message) : f.message, exitCode: f.exitCode } }))
+            : Console.error(f.message + detail),
+          Effect.sync(() => { process.exitCode = f.exitCode })
         )
       }
     })
@@ -110,7 +100,7 @@ const runCommand = Command.make("run", { ...common, steps: stepsOption }, (opts)
       })
       return yield* all.pipe(
         Effect.tap(() => tracking.finishRun(runId, "done", Object.keys(results))),
-        Effect.tapErrorCause((c) => tracking.finishRun(runId, "failed", { error: String(c), completed: Object.keys(results) }))
+        Effect.tapErrorCause((c) => tracking.finishRun(runId, "failed", { error: describeFailure(c).message, completed: Object.keys(results) }))
       )
     }).pipe(withLock), (r) => Object.entries(r).map(([k, v]) => `${k}: ${JSON.stringify(v, (_k, val) => Array.isArray(val) && val.length > 12 ? [...val.slice(0, 12), `… ${val.length - 12} more`] : val)}`).join("\n"))
   })).pipe(Command.withDescription("run pipeline steps on demand"))

@@ -11,6 +11,7 @@ import { Ingestion, type IngestionResult } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { Tracking } from "../services/Tracking.js"
+import { describeFailure } from "./Failure.js"
 import { withLock } from "./Lock.js"
 import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
@@ -168,7 +169,10 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
     })
     const summary: FullProcessSummary = yield* body.pipe(
       Effect.tap((s) => tracking.finishRun(runId, s.outcome, s)),
-      Effect.tapErrorCause((cause) => tracking.finishRun(runId, "failed", { error: String(cause) }))
+      Effect.tapErrorCause((cause) => {
+        const f = describeFailure(cause)
+        return tracking.finishRun(runId, "failed", { error: f.message, tag: f.tag, exitCode: f.exitCode })
+      })
     )
     return summary
   })).pipe(Effect.withSpan("fullprocess"))
