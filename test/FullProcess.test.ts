@@ -77,7 +77,7 @@ describe("fullprocess", () => {
       const decisions = yield* tracking.driftDecisions()
       assert.deepStrictEqual(decisions.map((d) => d.drifted), [true, false, true])
       assert.deepStrictEqual((yield* tracking.ingestedFiles()).map((f) => f.fileName), ["one.csv", "two.csv", "three.csv"])
-    }).pipe(Effect.provide(TestLayer(files, { regularization_C: 100 }))))
+    }).pipe(Effect.provide(TestLayer(files, { regularization_C: 100, deploy_gate: "always" }))))
 
   it.effect("a live release that went missing is replaced, and the reason says so", () =>
     Effect.gen(function*() {

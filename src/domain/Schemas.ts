@@ -36,6 +36,12 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   drift_min_history: Schema.optionalWith(PositiveInt, { default: () => 3 }),
   /** "new": score the live model on this run's new rows (the reference's rule); "all": on everything ingested */
   drift_check_data: Schema.optionalWith(DriftCheckData, { default: () => "new" as const }),
+  /** what makes fullprocess retrain: "performance" (the F1 drift test), "data" (a feature's PSI or KS test), or "either" */
+  drift_trigger: Schema.optionalWith(Schema.Literal("performance", "data", "either"), { default: () => "performance" as const }),
+  /** a feature drifts when its PSI over 10 quantile bins of the reference is above this … */
+  psi_threshold: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 0.25 }),
+  /** … or when the two-sample KS test's p-value is below this */
+  ks_alpha: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.01 }),
   /** with fewer new rows than this, there is no performance decision */
   drift_min_rows: Schema.optionalWith(PositiveInt, { default: () => 1 }),
   solver: Schema.optionalWith(Solver, { default: () => "liblinear" as const }),
@@ -60,6 +66,14 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   server_keepalive_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 5_000 }),
   /** connections beyond this are refused */
   server_max_connections: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
+  /** where alerts are POSTed as JSON; none: alerts are off */
+  alert_webhook_url: Schema.optional(Schema.String.pipe(Schema.pattern(/^https?:\/\//, { message: () => "an http:// or https:// URL" }))),
+  /** with it, each alert carries X-DRS-Signature: sha256=<hex HMAC of the body> */
+  alert_webhook_secret: Schema.optional(Schema.String),
+  alert_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 5000 }),
+  /** retries after the first attempt, with exponential backoff from alert_backoff_ms */
+  alert_retries: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)), { default: () => 3 }),
+  alert_backoff_ms: Schema.optionalWith(PositiveInt, { default: () => 500 }),
   dependency_check_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 20_000 })
 }) {}
 
@@ -164,4 +178,35 @@ export class DriftDecision extends Schema.Class<DriftDecision>("DriftDecision")(
   threshold: Schema.NullOr(Schema.Number),
   historySize: Schema.Number,
   reason: Schema.String
+}) {}
+
+/** One feature's data drift between the live model's training data and a run's new rows. */
+export class FeatureDriftResult extends Schema.Class<FeatureDriftResult>("FeatureDrift")({
+  feature: Schema.String,
+  psi: Schema.NullOr(Schema.Number),
+  ksStatistic: Schema.NullOr(Schema.Number),
+  ksPValue: Schema.NullOr(Schema.Number),
+  ksMethod: Schema.NullOr(Schema.Literal("exact", "asymptotic")),
+  missingRateReference: Schema.Number,
+  missingRateCurrent: Schema.Number,
+  meanReference: Schema.NullOr(Schema.Number),
+  meanCurrent: Schema.NullOr(Schema.Number),
+  referenceRows: Schema.Number,
+  currentRows: Schema.Number,
+  flagged: Schema.Boolean,
+  reasons: Schema.Array(Schema.String)
+}) {}
+
+/** The data drift of one run: every feature, against which reference. */
+export class DataDriftReport extends Schema.Class<DataDriftReport>("DataDriftReport")({
+  runId: Schema.NullOr(Schema.Number),
+  at: Schema.String,
+  /** the snapshot the live model was trained on */
+  referenceHash: Schema.String,
+  /** the snapshot whose new rows were compared */
+  currentHash: Schema.String,
+  psiThreshold: Schema.Number,
+  ksAlpha: Schema.Number,
+  drifted: Schema.Boolean,
+  features: Schema.Array(FeatureDriftResult)
 }) {}

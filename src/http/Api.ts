@@ -2,6 +2,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
+import { DataDriftReport } from "../domain/Schemas.js"
 import { ColumnSummary, DependencyReport, MissingData, ScoreResult, StepTiming } from "../domain/Schemas.js"
 
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
@@ -62,6 +63,7 @@ export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))
+  .add(HttpApiEndpoint.get("drift", "/drift").addSuccess(Schema.Array(DataDriftReport)))
   .add(HttpApiEndpoint.get("download", "/download").addSuccess(Pdf).addError(NotFound))
   .add(HttpApiEndpoint.post("fullprocess", "/fullprocess").addSuccess(FullProcessResponse).addError(Unauthorized).addError(Conflict))
   .annotate(OpenApi.Title, "Model")

@@ -102,6 +102,8 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
             dependencies: yield* diagnostics.dependencies()
           }
         }))
+      // per-feature data drift of the latest runs, newest first
+      .handle("drift", () => tracking.dataDrift(20))
       .handle("download", () =>
         store.readFile(reportPaths(config.output_model_path).pdf).pipe(
           Effect.mapError(() => new NotFound({ message: "no report yet: run the reporting step (or fullprocess)" }))

@@ -7,6 +7,7 @@ import { Snapshots } from "../data/Snapshots.js"
 import { AppConfig, loadConfig, trackingDbPath } from "../services/AppConfig.js"
 import { DbLive } from "../services/Db.js"
 import { Dependencies } from "../services/Dependencies.js"
+import { Alerts } from "../services/Alerts.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
@@ -21,7 +22,7 @@ export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.la
 /** Every service, given a decoded config, a FileStore, the tracking database and the dependency checker. */
 export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
-    Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default)),
+    Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default, Alerts.Default)),
     Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(base)

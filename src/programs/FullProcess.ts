@@ -3,7 +3,9 @@
  * retrain → rescore → redeploy → diagnostics and report → API calls.
  */
 import { Effect, Either, Exit } from "effect"
-import { DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
+import { type DataDriftReport, DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
+import { Alerts } from "../services/Alerts.js"
+import { dataDriftCheck } from "./DataDriftCheck.js"
 import { decideDrift } from "../lib/Drift.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
@@ -33,6 +35,7 @@ export interface FullProcessSummary {
   readonly drift?: DriftDecision
   /** why there was no performance decision (too few new rows) */
   readonly noDecision?: string
+  readonly dataDrift?: DataDriftReport
   readonly training?: { readonly modelHash: string; readonly rows: number }
   readonly score?: number
   readonly gate?: GateVerdict
@@ -90,10 +93,14 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       return idle
     }
     const runId = yield* tracking.startRun("fullprocess")
+    const alerts = yield* Alerts
     const body = Effect.gen(function*() {
       const warnings: Array<string> = []
       const ingested = yield* ingestionStep(runId)
-      for (const r of ingested.rejected) warnings.push(`rejected ${r.name}: ${r.error}`)
+      for (const r of ingested.rejected) {
+        warnings.push(`rejected ${r.name}: ${r.error}`)
+        yield* alerts.notify({ event: "file-rejected", runId, details: { file: r.name, error: r.error, movedTo: r.movedTo } })
+      }
       if (ingested.newFiles.length === 0) {
         return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
       }
@@ -102,56 +109,90 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       const snapshots = yield* Snapshots
       const current = yield* deployer.current().pipe(Effect.either)
       const live = Either.getRight(current)
+      const snapshot = ingested.snapshot!
       const kind = config.drift_check_data
-      let newScore = 0
-      let scoredOn = ""
+
+      // data drift, per feature: the new rows against the live model's training data
+      const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot) : null
+
+      // performance drift: the live model scored on the new rows ("new") or on everything ("all")
+      let performance: DriftDecision | null = null
+      let noDecision: string | undefined
       if (live._tag === "Some") {
-        // "new": the rows this run added (after de-duplication against everything before); "all": the whole data set
-        const snapshot = ingested.snapshot!
         const frame = kind === "new" && snapshot.batchPath !== null
           ? yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
           : yield* snapshots.frame(snapshot.path, snapshot.rows)
-        scoredOn = kind === "new" ? `${frame.rows} new row(s)` : `all ${frame.rows} ingested row(s)`
         if (frame.rows < config.drift_min_rows) {
-          const noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
+          noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
           yield* Effect.logInfo(noDecision)
-          return { outcome: "no-decision", runId, ingestion: ingested, noDecision, warnings } satisfies FullProcessSummary
+        } else {
+          const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
+          const newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
+          // history: earlier drift checks on the same kind of data, so the tests compare like with like
+          const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
+          // the score just recorded is the one under test, not history
+          history.pop()
+          const d = decideDrift({ test: config.drift_test, newScore, deployedScore: live.value.f1, history, minHistory: config.drift_min_history })
+          const scoredOn = kind === "new" ? `${frame.rows} new row(s)` : `all ${frame.rows} ingested row(s)`
+          performance = DriftDecision.make({ ...d, reason: `on ${scoredOn}: ${d.reason}` })
         }
-        const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
-        newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
       }
-      // history: earlier drift checks on the same kind of data, so the tests compare like with like
-      const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
-      // the score just recorded is the one under test, not history
-      if (live._tag === "Some") history.pop()
-      const decidedRaw = decideDrift({
-        test: config.drift_test,
-        newScore,
-        deployedScore: live._tag === "Some" ? live.value.f1 : null,
-        history,
-        minHistory: config.drift_min_history
-      })
-      const decided = live._tag === "Some" ? DriftDecision.make({ ...decidedRaw, reason: `on ${scoredOn}: ${decidedRaw.reason}` }) : decidedRaw
-      // a release is named live but cannot be loaded: say so, rather than "never deployed"
-      const drift = Either.isLeft(current) && current.left.brokenRelease !== undefined
-        ? DriftDecision.make({ ...decided, reason: current.left.message })
-        : decided
-      yield* tracking.recordDrift(runId, drift)
+
+      // what fires, by drift_trigger; with nothing live, the first deployment
+      const trigger = config.drift_trigger
+      const fired: Array<string> = []
+      if (performance?.drifted && trigger !== "data") fired.push("performance")
+      if (dataDrift?.drifted && trigger !== "performance") fired.push("data")
+      const dataReason = dataDrift === null
+        ? null
+        : dataDrift.drifted
+          ? `data drift in ${dataDrift.features.filter((f) => f.flagged).map((f) => `${f.feature} (${f.reasons.join(", ")})`).join("; ")}`
+          : `no data drift in ${dataDrift.features.length} feature(s)`
+      let drift: DriftDecision
+      if (live._tag === "None") {
+        const first = decideDrift({ test: config.drift_test, newScore: 0, deployedScore: null, history: [], minHistory: config.drift_min_history })
+        // a release is named live but cannot be loaded: say so, rather than "never deployed"
+        drift = Either.isLeft(current) && current.left.brokenRelease !== undefined ? DriftDecision.make({ ...first, reason: current.left.message }) : first
+      } else {
+        const parts = [
+          performance ? `performance ${performance.reason}` : `performance: ${noDecision ?? "no decision"}`,
+          ...(dataReason ? [dataReason] : [])
+        ]
+        drift = DriftDecision.make({
+          test: performance?.test ?? config.drift_test,
+          drifted: fired.length > 0,
+          newScore: performance?.newScore ?? Number.NaN,
+          deployedScore: live.value.f1,
+          threshold: performance?.threshold ?? null,
+          historySize: performance?.historySize ?? 0,
+          reason: `${fired.length > 0 ? `${fired.join(" and ")} drift (drift_trigger "${trigger}")` : `no drift (drift_trigger "${trigger}")`}: ${parts.join("; ")}`
+        })
+      }
+      const recordable = !(live._tag === "Some" && performance === null && dataDrift === null)
+      if (recordable) yield* tracking.recordDrift(runId, drift, live._tag === "None" ? ["first-deployment"] : fired)
       yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
-      if (!drift.drifted) {
-        return { outcome: "no-drift", runId, ingestion: ingested, drift, warnings } satisfies FullProcessSummary
+      const base = {
+        runId, ingestion: ingested, drift, warnings,
+        ...(dataDrift ? { dataDrift } : {}), ...(noDecision !== undefined ? { noDecision } : {})
       }
+      if (!drift.drifted) {
+        const decided = (trigger !== "data" && performance !== null) || (trigger !== "performance" && dataDrift !== null)
+        return { ...base, outcome: decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
+      }
+      if (live._tag === "Some") yield* alerts.notify({ event: "drift", runId, details: { fired, reason: drift.reason, releaseId: live.value.releaseId } })
       const trained = yield* trainingStep(runId)
       const scored = yield* scoringStep(runId)
       const gate = yield* deployGate(live._tag === "Some" ? live.value.model : null, scored.f1, trained.modelHash)
       yield* Effect.logInfo(`deploy gate: ${gate.reason}`)
       if (!gate.passed) {
+        yield* alerts.notify({ event: "gate-refused", runId, details: { candidateF1: gate.candidateF1, liveF1: gate.liveF1, reason: gate.reason, modelHash: trained.modelHash } })
         return {
-          outcome: "gate-refused", runId, ingestion: ingested, drift, gate,
-          training: { modelHash: trained.modelHash, rows: trained.rows }, score: scored.f1, warnings
+          ...base, outcome: "gate-refused", gate,
+          training: { modelHash: trained.modelHash, rows: trained.rows }, score: scored.f1
         } satisfies FullProcessSummary
       }
       const deployed = yield* deploymentStep(runId)
+      yield* alerts.notify({ event: "deployed", runId, details: { releaseId: deployed.releaseId, f1: deployed.f1, gate: gate.reason } })
       yield* diagnosticsStep(runId)
       const report = yield* reportingStep(runId)
       let apiCalls: string | undefined
@@ -161,17 +202,19 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
         else warnings.push(`API calls failed: ${String(r.cause)}`)
       }
       return {
-        outcome: "redeployed", runId, ingestion: ingested, drift,
+        ...base, outcome: "redeployed",
         training: { modelHash: trained.modelHash, rows: trained.rows },
         score: scored.f1, gate, releaseId: deployed.releaseId, report: report.pdf,
-        ...(apiCalls !== undefined ? { apiCalls } : {}), warnings
+        ...(apiCalls !== undefined ? { apiCalls } : {})
       } satisfies FullProcessSummary
     })
     const summary: FullProcessSummary = yield* body.pipe(
       Effect.tap((s) => tracking.finishRun(runId, s.outcome, s)),
       Effect.tapErrorCause((cause) => {
         const f = describeFailure(cause)
-        return tracking.finishRun(runId, "failed", { error: f.message, tag: f.tag, exitCode: f.exitCode })
+        return tracking.finishRun(runId, "failed", { error: f.message, tag: f.tag, exitCode: f.exitCode }).pipe(
+          Effect.zipRight(alerts.notify({ event: "run-failed", runId, details: { error: f.message, tag: f.tag } }))
+        )
       })
     )
     return summary

@@ -117,8 +117,41 @@ const m0005 = Effect.gen(function*() {
   yield* sql`ALTER TABLE model_versions ADD COLUMN classification_report TEXT`
 })
 
+/** per-feature data drift of each run, and which test fired a drift decision */
+const m0006 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE data_drift (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER,
+    created_at TEXT NOT NULL,
+    reference_hash TEXT NOT NULL,
+    current_hash TEXT NOT NULL,
+    psi_threshold REAL NOT NULL,
+    ks_alpha REAL NOT NULL,
+    drifted INTEGER NOT NULL,
+    features TEXT NOT NULL
+  )`
+  yield* sql`ALTER TABLE drift_decisions ADD COLUMN fired TEXT`
+})
+
+/** every alert delivery, delivered or not */
+const m0007 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    run_id INTEGER,
+    url TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    http_status INTEGER,
+    error TEXT,
+    at TEXT NOT NULL
+  )`
+})
+
 const Migrations = SqliteMigrator.layer({
-  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005 })
+  loader: SqliteMigrator.fromRecord({ "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007 })
 })
 
 const make = (filename: string) =>

@@ -12,6 +12,7 @@ import * as NodePath from "node:path"
 import { DeployError, NotDeployed, ReleaseNotFound } from "../domain/Errors.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
+import { Alerts } from "./Alerts.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 import { ingestedListPath } from "./Ingestion.js"
@@ -55,6 +56,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     const config = yield* AppConfig
     const model = yield* Model
     const tracking = yield* Tracking
+    const alerts = yield* Alerts
     const prod = config.prod_deployment_path
     const releasesDir = NodePath.join(prod, "releases")
     const pointer = NodePath.join(prod, "CURRENT")
@@ -194,6 +196,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
       const info = (yield* list()).find((r) => r.releaseId === releaseId)!
       yield* tracking.recordDeployment(releaseId, modelHash(m), info.f1, { kind, reason, runId: null })
+      yield* alerts.notify({ event: "rolled-back", runId: null, details: { releaseId, previous, kind, reason, f1: info.f1 } })
       yield* Effect.logInfo(`release ${releaseId} is live (${kind}: ${reason}); it was ${previous ?? "nothing"}`)
       return { releaseId, previous, f1: info.f1 }
     })
@@ -209,7 +212,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
   })
 }) {
   static readonly layerTest = Deployer.Default.pipe(
-    Layer.provideMerge(Model.Default),
+    Layer.provideMerge(Layer.mergeAll(Model.Default, Alerts.Default)),
     Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest()))
   )
 }

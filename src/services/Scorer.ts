@@ -46,7 +46,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
 
     /** The test data (a CSV file or a folder of them), validated like ingested data. */
     const testData = Effect.fn("Scorer.testData")(function*() {
-      const files = yield* csvFilesAt(config.test_data_path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+      const files = yield* csvFilesAt(config.test_data_path).pipe(Effect.provideService(FileStore, store), Effect.catchTag("FileStoreError", (e) => Effect.die(e)))
       return yield* snapshots.csvFrame(files)
     })
 

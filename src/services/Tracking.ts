@@ -4,6 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
+import { DataDriftReport } from "../domain/Schemas.js"
 import { DbTest } from "./Db.js"
 
 export interface IngestedFile {
@@ -29,6 +30,17 @@ export interface ModelVersion {
   readonly coefficients: ReadonlyArray<number>
   readonly intercept: number
   readonly config: unknown
+}
+
+export interface AlertDeliveryRow {
+  readonly event: string
+  readonly runId: number | null
+  readonly url: string
+  readonly attempts: number
+  readonly delivered: boolean
+  readonly httpStatus: number | null
+  readonly error: string | null
+  readonly at: string
 }
 
 export type DeploymentKind = "deploy" | "rollback" | "activate"
@@ -72,6 +84,8 @@ export interface DriftRow {
   readonly deployedScore: number | null
   readonly threshold: number | null
   readonly reason: string
+  /** which tests fired: "performance", "data" */
+  readonly fired: ReadonlyArray<string>
 }
 
 export interface RunRow {
@@ -222,18 +236,50 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       return rows.map((r): RunRow => ({ id: r.id, command: r.command, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status, summary: r.summary }))
     }, Effect.orDie)
 
-    const recordDrift = Effect.fn("Tracking.recordDrift")(function*(runId: number | null, d: Omit<DriftRow, "decidedAt">) {
+    const recordDrift = Effect.fn("Tracking.recordDrift")(function*(runId: number | null, d: Omit<DriftRow, "decidedAt" | "fired">, fired: ReadonlyArray<string> = []) {
       yield* sql`INSERT INTO drift_decisions ${sql.insert({
         run_id: runId, decided_at: nowIso(), test: d.test, drifted: d.drifted ? 1 : 0,
-        new_score: d.newScore, deployed_score: d.deployedScore, threshold: d.threshold, reason: d.reason
+        // −1 (never an F1) where the decision had no performance score, only data drift
+        new_score: Number.isFinite(d.newScore) ? d.newScore : -1, deployed_score: d.deployedScore, threshold: d.threshold, reason: d.reason, fired: fired.join(",")
       })}`
     }, Effect.orDie)
 
     const driftDecisions = Effect.fn("Tracking.driftDecisions")(function*() {
-      const rows = yield* sql<{ decided_at: string; test: string; drifted: number; new_score: number; deployed_score: number | null; threshold: number | null; reason: string }>`SELECT * FROM drift_decisions ORDER BY id`
+      const rows = yield* sql<{ decided_at: string; test: string; drifted: number; new_score: number; deployed_score: number | null; threshold: number | null; reason: string; fired: string | null }>`SELECT * FROM drift_decisions ORDER BY id`
       return rows.map((r): DriftRow => ({
-        decidedAt: r.decided_at, test: r.test, drifted: r.drifted === 1, newScore: r.new_score,
-        deployedScore: r.deployed_score, threshold: r.threshold, reason: r.reason
+        decidedAt: r.decided_at, test: r.test, drifted: r.drifted === 1, newScore: r.new_score < 0 ? Number.NaN : r.new_score,
+        deployedScore: r.deployed_score, threshold: r.threshold, reason: r.reason,
+        fired: r.fired ? r.fired.split(",").filter((x) => x.length > 0) : []
+      }))
+    }, Effect.orDie)
+
+    const recordDataDrift = Effect.fn("Tracking.recordDataDrift")(function*(r: DataDriftReport) {
+      yield* sql`INSERT INTO data_drift ${sql.insert({
+        run_id: r.runId, created_at: r.at, reference_hash: r.referenceHash, current_hash: r.currentHash,
+        psi_threshold: r.psiThreshold, ks_alpha: r.ksAlpha, drifted: r.drifted ? 1 : 0, features: JSON.stringify(r.features)
+      })}`
+    }, Effect.orDie)
+
+    /** Data-drift reports, newest first. */
+    const dataDrift = Effect.fn("Tracking.dataDrift")(function*(limit = 20) {
+      const rows = yield* sql<{ run_id: number | null; created_at: string; reference_hash: string; current_hash: string; psi_threshold: number; ks_alpha: number; drifted: number; features: string }>`SELECT * FROM data_drift ORDER BY id DESC LIMIT ${limit}`
+      return yield* Effect.forEach(rows, (r) => Schema.decodeUnknown(DataDriftReport)({
+        runId: r.run_id, at: r.created_at, referenceHash: r.reference_hash, currentHash: r.current_hash,
+        psiThreshold: r.psi_threshold, ksAlpha: r.ks_alpha, drifted: r.drifted === 1, features: JSON.parse(r.features)
+      }))
+    }, Effect.orDie)
+
+    const recordAlert = Effect.fn("Tracking.recordAlert")(function*(d: AlertDeliveryRow) {
+      yield* sql`INSERT INTO alert_deliveries ${sql.insert({
+        event: d.event, run_id: d.runId, url: d.url, attempts: d.attempts, delivered: d.delivered ? 1 : 0,
+        http_status: d.httpStatus, error: d.error, at: d.at
+      })}`
+    }, Effect.orDie)
+
+    const alertDeliveries = Effect.fn("Tracking.alertDeliveries")(function*() {
+      const rows = yield* sql<{ event: string; run_id: number | null; url: string; attempts: number; delivered: number; http_status: number | null; error: string | null; at: string }>`SELECT * FROM alert_deliveries ORDER BY id`
+      return rows.map((r): AlertDeliveryRow => ({
+        event: r.event, runId: r.run_id, url: r.url, attempts: r.attempts, delivered: r.delivered === 1, httpStatus: r.http_status, error: r.error, at: r.at
       }))
     }, Effect.orDie)
 
@@ -251,7 +297,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
       recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, recordDeployment, deployments,
-      startRun, finishRun, runs, recordDrift, driftDecisions, recordTiming, latestTimings
+      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings
     } as const
   })
 }) {
