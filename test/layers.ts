@@ -6,6 +6,7 @@ import { servicesLayer } from "../src/programs/AppLayer.js"
 import { AppConfig } from "../src/services/AppConfig.js"
 import { Dependencies } from "../src/services/Dependencies.js"
 import { FileStore } from "../src/services/FileStore.js"
+import { Progress } from "../src/services/Progress.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { DependencyReport, OutdatedDependency } from "../src/domain/Schemas.js"
 import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../src/domain/Dataset.js"
@@ -24,7 +25,8 @@ export const TestLayer = (
     AppConfig.layerTest(config),
     FileStore.layerTemp(files),
     Tracking.layerTest,
-    Dependencies.layerFixed(fixedDependencies)
+    Dependencies.layerFixed(fixedDependencies),
+    Progress.layerTest
   ))
 
 /** The reference system's public data (../shared/reference), read from disk once. */

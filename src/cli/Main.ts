@@ -37,7 +37,8 @@ const execute = <A, E extends { readonly _tag?: string }>(
   human: (a: A) => string
 ) =>
   program.pipe(
-    Effect.provide(AppLayer(opts.config, opts.set)),
+    // progress lines only on an interactive terminal, never with --json: decided here, once
+    Effect.provide(AppLayer(opts.config, opts.set, process.stderr.isTTY === true && !opts.json)),
     Effect.matchCauseEffect({
       onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
       onFailure: (cause) => {

@@ -29,6 +29,8 @@ export interface FitOptions {
   readonly maxIterations: number
   /** gradient-descent only */
   readonly learningRate: number
+  /** called after each Newton iteration (progress reporting) */
+  readonly onIteration?: (iteration: number) => void
 }
 
 export const defaultFitOptions: FitOptions = {
@@ -172,6 +174,7 @@ const fitNewton = (
   const row = new Float64Array(k)
   while (iterations < options.maxIterations) {
     iterations++
+    options.onIteration?.(iterations)
     // objective() left the margins of theta in z
     const g = new Array<number>(k).fill(0)
     const H: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))

@@ -13,6 +13,7 @@ import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Model } from "../services/Model.js"
+import { Progress } from "../services/Progress.js"
 import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
@@ -20,7 +21,7 @@ import { Tracking } from "../services/Tracking.js"
 export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.layer))
 
 /** Every service, given a decoded config, a FileStore, the tracking database and the dependency checker. */
-export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies, E, R>) =>
+export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies | Progress, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default, Alerts.Default)),
     Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
@@ -31,7 +32,8 @@ export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tr
 /** Every service on the real filesystem and SQLite, for a decoded config; the dependency checker can be swapped (the benchmark does). */
 export const liveServices = (
   config: AppConfigSchema,
-  dependencies: (config: Layer.Layer<AppConfig>) => Layer.Layer<Dependencies> = (c) => Dependencies.Default.pipe(Layer.provide(c))
+  dependencies: (config: Layer.Layer<AppConfig>) => Layer.Layer<Dependencies> = (c) => Dependencies.Default.pipe(Layer.provide(c)),
+  progress = false
 ) => {
   const configLayer = Layer.succeed(AppConfig, config)
   return servicesLayer(
@@ -39,15 +41,17 @@ export const liveServices = (
       configLayer,
       FileStoreLive,
       Tracking.Default.pipe(Layer.provide(DbLive(trackingDbPath(config)))),
-      dependencies(configLayer)
+      dependencies(configLayer),
+      Progress.layer(progress)
     )
   )
 }
 
-export const AppLayer = (configPath: string, overrides: ReadonlyArray<string>) =>
+/** The live services for a config file; `progress`: show progress lines (an interactive terminal, not --json). */
+export const AppLayer = (configPath: string, overrides: ReadonlyArray<string>, progress = false) =>
   Layer.unwrapEffect(
     loadConfig(configPath, overrides).pipe(
       Effect.provide(FileStoreLive),
-      Effect.map((config) => liveServices(config))
+      Effect.map((config) => liveServices(config, undefined, progress))
     )
   )

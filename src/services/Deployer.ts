@@ -18,6 +18,7 @@ import { FileStore } from "./FileStore.js"
 import { ingestedListPath } from "./Ingestion.js"
 import { Model, modelHash, modelPath } from "./Model.js"
 import { latestScorePath } from "./Scorer.js"
+import { Progress } from "./Progress.js"
 import { Tracking } from "./Tracking.js"
 
 export interface Release {
@@ -213,6 +214,6 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
 }) {
   static readonly layerTest = Deployer.Default.pipe(
     Layer.provideMerge(Layer.mergeAll(Model.Default, Alerts.Default)),
-    Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest()))
+    Layer.provideMerge(Layer.mergeAll(FileStore.layerMemory(), Tracking.layerTest, AppConfig.layerTest(), Progress.layerTest))
   )
 }

@@ -10,6 +10,7 @@ import { AppConfig } from "./AppConfig.js"
 import { Dependencies } from "./Dependencies.js"
 import { FileStore } from "./FileStore.js"
 import { Model } from "./Model.js"
+import { Progress } from "./Progress.js"
 import { Tracking } from "./Tracking.js"
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "bigint" ? Number(v) : null)
@@ -97,6 +98,6 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     Diagnostics.Default.pipe(
       Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
       Layer.provideMerge(DuckDb.Default),
-      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), Tracking.layerTest, AppConfig.layerTest(), Dependencies.layerFixed(report)))
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), Tracking.layerTest, AppConfig.layerTest(), Progress.layerTest, Dependencies.layerFixed(report)))
     )
 }

@@ -16,6 +16,7 @@ import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
+import { Progress } from "./Progress.js"
 import { type SnapshotRow, Tracking } from "./Tracking.js"
 
 export interface PendingFile {
@@ -75,6 +76,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
     const config = yield* AppConfig
     const duck = yield* DuckDb
     const snapshots = yield* Snapshots
+    const progress = yield* Progress
     const dataset = config.dataset
     const input = config.input_folder_path
 
@@ -189,11 +191,18 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
           accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, table: t.table })
         }
         const reloaded = accepted.length
-        for (const f of files) {
+        const line = progress.start("ingestion")
+        let rowsSoFar = 0
+        for (const [k, f] of files.entries()) {
           const t = yield* load(f).pipe(Effect.either)
           if (t._tag === "Left") rejected.push(yield* quarantine(f, t.left))
-          else accepted.push({ name: f.name, sha256: f.sha256, rows: t.right.rows, table: t.right.table })
+          else {
+            accepted.push({ name: f.name, sha256: f.sha256, rows: t.right.rows, table: t.right.table })
+            rowsSoFar += t.right.rows
+          }
+          line.update(rowsSoFar, `file ${k + 1}/${files.length}`)
         }
+        line.done()
         const fresh = accepted.slice(reloaded)
         if (accepted.length === 0) {
           return {
@@ -235,6 +244,6 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
     Ingestion.Default.pipe(
       Layer.provideMerge(Snapshots.Default),
       Layer.provideMerge(DuckDb.Default),
-      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest()))
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest(), Progress.layerTest))
     )
 }

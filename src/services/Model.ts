@@ -8,6 +8,7 @@ import { type Frame, presentMedian } from "../lib/Frame.js"
 import { classes, fit, probabilities } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
+import { Progress } from "./Progress.js"
 
 export const modelPath = (folder: string) => NodePath.join(folder, "trainedmodel.json")
 
@@ -32,6 +33,7 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
     const config = yield* AppConfig
+    const progress = yield* Progress
 
     /**
      * Fit on a frame. Missing (NaN) feature values are filled in place with `impute`, by
@@ -46,13 +48,16 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       frame.features.forEach((col, j) => {
         for (let i = 0; i < col.length; i++) if (Number.isNaN(col[i]!)) col[i] = fill[j]!
       })
+      const line = progress.start("training")
       const fitted = fit(frame.features, frame.target, {
+        onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
         solver: config.solver,
         C: config.regularization_C,
         tolerance: 1e-10,
         maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
         learningRate: config.learning_rate
       })
+      line.done()
       if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
       yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
       return ModelArtifact.make({
@@ -100,5 +105,5 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     return { train, predict, save, load } as const
   })
 }) {
-  static readonly layerTest = Model.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), AppConfig.layerTest())))
+  static readonly layerTest = Model.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), AppConfig.layerTest(), Progress.layerTest)))
 }

@@ -11,6 +11,7 @@ import { confusionMatrix, f1FromMatrix } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 import { Model, modelHash } from "./Model.js"
+import { Progress } from "./Progress.js"
 import { type DataKind, type ScorePurpose, Tracking } from "./Tracking.js"
 
 export const latestScorePath = (folder: string) => NodePath.join(folder, "latestscore.txt")
@@ -67,6 +68,6 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     Scorer.Default.pipe(
       Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
       Layer.provideMerge(DuckDb.Default),
-      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest()))
+      Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(files), Tracking.layerTest, AppConfig.layerTest(), Progress.layerTest))
     )
 }
