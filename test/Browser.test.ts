@@ -1,4 +1,9 @@
-/** The monitoring page in a real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core). */
+/// <reference lib="dom" />
+/**
+ * The dashboard in a real headless Chromium (playwright-core): every section's content, the
+ * chart drawn, readable at 1400 and 400 px, and a rollback done from the page. The browser
+ * is Debian's when installed, else the one @sparticuz/chromium ships (tested on its own too).
+ */
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -7,68 +12,158 @@ import { createServer } from "node:http"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { chromium } from "playwright-core"
-import { fullProcess } from "../src/programs/FullProcess.js"
 import { ApiServer } from "../src/http/Server.js"
-import { referenceFiles, TestLayer } from "./layers.js"
+import { fullProcess } from "../src/programs/FullProcess.js"
+import { prng } from "../src/programs/GenerateData.js"
+import { Deployer } from "../src/services/Deployer.js"
+import { FileStore } from "../src/services/FileStore.js"
+import { launchChromium, missingLibraries, resolvedLibrary, sparticuzSetup } from "../src/tools/Browser.js"
+import { csv, row, TestLayer } from "./layers.js"
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
-
-const launch = () => {
-  if (!NodeFs.existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`)
-  }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+const TOKEN = "dash-token"
+const IN = "/t/data/sourcedata"
+const ruled = (n: number, seed: number, flip = false, employeesFrom = 0) => {
+  const rand = prng(seed)
+  return Array.from({ length: n }, (_, i) => {
+    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
+    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), employeesFrom + Math.round(rand() * 50), (lm < 300) !== flip ? 1 : 0)
   })
 }
 
-describe("monitoring page in Chromium", () => {
-  it.live("shows the score history chart, drift status, summary stats, ingested files and the report link", () =>
+describe("the Chromium that @sparticuz/chromium ships", () => {
+  it("has every library it needs from the package itself, and renders a page", async () => {
+    const setup = await sparticuzSetup()
+    assert.strictEqual(setup.source, "sparticuz")
+    assert.deepStrictEqual(missingLibraries(setup), [])
+    for (const lib of ["libnss3.so", "libnspr4.so"]) {
+      const at = resolvedLibrary(setup, lib)
+      assert.isNotNull(at, lib)
+      assert.isTrue(at!.startsWith(setup.libDir!), `${lib} resolves to ${at}, not the packaged copy`)
+    }
+    const browser = await launchChromium(setup)
+    try {
+      const page = await browser.newPage()
+      await page.setContent("<main><h1>Ærø — 東京</h1></main>")
+      assert.strictEqual(await page.innerText("h1"), "Ærø — 東京")
+    } finally {
+      await browser.close()
+    }
+  })
+})
+
+describe("the dashboard in Chromium", () => {
+  it.live("shows every section, draws the chart, fits 1400 and 400 px, and rolls back from the page", () =>
     Effect.scoped(Effect.gen(function*() {
       const ctx = yield* Layer.build(ApiServer(1 << 20).pipe(
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-        Layer.provideMerge(TestLayer(referenceFiles()))
+        Layer.provideMerge(TestLayer(
+          { [`${IN}/one.csv`]: csv(ruled(200, 1)), "/t/data/testdata/testdata.csv": csv(ruled(60, 2)) },
+          { api_token: TOKEN, deploy_gate: "always", regularization_C: 100 }
+        ))
       ))
-      yield* fullProcess().pipe(Effect.provide(ctx))
-      const address = Context.get(ctx, HttpServer.HttpServer).address
-      assert.strictEqual(address._tag, "TcpAddress")
-      const base = `http://127.0.0.1:${(address as HttpServer.TcpAddress).port}`
-      const browser = yield* Effect.acquireRelease(Effect.promise(launch), (b) => Effect.promise(() => b.close()))
+      const store = Context.get(ctx, FileStore)
+      const run = <A, E>(e: Effect.Effect<A, E, never>) => e
+      yield* run(fullProcess().pipe(Effect.provide(ctx)))
+      const first = (yield* Deployer.pipe(Effect.flatMap((d) => d.current()), Effect.provide(ctx))).releaseId
+      // new data whose labels flipped and whose employee counts moved: performance and data drift
+      yield* store.writeAtomic(`${IN}/two.csv`, csv(ruled(120, 3, true, 300)))
+      yield* store.writeAtomic(`${IN}/broken.csv`, "corporation,lastmonth_activity\nx,1\n")
+      const second = yield* run(fullProcess().pipe(Effect.provide(ctx)))
+      assert.strictEqual(second.outcome, "redeployed")
+      const address = Context.get(ctx, HttpServer.HttpServer).address as HttpServer.TcpAddress
+      const base = `http://127.0.0.1:${address.port}`
+
+      const browser = yield* Effect.acquireRelease(Effect.promise(() => launchChromium()), (b) => Effect.promise(() => b.close()))
       const result = yield* Effect.promise(async () => {
-        const page = await browser.newPage()
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
         const response = await page.goto(`${base}/`)
-        const shot = NodePath.join(NodeOs.tmpdir(), "drs-monitor.png")
+        await page.waitForSelector("#score-chart canvas")
+        const text = async (sel: string) => (await page.locator(sel).innerText()).trim()
+        const rows = async (sel: string) => page.locator(`${sel} tbody tr`).count()
+        const inkedPixels = await page.evaluate(() => {
+          const c = document.querySelector("#score-chart canvas") as HTMLCanvasElement
+          const data = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data
+          let n = 0
+          for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) n++
+          return n
+        })
+        const overflow = async () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+        const shot = NodePath.join(NodeOs.tmpdir(), "drs-dashboard-1400.png")
         await page.screenshot({ path: shot, fullPage: true })
-        const pdf = await page.request.get(`${base}${await page.getAttribute("#report-link", "href")}`)
-        return {
+        const wide = await overflow()
+        const facts = {
           status: response?.status(),
           title: await page.title(),
-          points: await page.locator("#score-chart circle.point").count(),
-          chartVisible: await page.locator("#score-chart").isVisible(),
-          drift: await page.locator("#drift-status").innerText(),
-          reason: await page.locator("#drift-reason").innerText(),
-          release: await page.locator("#release").innerText(),
-          summaryRows: await page.locator("#summary tbody tr").count(),
-          ingested: await page.locator("#ingested li").allInnerTexts(),
-          pdfType: pdf.headers()["content-type"],
-          pdfStart: (await pdf.body()).subarray(0, 5).toString("latin1"),
+          live: await text("#live-release"),
+          liveF1: await text("#live-f1"),
+          lastRun: await text("#last-run-outcome"),
+          driftState: await text("#drift-state"),
+          driftClass: await page.getAttribute("#drift-state", "class"),
+          inkedPixels,
+          events: await page.locator("#events tbody tr").allInnerTexts(),
+          threshold: await text("#threshold-label"),
+          dataDrift: await page.locator("#data-drift-table tbody tr").allInnerTexts(),
+          releases: await rows("#releases-table"),
+          buttons: await page.locator("button.activate").count(),
+          runs: await page.locator("#runs-table tbody tr").allInnerTexts(),
+          rejected: await page.locator("#rejected-table tbody tr").allInnerTexts(),
+          summary: await rows("#summary-table"),
+          missing: await rows("#missing-table"),
+          classification: await page.locator("#classification-table tbody tr").allInnerTexts(),
+          links: await page.locator("header a").evaluateAll((as) => as.map((a) => a.getAttribute("href"))),
+          wide,
           shotBytes: NodeFs.statSync(shot).size
         }
+        await page.setViewportSize({ width: 400, height: 900 })
+        await page.waitForTimeout(300)
+        const narrow = await overflow()
+        await page.screenshot({ path: NodePath.join(NodeOs.tmpdir(), "drs-dashboard-400.png"), fullPage: true })
+        // roll back from the page: the button asks for the token, then the page shows the new live release
+        await page.setViewportSize({ width: 1400, height: 900 })
+        let asked = ""
+        page.once("dialog", (dialog) => {
+          asked = dialog.message()
+          void dialog.accept(TOKEN)
+        })
+        await page.locator("button.activate").first().click()
+        await page.waitForFunction(() => /is live/.test(document.getElementById("activate-result")?.textContent ?? ""))
+        const activated = await text("#activate-result")
+        await page.waitForFunction((id) => document.getElementById("live-release")?.textContent === id, await page.locator("button.activate").first().getAttribute("data-release").catch(() => null) ?? "")
+          .catch(() => undefined)
+        return { ...facts, narrow, asked, activated, liveAfter: await text("#live-release") }
       })
       assert.strictEqual(result.status, 200)
       assert.strictEqual(result.title, "DRS monitor")
-      assert.isTrue(result.chartVisible)
-      assert.isAtLeast(result.points, 2)
-      assert.strictEqual(result.drift, "drifted")
-      assert.strictEqual(result.reason, "no model is deployed yet")
-      assert.match(result.release, /^\d{4}-\d\d-\d\dT/)
-      assert.strictEqual(result.summaryRows, 3)
-      assert.strictEqual(result.ingested.length, 2)
-      assert.include(result.ingested[0]!, "dataset1.csv — 17 rows")
-      assert.strictEqual(result.pdfType, "application/pdf")
-      assert.strictEqual(result.pdfStart, "%PDF-")
-      assert.isAbove(result.shotBytes, 10_000)
+      assert.notStrictEqual(result.live, first)
+      assert.match(result.liveF1, /^0(\.\d+)?$|^1$/)
+      assert.strictEqual(result.lastRun, "redeployed")
+      // colour and a word: never colour alone
+      assert.strictEqual(result.driftState, "▲ drifted")
+      assert.include(result.driftClass!, "drifted")
+      assert.isAbove(result.inkedPixels, 500)
+      assert.isTrue(result.events.some((e) => e.includes("deployed")))
+      assert.include(result.threshold, "threshold")
+      assert.strictEqual(result.dataDrift.length, 3)
+      assert.isTrue(result.dataDrift.some((r) => r.startsWith("number_of_employees") && r.includes("flagged")))
+      assert.strictEqual(result.releases, 2)
+      assert.strictEqual(result.buttons, 1)
+      assert.isAtLeast(result.runs.length, 2)
+      assert.isTrue(result.runs[0]!.includes("redeployed"))
+      assert.strictEqual(result.rejected.length, 1)
+      assert.include(result.rejected[0]!, "broken.csv")
+      assert.include(result.rejected[0]!, "wrong header")
+      assert.strictEqual(result.summary, 3)
+      assert.strictEqual(result.missing, 5)
+      assert.strictEqual(result.classification.length, 5)
+      assert.isTrue(result.classification[0]!.startsWith("class 0"))
+      assert.deepStrictEqual(result.links, ["/download", "/docs", "/metrics"])
+      assert.isAtMost(result.wide, 0)
+      assert.isAtMost(result.narrow, 0)
+      assert.isAbove(result.shotBytes, 20_000)
+      assert.include(result.asked, "Bearer token")
+      assert.include(result.activated, `Release ${first} is live`)
+      const live = yield* Deployer.pipe(Effect.flatMap((d) => d.current()), Effect.provide(ctx))
+      assert.strictEqual(live.releaseId, first)
+      assert.strictEqual(result.liveAfter, first)
     })))
 })

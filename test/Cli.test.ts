@@ -138,11 +138,31 @@ describe("drs CLI on the real filesystem", () => {
       server.kill("SIGTERM")
     }
     const text = NodeFs.readFileSync(NodePath.join(dir, "data", "ingesteddata", "apireturns.txt"), "utf8")
-    for (const path of ["/health", "/prediction", "/scoring", "/summarystats", "/diagnostics", "/download", "/metrics"]) {
+    for (const path of ["/health", "/prediction", "/scoring", "/summarystats", "/diagnostics", "/drift", "/releases", "/download", "/metrics"]) {
       assert.match(text, new RegExp(`### (GET|POST) ${path} -> 200`))
     }
     const inProcess = cli("apicalls", "--json")
     assert.strictEqual(inProcess.code, 0, inProcess.stderr)
-    assert.strictEqual(JSON.parse(inProcess.stdout).result.calls, 7)
+    assert.strictEqual(JSON.parse(inProcess.stdout).result.calls, 9)
+  })
+
+  it("releases lists them with the live one marked; rollback makes the one before live, and says so", () => {
+    const deploy = cli("run", "--steps", "training,scoring,deployment", "--json")
+    assert.strictEqual(deploy.code, 0, deploy.stderr)
+    const listed = JSON.parse(cli("releases", "--json").stdout).result as Array<{ releaseId: string; live: boolean; f1: number; dataHash: string }>
+    assert.strictEqual(listed.length, 2)
+    assert.deepStrictEqual(listed.map((r) => r.live), [false, true])
+    assert.match(listed[0]!.dataHash, /^[0-9a-f]{64}$/)
+    const back = cli("rollback", "--reason", "checking rollback")
+    assert.strictEqual(back.code, 0, back.stderr)
+    assert.include(back.stdout, `release ${listed[0]!.releaseId} is live (was ${listed[1]!.releaseId})`)
+    assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "production", "CURRENT"), "utf8").trim(), listed[0]!.releaseId)
+    const text = cli("releases").stdout
+    assert.match(text, new RegExp(`^\\* ${listed[0]!.releaseId}`, "m"))
+    const forward = cli("rollback", listed[1]!.releaseId)
+    assert.strictEqual(forward.code, 0, forward.stderr)
+    const missing = cli("rollback", "no-such-release")
+    assert.strictEqual(missing.code, 4)
+    assert.include(missing.stderr, "ReleaseNotFound: no release no-such-release")
   })
 })

@@ -72,6 +72,8 @@ export class SystemGroup extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Prometheus))
   .add(HttpApiEndpoint.get("monitor", "/").addSuccess(Html))
+  .add(HttpApiEndpoint.get("uplotJs", "/assets/uplot.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
+  .add(HttpApiEndpoint.get("uplotCss", "/assets/uplot.css").addSuccess(HttpApiSchema.Text({ contentType: "text/css; charset=utf-8" })))
   .annotate(OpenApi.Title, "System")
 {}
 

@@ -1,5 +1,8 @@
 /** The API's handlers over the services. */
 import { HttpApiBuilder } from "@effect/platform"
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Effect, Metric, Option } from "effect"
 import { parseNumberCell } from "../lib/Cells.js"
@@ -14,7 +17,21 @@ import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
 import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
-import { renderMonitor } from "./Monitor.js"
+import { renderDashboard } from "./Dashboard.js"
+import { dashboardData } from "./DashboardData.js"
+
+/** uPlot's files, served by the app itself (no CDN); read once. */
+const uplotDist = NodePath.join(NodePath.dirname(createRequire(import.meta.url).resolve("uplot")), ".")
+const assets = new Map<string, string>()
+const asset = (name: string) =>
+  Effect.sync(() => {
+    let text = assets.get(name)
+    if (text === undefined) {
+      text = NodeFs.readFileSync(NodePath.join(uplotDist, name), "utf8")
+      assets.set(name, text)
+    }
+    return text
+  })
 
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
@@ -180,19 +197,7 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
           ]
           return lines.join("\n") + "\n"
         }))
-      .handle("monitor", () =>
-        Effect.gen(function*() {
-          const r = yield* live
-          const summary = yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => []))
-          const drift = yield* tracking.driftDecisions()
-          return renderMonitor({
-            releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
-            deployedF1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
-            scores: (yield* tracking.scores()).filter((s) => s.purpose !== "report"),
-            drift: drift.length > 0 ? drift[drift.length - 1]! : null,
-            summary,
-            ingested: yield* tracking.ingestedFiles(),
-            hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false))
-          })
-        }))
+      .handle("monitor", () => dashboardData.pipe(Effect.map(renderDashboard)))
+      .handle("uplotJs", () => asset("uPlot.iife.min.js"))
+      .handle("uplotCss", () => asset("uPlot.min.css"))
   }))

@@ -108,6 +108,8 @@ export const apiCallsProgram = (baseUrl?: string) =>
       { method: "GET", path: "/scoring" },
       { method: "GET", path: "/summarystats" },
       { method: "GET", path: "/diagnostics" },
+      { method: "GET", path: "/drift" },
+      { method: "GET", path: "/releases" },
       { method: "GET", path: "/download" },
       { method: "GET", path: "/metrics" }
     ]

@@ -90,7 +90,6 @@ const explain = (f: Found): { tag: string; message: string } => {
   }
 }
 
-const firstLine = (s: string) => s.split("\n")[0]!
 
 export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport => {
   const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { _tag?: string; message?: string } | undefined
@@ -104,7 +103,7 @@ export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport => {
         return { ...e, message: `${e.tag}: ${e.message}`, exitCode: exitCodeOf(e.tag), defect: false }
       }
     }
-    return { tag, message: `${tag}: ${firstLine(failure.message ?? String(failure))}`, exitCode: exitCodeOf(tag), defect: false }
+    return { tag, message: `${tag}: ${failure.message ?? String(failure)}`, exitCode: exitCodeOf(tag), defect: false }
   }
   for (const d of Cause.defects(cause)) {
     const found = findSystemError(d)
