@@ -130,7 +130,10 @@ const SCRIPT = `
     if(!el||!raw||typeof uPlot==="undefined")return;
     var d=JSON.parse(raw.textContent), pts=d.points;
     var xs=[],dep=[],chk=[],thr=[];
-    pts.forEach(function(p){xs.push(p.t);var isDep=p.kind.indexOf("deployed")===0;dep.push(isDep?p.f1:null);chk.push(isDep?null:p.f1);thr.push(d.threshold?d.threshold.value:null);});
+    // the events' times join the x axis, so every marker falls inside the plot
+    var rows=pts.map(function(p){return {t:p.t,p:p};}).concat(d.events.map(function(e){return {t:e.t,p:null};}));
+    rows.sort(function(a,b){return a.t-b.t;});
+    rows.forEach(function(r){var p=r.p;xs.push(r.t);var isDep=p&&p.kind.indexOf("deployed")===0;dep.push(p&&isDep?p.f1:null);chk.push(p&&!isDep?p.f1:null);thr.push(d.threshold?d.threshold.value:null);});
     if(xs.length===1){xs.push(xs[0]+60);dep.push(null);chk.push(null);thr.push(thr[0]);}
     el.innerHTML="";
     var opts={width:Math.max(280,el.clientWidth),height:260,legend:{show:false},
