@@ -33,7 +33,7 @@ describe("HTTP API before anything is deployed", () => {
     Effect.gen(function*() {
       const health = yield* get("/health")
       assert.strictEqual(health.status, 200)
-      assert.deepStrictEqual(health.body(), { status: "ok", releaseId: null, f1: null })
+      assert.deepStrictEqual(health.body(), { status: "ok", releaseId: null, f1: null, pid: process.pid })
       const p = yield* send(json("/prediction", { rows: [{ lastmonth_activity: 1, lastyear_activity: 2, number_of_employees: 3 }] }))
       assert.strictEqual(p.status, 503)
       assert.include(p.body().message, "nothing is deployed")

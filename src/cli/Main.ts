@@ -10,6 +10,7 @@ import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/Gener
 import { DEFAULT_DATASET } from "../domain/Dataset.js"
 import { AppConfig, loadConfig } from "../services/AppConfig.js"
 import { configStamp, validatedStampPath } from "./QuickCheck.js"
+import { isClusterWorker, superviseWorkers } from "./Workers.js"
 import { FileStore } from "../services/FileStore.js"
 import { runStep, STEPS, type Step } from "../programs/Steps.js"
 import { Deployer } from "../services/Deployer.js"
@@ -140,8 +141,17 @@ const rollbackCommand = Command.make("rollback", {
   execute(opts, Effect.flatMap(Deployer, (d) => d.rollback(Option.getOrUndefined(opts.release), opts.reason)).pipe(withLock), (r) =>
     `release ${r.releaseId} is live (was ${r.previous ?? "nothing"}), F1 ${r.f1 ?? "n/a"}`)).pipe(Command.withDescription("make an earlier (or any) release live again, atomically"))
 
-const serveCommand = Command.make("serve", { ...common, port: Options.integer("port").pipe(Options.optional, Options.withDescription("port (default: api_port of the config, 8000)")) }, (opts) =>
-  execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped")).pipe(Command.withDescription("serve the HTTP API and the monitoring page"))
+const serveCommand = Command.make("serve", {
+  ...common,
+  port: Options.integer("port").pipe(Options.optional, Options.withDescription("port (default: api_port of the config, 8000)")),
+  workers: Options.integer("workers").pipe(Options.withDefault(1), Options.withDescription("server processes sharing the port (node:cluster), e.g. one per core"))
+}, (opts) =>
+  opts.workers > 1 && !isClusterWorker()
+    ? Effect.promise(() => superviseWorkers(opts.workers, (line) => process.stderr.write(`${line}\n`))).pipe(
+      Effect.flatMap((code) => Effect.sync(() => { process.exitCode = code }))
+    )
+    : execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped")
+).pipe(Command.withDescription("serve the HTTP API and the dashboard"))
 
 const apiCallsCommand = Command.make("apicalls", { ...common, url: Options.text("url").pipe(Options.optional, Options.withDescription("a running server's base URL; default: an in-process server on a free port")) }, (opts) =>
   execute(opts, apiCallsProgram(Option.getOrUndefined(opts.url)), (r) => `wrote ${r.path} and ${r.jsonPath} (${r.calls} calls)`)).pipe(Command.withDescription("call every API endpoint and save the responses to apireturns.txt"))

@@ -47,7 +47,9 @@ export const DiagnosticsResponse = Schema.Struct({
 export const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   releaseId: Schema.NullOr(Schema.String),
-  f1: Schema.NullOr(Schema.Number)
+  f1: Schema.NullOr(Schema.Number),
+  /** the server process that answered (one of several with serve --workers) */
+  pid: Schema.Number
 })
 
 export const FullProcessResponse = Schema.Struct({ outcome: Schema.String, summary: Schema.Unknown })

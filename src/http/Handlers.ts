@@ -169,7 +169,8 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
         live.pipe(Effect.map((r) => ({
           status: "ok" as const,
           releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
-          f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1)))
+          f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
+          pid: process.pid
         }))))
       .handle("metrics", () =>
         Effect.gen(function*() {

@@ -1,0 +1,76 @@
+/** `serve --workers 2`: two server processes share one port on 127.0.0.1, both answer, and SIGTERM stops them all. */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { spawn, spawnSync } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeHttp from "node:http"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+
+const ROOT = NodePath.resolve(import.meta.dirname, "..")
+const MAIN = NodePath.join(ROOT, "dist", "main.js")
+let dir = ""
+
+beforeAll(() => {
+  dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-workers-"))
+  NodeFs.cpSync(NodePath.join(ROOT, "data", "sourcedata"), NodePath.join(dir, "data", "sourcedata"), { recursive: true })
+  NodeFs.cpSync(NodePath.join(ROOT, "data", "testdata"), NodePath.join(dir, "data", "testdata"), { recursive: true })
+  NodeFs.copyFileSync(NodePath.join(ROOT, "config.json"), NodePath.join(dir, "config.json"))
+  const r = spawnSync(process.execPath, [MAIN, "fullprocess", "--no-apicalls"], { cwd: dir, encoding: "utf8", timeout: 120_000 })
+  if (r.status !== 0) throw new Error(r.stderr)
+})
+afterAll(() => {
+  if (dir) NodeFs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** GET on a fresh connection each time, so the port's balancing sees every request. */
+const health = (port: number) =>
+  new Promise<{ pid: number; releaseId: string }>((resolve, reject) => {
+    const req = NodeHttp.get({ host: "127.0.0.1", port, path: "/health", agent: false, headers: { connection: "close" } }, (res) => {
+      let body = ""
+      res.on("data", (c: Buffer) => (body += c.toString()))
+      res.on("end", () => resolve(JSON.parse(body)))
+    })
+    req.on("error", reject)
+  })
+
+describe("serve --workers", () => {
+  it("runs two processes that both answer on one port, and stops them all on SIGTERM", async () => {
+    const server = spawn(process.execPath, [MAIN, "serve", "--port", "0", "--workers", "2"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let log = ""
+    server.stderr!.on("data", (d: Buffer) => (log += d.toString()))
+    try {
+      // both workers log the address they listen on; with --port 0 the primary gives them one port
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`workers did not start: ${log}`)), 60_000)
+        const poll = setInterval(() => {
+          const ports = [...log.matchAll(/Listening on http:\/\/[\d.]+:(\d+)/g)].map((m) => Number(m[1]))
+          if (ports.length >= 2) {
+            clearInterval(poll)
+            clearTimeout(timer)
+            assert.strictEqual(new Set(ports).size, 1, log)
+            resolve(ports[0]!)
+          }
+        }, 50)
+      })
+      const pids = new Set<number>()
+      for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await health(port)).pid)
+      assert.strictEqual(pids.size, 2)
+      assert.isFalse(pids.has(server.pid!))
+      const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)))
+      server.kill("SIGTERM")
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 15_000))])
+      assert.strictEqual(code, 0)
+      const alive = [...pids].filter((pid) => {
+        try {
+          process.kill(pid, 0)
+          return !NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2]!.startsWith("Z")
+        } catch {
+          return false
+        }
+      })
+      assert.deepStrictEqual(alive, [], spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-p", [...pids].join(",")], { encoding: "utf8" }).stdout)
+    } finally {
+      server.kill("SIGKILL")
+    }
+  })
+})
