@@ -15,12 +15,13 @@ import * as NodePath from "node:path"
 export const validatedStampPath = (outputFolder: string) => NodePath.join(outputFolder, ".validated-config")
 
 /**
- * The stamp of a config file as this build validates it: its text and the build's config
- * schema (a new build with another schema validates the config again).
+ * The stamp of a config file as this build validates it: its text and the build (the entry
+ * script's size and time), so that a new build, whose config schema may differ, validates
+ * the config again.
  */
 export const configStamp = (configText: string) => {
-  const schema = NodeFs.statSync(new URL("../domain/Schemas.js", import.meta.url))
-  return NodeCrypto.createHash("sha256").update(configText).update(`\0${schema.size}:${schema.mtimeMs}`).digest("hex")
+  const build = NodeFs.statSync(process.argv[1]!)
+  return NodeCrypto.createHash("sha256").update(configText).update(`\0${build.size}:${build.mtimeMs}`).digest("hex")
 }
 
 const hashFile = (path: string) => {
