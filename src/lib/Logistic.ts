@@ -61,8 +61,6 @@ export type Columns = ReadonlyArray<ArrayLike<number>>
 
 const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))
 
-/** log(1 + exp(z)) without overflow */
-const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)))
 
 export const columnScaling = (columns: Columns, n: number) => {
   const means: Array<number> = []
@@ -159,10 +157,18 @@ const fitNewton = (
       z[i] = v
     }
   }
+  // the probabilities at the margins objective() last computed, for the next Newton step
+  const prob = new Float64Array(n)
   const objective = (theta: ReadonlyArray<number>) => {
     margins(theta)
     let loss = 0
-    for (let i = 0; i < n; i++) loss += softplus(z[i]!) - y[i]! * z[i]!
+    for (let i = 0; i < n; i++) {
+      // one exp serves the loss (softplus) and the probability (sigmoid)
+      const zi = z[i]!
+      const e = Math.exp(-Math.abs(zi))
+      loss += (zi > 0 ? zi : 0) + Math.log1p(e) - y[i]! * zi
+      prob[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
+    }
     let pen = 0
     for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) pen += theta[a]! * P[a]![b]! * theta[b]!
     return 0.5 * pen + C * loss
@@ -171,24 +177,39 @@ const fitNewton = (
   let f = objective(theta)
   let iterations = 0
   let converged = false
-  const row = new Float64Array(k)
+  // one pass over the rows per iteration: residual and weight from the margin, and the
+  // gradient and the upper triangle of the Hessian summed into a flat accumulator
+  const tri = (k * (k + 1)) / 2
+  const acc = new Float64Array(k + tri)
+  const rowv = new Float64Array(k)
+  rowv[0] = 1
   while (iterations < options.maxIterations) {
     iterations++
     options.onIteration?.(iterations)
     // objective() left the margins of theta in z
-    const g = new Array<number>(k).fill(0)
-    const H: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+    acc.fill(0)
     for (let i = 0; i < n; i++) {
-      const p = sigmoid(z[i]!)
+      const p = prob[i]!
       const r = C * (p - y[i]!)
       const w = C * p * (1 - p)
-      row[0] = 1
-      for (let j = 0; j < d; j++) row[j + 1] = xs[j]![i]!
+      for (let j = 1; j < k; j++) rowv[j] = xs[j - 1]![i]!
+      let idx = k
       for (let a = 0; a < k; a++) {
-        g[a]! += r * row[a]!
-        const wa = w * row[a]!
-        for (let b = a; b < k; b++) H[a]![b]! += wa * row[b]!
+        const va = rowv[a]!
+        acc[a] = acc[a]! + r * va
+        const wa = w * va
+        for (let b = a; b < k; b++) {
+          acc[idx] = acc[idx]! + wa * rowv[b]!
+          idx++
+        }
       }
+    }
+    const g = new Array<number>(k)
+    const H: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
+    let idx = k
+    for (let a = 0; a < k; a++) {
+      g[a] = acc[a]!
+      for (let b = a; b < k; b++) H[a]![b] = acc[idx++]!
     }
     for (let a = 0; a < k; a++) {
       for (let b = 0; b < k; b++) {
