@@ -6,12 +6,11 @@ import * as NodeHttp from "node:http"
 import type * as NodeNet from "node:net"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { deploymentStep, scoringStep, trainingStep } from "../src/programs/Steps.js"
-import { prng } from "../src/programs/GenerateData.js"
 import { Alerts } from "../src/services/Alerts.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Tracking } from "../src/services/Tracking.js"
-import { csv, row, TestLayer } from "./layers.js"
+import { csv, row, ruled, TestLayer } from "./layers.js"
 
 interface Received {
   readonly body: string
@@ -106,13 +105,6 @@ describe("Alerts", () => {
 })
 
 const IN = "/t/data/sourcedata"
-const ruled = (n: number, seed: number, flip = false) => {
-  const rand = prng(seed)
-  return Array.from({ length: n }, (_, i) => {
-    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
-    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), Math.round(rand() * 50), (lm < 300) !== flip ? 1 : 0)
-  })
-}
 
 describe("the events of the lifecycle", () => {
   it.live("fullprocess and rollback raise deployed, file-rejected, drift, gate-refused and rolled-back", () =>

@@ -14,21 +14,13 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { ApiServer } from "../src/http/Server.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
-import { prng } from "../src/programs/GenerateData.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { launchChromium, missingLibraries, resolvedLibrary, sparticuzSetup } from "../src/tools/Browser.js"
-import { csv, row, TestLayer } from "./layers.js"
+import { csv, row, ruled, TestLayer } from "./layers.js"
 
 const TOKEN = "dash-token"
 const IN = "/t/data/sourcedata"
-const ruled = (n: number, seed: number, flip = false, employeesFrom = 0) => {
-  const rand = prng(seed)
-  return Array.from({ length: n }, (_, i) => {
-    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
-    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), employeesFrom + Math.round(rand() * 50), (lm < 300) !== flip ? 1 : 0)
-  })
-}
 
 describe("the Chromium that @sparticuz/chromium ships", () => {
   it("has every library it needs from the package itself, and renders a page", async () => {
@@ -107,6 +99,7 @@ describe("the dashboard in Chromium", () => {
           buttons: await page.locator("button.activate").count(),
           runs: await page.locator("#runs-table tbody tr").allInnerTexts(),
           rejected: await page.locator("#rejected-table tbody tr").allInnerTexts(),
+          ingested: await page.locator("#ingested-table tbody tr").allInnerTexts(),
           summary: await rows("#summary-table"),
           missing: await rows("#missing-table"),
           classification: await page.locator("#classification-table tbody tr").allInnerTexts(),
@@ -152,6 +145,7 @@ describe("the dashboard in Chromium", () => {
       assert.strictEqual(result.rejected.length, 1)
       assert.include(result.rejected[0]!, "broken.csv")
       assert.include(result.rejected[0]!, "wrong header")
+      assert.deepStrictEqual(result.ingested.map((r) => r.split("\t")[0]), ["two.csv", "one.csv"])
       assert.strictEqual(result.summary, 3)
       assert.strictEqual(result.missing, 5)
       assert.strictEqual(result.classification.length, 5)

@@ -1,27 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeOs from "node:os"
-import type { Row } from "./layers.js"
-import { prng } from "../src/programs/GenerateData.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { lockPath } from "../src/programs/Lock.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Tracking } from "../src/services/Tracking.js"
-import { csv, row, TestLayer } from "./layers.js"
+import { csv, row, ruled, TestLayer } from "./layers.js"
 
 const IN = "/t/data/sourcedata"
 
-/** Rows whose label follows a rule the model can learn exactly; `flip` inverts it (drift). */
-const ruled = (n: number, seed: number, flip = false): Array<Row> => {
-  const rand = prng(seed)
-  return Array.from({ length: n }, (_, i) => {
-    // a clear margin around the rule's threshold
-    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
-    const label = (lm < 300) !== flip ? 1 : 0
-    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), Math.round(rand() * 50), label)
-  })
-}
 
 const files = {
   [`${IN}/one.csv`]: csv(ruled(60, 1)),

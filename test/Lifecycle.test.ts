@@ -5,23 +5,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { ApiServer } from "../src/http/Server.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
-import { prng } from "../src/programs/GenerateData.js"
 import { deploymentStep, ingestionStep, scoringStep, trainingStep } from "../src/programs/Steps.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Tracking } from "../src/services/Tracking.js"
-import { csv, row, type Row, TestLayer } from "./layers.js"
+import { csv, row, type Row, ruled, TestLayer } from "./layers.js"
 
 const IN = "/t/data/sourcedata"
 
-/** Labels follow a threshold on lastmonth_activity; `flip` inverts the rule. */
-const ruled = (n: number, seed: number, flip = false): Array<Row> => {
-  const rand = prng(seed)
-  return Array.from({ length: n }, (_, i) => {
-    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
-    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), Math.round(rand() * 50), (lm < 300) !== flip ? 1 : 0)
-  })
-}
 
 const cleanTest = { "/t/data/testdata/testdata.csv": csv(ruled(40, 2)) }
 // modest deployed F1, so that a small shifted batch drifts while a retrained model stays as good

@@ -60,14 +60,20 @@ describe("serve --workers", () => {
       server.kill("SIGTERM")
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 15_000))])
       assert.strictEqual(code, 0)
-      const alive = [...pids].filter((pid) => {
+      const isAlive = (pid: number) => {
         try {
           process.kill(pid, 0)
-          return !NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(" ")[2]!.startsWith("Z")
+          return !/^[ZX]/.test(NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "")
         } catch {
           return false
         }
-      })
+      }
+      // the workers have exited or are being reaped: give the kernel a moment
+      let alive = [...pids].filter(isAlive)
+      for (let i = 0; i < 20 && alive.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        alive = alive.filter(isAlive)
+      }
       assert.deepStrictEqual(alive, [], spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-p", [...pids].join(",")], { encoding: "utf8" }).stdout)
     } finally {
       server.kill("SIGKILL")

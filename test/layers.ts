@@ -11,6 +11,7 @@ import { Tracking } from "../src/services/Tracking.js"
 import { DependencyReport, OutdatedDependency } from "../src/domain/Schemas.js"
 import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../src/domain/Dataset.js"
 import type { Frame } from "../src/lib/Frame.js"
+import { prng } from "../src/programs/GenerateData.js"
 
 export const fixedDependencies = DependencyReport.make({
   checked: true,
@@ -58,6 +59,19 @@ export const row = (corporation: string, lm: number | null, ly: number | null, n
 })
 
 const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/**
+ * Rows whose label follows a rule a model can learn exactly (lastmonth_activity < 300, with a
+ * clear margin); `flip` inverts the rule (drift); `employeesFrom` moves a feature that does
+ * not decide the label (data drift).
+ */
+export const ruled = (n: number, seed: number, flip = false, employeesFrom = 0): Array<Row> => {
+  const rand = prng(seed)
+  return Array.from({ length: n }, (_, i) => {
+    const lm = rand() < 0.5 ? Math.round(rand() * 250) : Math.round(350 + rand() * 350)
+    return row(`c${seed}-${i}`, lm, Math.round(rand() * 5000), employeesFrom + Math.round(rand() * 50), (lm < 300) !== flip ? 1 : 0)
+  })
+}
 
 /** Fixture rows as a CSV document of the given schema (default: the reference's columns). */
 export const csv = (rows: ReadonlyArray<Record<string, unknown>>, dataset: DatasetSchema = DEFAULT_DATASET) =>

@@ -1,123 +1,197 @@
 /**
- * Benchmarks (not tests): ingestion and training throughput on generated data (1M rows by
- * default), and HTTP prediction throughput under a local, bounded load generator.
- *   npm run bench -- [--rows N] [--files K] [--seconds S] [--concurrency C] [--batch B]
+ * `npm run bench`: this system against the original Python one (pandas, scikit-learn, Flask
+ * under gunicorn), side by side in one run on the same machine, printed as ratios with the
+ * targets. The machine is shared and noisy: short measurements alternate and take medians.
+ *
+ *   node dist/bench/bench.js [--quick]     --quick skips the 10M-row ingestion
+ *                            [--rows50m]   also ingest and train 50M rows (peak RSS against 4 GiB)
  */
-import { Context, Effect, Layer, Logger, LogLevel } from "effect"
-import { HttpServer } from "@effect/platform"
+import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
-import * as NodeHttp from "node:http"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { parseArgs } from "node:util"
-import { AppConfigSchema, DependencyReport } from "../domain/Schemas.js"
-import { HttpLive, limitsOf } from "../http/Server.js"
-import { liveServices } from "../programs/AppLayer.js"
-import { writeBulkData, generateCsv } from "../programs/GenerateData.js"
-import { deploymentStep, ingestionStep, scoringStep, trainingStep } from "../programs/Steps.js"
-import { Dependencies } from "../services/Dependencies.js"
+import { fileURLToPath } from "node:url"
+import { load, measure, median, startServer, wall } from "./Measure.js"
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: "string", default: "1000000" },
-    files: { type: "string", default: "4" },
-    seconds: { type: "string", default: "5" },
-    concurrency: { type: "string", default: "16" },
-    batch: { type: "string", default: "100" }
-  }
-})
-const ROWS = Number(values.rows)
-const FILES = Number(values.files)
-const SECONDS = Number(values.seconds)
-const CONCURRENCY = Number(values.concurrency)
-const BATCH = Number(values.batch)
+const ROOT = NodePath.resolve(NodePath.dirname(fileURLToPath(import.meta.url)), "..", "..")
+const MAIN = NodePath.join(ROOT, "dist", "main.js")
+const PY_BENCH = process.env.DRS_SHARED_BENCH ?? NodePath.resolve(ROOT, "..", "shared", "bench")
+const PY = "/usr/bin/python3"
+const args = new Set(process.argv.slice(2))
+const work = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-bench-"))
+const node = process.execPath
 
-// node:http with keep-alive: fetch (undici) would be the bottleneck, not the server
-const agent = new NodeHttp.Agent({ keepAlive: true, maxSockets: 256 })
-const post = (url: string, body: string) =>
-  new Promise<number>((resolve, reject) => {
-    const req = NodeHttp.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume()
-      res.on("end", () => resolve(res.statusCode ?? 0))
-    })
-    req.on("error", reject)
-    req.end(body)
-  })
+const say = (s: string) => process.stderr.write(`${s}\n`)
 
-let peakRss = 0
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss)
-}, 20)
-const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`
-const rate = (n: number, ms: number) => `${Math.round((n / ms) * 1000).toLocaleString("en-US")}/s`
-
-const measure = async <A>(label: string, rows: number, f: () => Promise<A>) => {
-  peakRss = process.memoryUsage().rss
-  const t0 = performance.now()
-  const a = await f()
-  const ms = performance.now() - t0
-  console.log(`${label.padEnd(22)} ${rows.toLocaleString("en-US").padStart(10)} rows  ${(ms / 1000).toFixed(2).padStart(7)} s  ${rate(rows, ms).padStart(12)} rows  peak RSS ${mb(Math.max(peakRss, process.memoryUsage().rss))}`)
-  return a
+const ensureTools = () => {
+  const missing = ["/usr/bin/time", "/usr/bin/wrk"].filter((p) => !NodeFs.existsSync(p))
+  if (missing.length === 0) return
+  if (process.getuid?.() !== 0) throw new Error(`the benchmark needs GNU time and wrk: apt-get install time wrk`)
+  say("installing GNU time and wrk (Debian packages)…")
+  const r = spawnSync("sh", ["-c", "apt-get install -y -qq time wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq time wrk >/dev/null)"], { stdio: "inherit" })
+  if (r.status !== 0) throw new Error("could not install time and wrk")
 }
 
-const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-bench-"))
-const config = AppConfigSchema.make({
-  input_folder_path: NodePath.join(dir, "in"),
-  output_folder_path: NodePath.join(dir, "out"),
-  test_data_path: NodePath.join(dir, "test"),
-  output_model_path: NodePath.join(dir, "models"),
-  prod_deployment_path: NodePath.join(dir, "prod"),
-  db_path: NodePath.join(dir, "out", "drs.sqlite"),
-  quarantine_folder_path: NodePath.join(dir, "quarantine")
-})
-const layer = liveServices(config, () =>
-  Dependencies.layerFixed(DependencyReport.make({ checked: false, error: "not checked in benchmarks", packages: [] })))
+const pythonOk = spawnSync(PY, ["-c", "import pandas, sklearn"], { stdio: "ignore" }).status === 0 && NodeFs.existsSync(NodePath.join(PY_BENCH, "bench_steps.py"))
+const gunicornOk = pythonOk && spawnSync(PY, ["-c", "import flask"], { stdio: "ignore" }).status === 0 && NodeFs.existsSync("/usr/bin/gunicorn")
 
-const program = Effect.gen(function*() {
-  const ctx = yield* Layer.build(layer)
-  const run = <A, E>(e: Effect.Effect<A, E, Layer.Layer.Success<typeof layer>>) =>
-    Effect.runPromise(Effect.provide(e, ctx).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
-  console.log(`node ${process.version}, ${NodeOs.cpus().length} cores; data in ${dir}`)
-  yield* Effect.promise(() => measure("generate CSV", ROWS, () => run(writeBulkData(config.input_folder_path, ROWS, FILES, 7))))
-  NodeFs.mkdirSync(config.test_data_path, { recursive: true })
-  yield* Effect.promise(() => run(writeBulkData(config.test_data_path, 1000, 1, 99)))
-  const ingested = yield* Effect.promise(() => measure("ingestion", ROWS, () => run(ingestionStep(null))))
-  yield* Effect.promise(() => measure("training (liblinear)", ingested.totalRows, () => run(trainingStep(null))))
-  yield* Effect.promise(() => run(scoringStep(null).pipe(Effect.zipRight(deploymentStep(null)))))
+/** A project folder whose config points into it. */
+const project = (name: string, input: string, extra: Record<string, unknown> = {}) => {
+  const dir = NodePath.join(work, name)
+  NodeFs.mkdirSync(dir, { recursive: true })
+  NodeFs.cpSync(NodePath.join(ROOT, "data", "testdata"), NodePath.join(dir, "test"), { recursive: true })
+  const config = NodePath.join(dir, "config.json")
+  NodeFs.writeFileSync(config, JSON.stringify({
+    input_folder_path: input, output_folder_path: NodePath.join(dir, "out"), test_data_path: NodePath.join(dir, "test"),
+    output_model_path: NodePath.join(dir, "models"), prod_deployment_path: NodePath.join(dir, "production"),
+    quarantine_folder_path: NodePath.join(dir, "quarantine"), ...extra
+  }))
+  return { dir, config }
+}
 
-  // HTTP: a real server on a free port, a bounded local load generator
-  const server = yield* Layer.build(HttpLive(0, "127.0.0.1", 16 * 1024 * 1024, limitsOf(config)).pipe(Layer.provide(Layer.succeedContext(ctx))))
-  const address = Context.get(server, HttpServer.HttpServer).address
-  const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
-  const body = JSON.stringify({ csv: generateCsv(BATCH, 5) })
-  const latencies: Array<number> = []
-  let errors = 0
-  const deadline = Date.now() + SECONDS * 1000
-  const maxRequests = 1_000_000
-  peakRss = process.memoryUsage().rss
-  const t0 = performance.now()
-  yield* Effect.promise(() => Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (Date.now() < deadline && latencies.length + errors < maxRequests) {
-      const s = performance.now()
-      const status = await post(`${base}/prediction`, body)
-      if (status === 200) latencies.push(performance.now() - s)
-      else errors++
-    }
-  })))
-  const ms = performance.now() - t0
-  latencies.sort((a, b) => a - b)
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1) ?? "n/a"
-  console.log(`HTTP POST /prediction   ${latencies.length} requests of ${BATCH} rows in ${(ms / 1000).toFixed(2)} s, concurrency ${CONCURRENCY}: ${rate(latencies.length, ms)} requests, ${rate(latencies.length * BATCH, ms)} rows; p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms; ${errors} errors; peak RSS ${mb(peakRss)}`)
-})
+const generate = (rows: number) => {
+  const dir = NodePath.join(work, `in-${rows}`)
+  say(`generating ${rows.toLocaleString("en-US")} rows in 4 files…`)
+  measure(node, [MAIN, "generate-data", dir, "--rows", String(rows), "--files", "4", "--seed", "1"])
+  return dir
+}
 
-// request logs would measure the terminal, not the server
-Effect.runPromise(Effect.scoped(program).pipe(Logger.withMinimumLogLevel(LogLevel.Warning), Effect.orDie))
-  .catch((e) => {
-    console.error(e)
-    process.exitCode = 1
+interface Row {
+  readonly what: string
+  readonly ours: string
+  readonly theirs: string
+  readonly ratio: number | null
+  readonly target: string
+  readonly pass: boolean | null
+}
+const rows: Array<Row> = []
+const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`)
+const add = (what: string, ours: string, theirs: string, ratio: number | null, target: string, pass: boolean | null) => {
+  rows.push({ what, ours, theirs, ratio, target, pass })
+  say(`  ${what}: ours ${ours}, theirs ${theirs}${ratio === null ? "" : `, ratio ${ratio.toFixed(2)}×`} (target ${target})`)
+}
+
+/** Ingestion of a folder, ours and pandas' alternately, `reps` times each; medians. */
+const ingestion = (input: string, reps: number, tag: string) => {
+  const ours: Array<{ wallMs: number; peakMiB: number }> = []
+  const theirs: Array<{ wallMs: number; peakMiB: number }> = []
+  for (let i = 0; i < reps; i++) {
+    const p = project(`ingest-${tag}-${i}`, input)
+    ours.push(measure(node, [MAIN, "run", "--steps", "ingestion", "--config", p.config]))
+    if (pythonOk) theirs.push(measure(PY, [NodePath.join(PY_BENCH, "bench_steps.py"), "ingest", input, NodePath.join(work, `py-${tag}-${i}`)]))
+  }
+  return {
+    ours: { wallMs: median(ours.map((r) => r.wallMs)), peakMiB: median(ours.map((r) => r.peakMiB)) },
+    theirs: pythonOk ? { wallMs: median(theirs.map((r) => r.wallMs)), peakMiB: median(theirs.map((r) => r.peakMiB)) } : null,
+    project: `ingest-${tag}-0`
+  }
+}
+
+const main = async () => {
+  ensureTools()
+  if (!NodeFs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build (npm run bench does)`)
+  say(`work folder ${work}`)
+  if (!pythonOk) say(`python3 cannot import pandas and sklearn (or ${PY_BENCH} is missing): ours only. Debian: apt-get install python3-pandas python3-sklearn python3-flask gunicorn`)
+  const cpus = NodeOs.cpus().length
+
+  // 1M rows: ingestion wall and peak RSS, then training on the ingested data
+  const in1m = generate(1_000_000)
+  say("ingestion, 1M rows (3 alternating runs each)…")
+  const i1 = ingestion(in1m, 3, "1m")
+  add("ingestion 1M rows: wall", fmtMs(i1.ours.wallMs), i1.theirs ? fmtMs(i1.theirs.wallMs) : "—", i1.theirs ? i1.ours.wallMs / i1.theirs.wallMs : null, "≤ 0.35×", i1.theirs ? i1.ours.wallMs / i1.theirs.wallMs <= 0.35 : null)
+  add("ingestion 1M rows: peak RSS", `${i1.ours.peakMiB.toFixed(0)} MiB`, i1.theirs ? `${i1.theirs.peakMiB.toFixed(0)} MiB` : "—", i1.theirs ? i1.ours.peakMiB / i1.theirs.peakMiB : null, "≤ 0.7×", i1.theirs ? i1.ours.peakMiB / i1.theirs.peakMiB <= 0.7 : null)
+
+  say("training on the 1M ingested rows (3 alternating runs each)…")
+  const tOurs: Array<number> = []
+  const tTheirs: Array<number> = []
+  const trained = NodePath.join(work, i1.project, "config.json")
+  for (let i = 0; i < 3; i++) {
+    tOurs.push(measure(node, [MAIN, "run", "--steps", "training", "--config", trained]).wallMs)
+    if (pythonOk) tTheirs.push(measure(PY, [NodePath.join(PY_BENCH, "bench_steps.py"), "train", NodePath.join(work, "py-1m-0"), "liblinear"]).wallMs)
+  }
+  const tr = pythonOk ? median(tOurs) / median(tTheirs) : null
+  add("training 1M rows (read + fit)", fmtMs(median(tOurs)), pythonOk ? fmtMs(median(tTheirs)) : "—", tr, "≤ 0.3×", tr === null ? null : tr <= 0.3)
+
+  if (!args.has("--quick")) {
+    const in10m = generate(10_000_000)
+    say("ingestion, 10M rows (1 run each)…")
+    const i10 = ingestion(in10m, 1, "10m")
+    add("ingestion 10M rows: wall", fmtMs(i10.ours.wallMs), i10.theirs ? fmtMs(i10.theirs.wallMs) : "—", i10.theirs ? i10.ours.wallMs / i10.theirs.wallMs : null, "≤ 0.35×", i10.theirs ? i10.ours.wallMs / i10.theirs.wallMs <= 0.35 : null)
+    add("ingestion 10M rows: peak RSS", `${i10.ours.peakMiB.toFixed(0)} MiB`, i10.theirs ? `${i10.theirs.peakMiB.toFixed(0)} MiB` : "—", i10.theirs ? i10.ours.peakMiB / i10.theirs.peakMiB : null, "—", null)
+    NodeFs.rmSync(in10m, { recursive: true, force: true })
+  } else say("--quick: the 10M-row ingestion is skipped")
+
+  if (args.has("--rows50m")) {
+    const in50m = generate(50_000_000)
+    const p = project("rows50m", in50m)
+    const ing = measure(node, [MAIN, "run", "--steps", "ingestion", "--config", p.config])
+    const trn = measure(node, [MAIN, "run", "--steps", "training", "--config", p.config])
+    add("50M rows: ingestion peak RSS", `${ing.peakMiB.toFixed(0)} MiB (${fmtMs(ing.wallMs)})`, "—", null, "≤ 4096 MiB", ing.peakMiB <= 4096)
+    add("50M rows: training peak RSS", `${trn.peakMiB.toFixed(0)} MiB (${fmtMs(trn.wallMs)})`, "—", null, "≤ 4096 MiB", trn.peakMiB <= 4096)
+    NodeFs.rmSync(in50m, { recursive: true, force: true })
+  }
+
+  // the no-op fullprocess against node -e 0, alternating
+  say("no-op fullprocess against node -e 0 (9 alternating runs)…")
+  const sample = project("sample", NodePath.join(ROOT, "data", "sourcedata"))
+  measure(node, [MAIN, "fullprocess", "--no-apicalls", "--config", sample.config])
+  measure(node, [MAIN, "fullprocess", "--no-apicalls", "--config", sample.config])
+  const noop: Array<number> = []
+  const bare: Array<number> = []
+  for (let i = 0; i < 9; i++) {
+    bare.push(wall(node, ["-e", "0"]))
+    noop.push(wall(node, [MAIN, "fullprocess", "--config", sample.config]))
+  }
+  const startRatio = median(noop) / median(bare)
+  add("no-op fullprocess vs node -e 0", fmtMs(median(noop)), `${fmtMs(median(bare))} (node -e 0)`, startRatio, "≤ 5×", startRatio <= 5)
+
+  // HTTP: our server with a worker per core against Flask under gunicorn -w 2, on 127.0.0.1
+  const body = JSON.stringify({
+    rows: Array.from({ length: 100 }, (_, i) => ({ lastmonth_activity: (i * 37) % 700, lastyear_activity: (i * 911) % 12000, number_of_employees: 1 + ((i * 13) % 600) }))
   })
-  .finally(() => {
-    clearInterval(sampler)
-    agent.destroy()
-    NodeFs.rmSync(dir, { recursive: true, force: true })
-  })
+  const seconds = 10
+  const ourPort = 18_000 + (process.pid % 1000)
+  say(`HTTP: serve --workers ${cpus} against gunicorn -w 2 (${seconds} s per measurement, c=64)…`)
+  const ours = await startServer(node, [MAIN, "serve", "--config", sample.config, "--port", String(ourPort), "--workers", String(cpus)], `http://127.0.0.1:${ourPort}/health`)
+  load(`http://127.0.0.1:${ourPort}/prediction`, 16, 2, body)
+  const ourPredict = load(`http://127.0.0.1:${ourPort}/prediction`, 64, seconds, body)
+  const ourHealth = load(`http://127.0.0.1:${ourPort}/health`, 64, seconds)
+  await ours.stop()
+  if (gunicornOk) {
+    const theirPort = ourPort + 1
+    const finaldata = NodePath.join(sample.dir, "out", "finaldata.csv")
+    const flask = await startServer("/usr/bin/gunicorn", ["-w", "2", "-b", `127.0.0.1:${theirPort}`, "--chdir", PY_BENCH, "flask_app:app"], `http://127.0.0.1:${theirPort}/health`, {
+      env: { ...process.env, DRS_FINALDATA: finaldata }
+    })
+    load(`http://127.0.0.1:${theirPort}/prediction`, 16, 2, body)
+    const theirPredict = load(`http://127.0.0.1:${theirPort}/prediction`, 64, seconds, body)
+    const theirHealth = load(`http://127.0.0.1:${theirPort}/health`, 64, seconds)
+    await flask.stop()
+    const pr = ourPredict.requestsPerSecond / theirPredict.requestsPerSecond
+    add("POST /prediction (100 rows, c=64): requests/s", `${ourPredict.requestsPerSecond.toFixed(0)}/s`, `${theirPredict.requestsPerSecond.toFixed(0)}/s`, pr, "≥ 2×", pr >= 2)
+    add("POST /prediction: p99 latency", `${ourPredict.p99Ms.toFixed(1)} ms`, `${theirPredict.p99Ms.toFixed(1)} ms`, null, "< 100 ms", ourPredict.p99Ms < 100)
+    const hr = ourHealth.requestsPerSecond / theirHealth.requestsPerSecond
+    add("GET /health (c=64): requests/s", `${ourHealth.requestsPerSecond.toFixed(0)}/s`, `${theirHealth.requestsPerSecond.toFixed(0)}/s`, hr, "≥ 1.5×", hr >= 1.5)
+  } else {
+    say("Flask and gunicorn are not installed: our HTTP side only")
+    add("POST /prediction (100 rows, c=64): requests/s", `${ourPredict.requestsPerSecond.toFixed(0)}/s`, "—", null, "≥ 2× Flask", null)
+    add("POST /prediction: p99 latency", `${ourPredict.p99Ms.toFixed(1)} ms`, "—", null, "< 100 ms", ourPredict.p99Ms < 100)
+    add("GET /health (c=64): requests/s", `${ourHealth.requestsPerSecond.toFixed(0)}/s`, "—", null, "≥ 1.5× gunicorn", null)
+  }
+  if (ourPredict.errors + ourHealth.errors > 0) say(`warning: ${ourPredict.errors + ourHealth.errors} failed requests on our server`)
+
+  const table = [
+    "| what | this system | pandas / sklearn / Flask | ratio | target | met |",
+    "|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.what} | ${r.ours} | ${r.theirs} | ${r.ratio === null ? "—" : `${r.ratio.toFixed(2)}×`} | ${r.target} | ${r.pass === null ? "—" : r.pass ? "yes" : "no"} |`)
+  ].join("\n")
+  const results = NodePath.join(work, "bench-results.json")
+  NodeFs.writeFileSync(results, JSON.stringify({ at: new Date().toISOString(), cpus, node: process.version, rows }, null, 2))
+  process.stdout.write(`\n${table}\n\n(${cpus} cores, Node ${process.version}; results in ${results})\n`)
+  for (const d of NodeFs.readdirSync(work)) if (d.startsWith("in-")) NodeFs.rmSync(NodePath.join(work, d), { recursive: true, force: true })
+}
+
+main().catch((e) => {
+  process.stderr.write(`benchmark failed: ${e instanceof Error ? e.message : String(e)}\n`)
+  process.exitCode = 1
+})

@@ -64,6 +64,8 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   server_request_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 30_000 }),
   /** an idle keep-alive connection is closed after this time */
   server_keepalive_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 5_000 }),
+  /** log every request (method, path, status, time) to stderr */
+  access_log: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** connections beyond this are refused */
   server_max_connections: Schema.optionalWith(PositiveInt, { default: () => 1024 }),
   /** where alerts are POSTed as JSON; none: alerts are off */

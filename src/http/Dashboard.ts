@@ -81,6 +81,10 @@ const rejected = (d: DashboardData) => `<section id="rejected"><h2>Rejected file
   td(`<code>${esc(f.fileName)}</code>`), td(when(f.at)), td(esc(f.reason), "reason")
 ]), "No file has been rejected.")}</section>`
 
+const ingested = (d: DashboardData) => `<section id="ingested"><h2>Ingested files</h2>${table("ingested-table", ["file", "ingested", "rows"], d.ingested.map((f) => [
+  td(`<code>${esc(f.fileName)}</code>`), td(when(f.at)), td(String(f.rows))
+]), "Nothing ingested yet.")}</section>`
+
 const report = (d: DashboardData) => {
   const r = d.classificationReport
   const row = (name: string, m: { precision: number; recall: number; f1: number; support: number }) => [td(esc(name)), td(num(m.precision)), td(num(m.recall)), td(num(m.f1)), td(String(m.support))]
@@ -192,6 +196,7 @@ ${releases(d)}
 ${report(d)}
 ${runs(d)}
 ${rejected(d)}
+${ingested(d)}
 ${data(d)}
 </main>
 <script src="/assets/uplot.js"></script>

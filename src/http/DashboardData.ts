@@ -27,6 +27,7 @@ export interface DashboardData {
   readonly releases: ReadonlyArray<{ readonly id: string; readonly at: string | null; readonly f1: number | null; readonly dataHash: string | null; readonly live: boolean }>
   readonly runs: ReadonlyArray<{ readonly id: number; readonly command: string; readonly outcome: string; readonly reason: string; readonly startedAt: string; readonly durationMs: number | null; readonly rows: number | null }>
   readonly rejected: ReadonlyArray<{ readonly fileName: string; readonly reason: string; readonly at: string }>
+  readonly ingested: ReadonlyArray<{ readonly fileName: string; readonly rows: number; readonly at: string }>
   readonly summary: ReadonlyArray<{ readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number }>
   readonly missing: ReadonlyArray<{ readonly column: string; readonly missing: number; readonly percent: number }>
   readonly classificationReport: ClassificationReport | null
@@ -122,6 +123,7 @@ export const dashboardData = Effect.gen(function*() {
       }
     }),
     rejected: (yield* tracking.rejectedFiles()).map((f) => ({ fileName: f.fileName, reason: f.reason, at: f.rejectedAt })).reverse(),
+    ingested: (yield* tracking.ingestedFiles()).map((f) => ({ fileName: f.fileName, rows: f.rows, at: f.ingestedAt })).reverse(),
     summary: yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => [])),
     missing: yield* diagnostics.missingData().pipe(Effect.orElseSucceed(() => [])),
     classificationReport: report,

@@ -34,8 +34,8 @@ export const bodyLimit = (maxBytes: number) => <E, R>(app: HttpApp.Default<E, R>
   })
 
 /** The API with its docs page and OpenAPI document, served by whichever HttpServer is provided. */
-export const ApiServer = (maxBodyBytes: number) =>
-  HttpApiBuilder.serve((app) => HttpMiddleware.logger(bodyLimit(maxBodyBytes)(app))).pipe(
+export const ApiServer = (maxBodyBytes: number, accessLog = false) =>
+  HttpApiBuilder.serve((app) => (accessLog ? HttpMiddleware.logger(bodyLimit(maxBodyBytes)(app)) : bodyLimit(maxBodyBytes)(app))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive)
@@ -70,8 +70,8 @@ export const limitedServer = (limits: ServerLimits) => () => {
 }
 
 /** The API on a Node server. */
-export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits) =>
-  ApiServer(maxBodyBytes).pipe(
+export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false) =>
+  ApiServer(maxBodyBytes, accessLog).pipe(
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits), { port, host }))
   )
@@ -79,7 +79,7 @@ export const HttpLive = (port: number, host: string, maxBodyBytes: number, limit
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config)))
+    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log))
   })
 
 interface Call {

@@ -7,7 +7,7 @@
 import { Duration, Effect, Layer, Ref, Schedule } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { AppConfig } from "./AppConfig.js"
-import { Tracking } from "./Tracking.js"
+import { type AlertDeliveryRow, Tracking } from "./Tracking.js"
 
 export type AlertEventName = "drift" | "deployed" | "gate-refused" | "rolled-back" | "run-failed" | "file-rejected"
 
@@ -17,16 +17,6 @@ export interface AlertEvent {
   readonly details: Readonly<Record<string, unknown>>
 }
 
-export interface AlertDelivery {
-  readonly event: AlertEventName
-  readonly runId: number | null
-  readonly url: string
-  readonly attempts: number
-  readonly delivered: boolean
-  readonly httpStatus: number | null
-  readonly error: string | null
-  readonly at: string
-}
 
 /** `sha256=<hex HMAC-SHA256 of the body>`, the X-DRS-Signature header. */
 export const signature = (secret: string, body: string) => `sha256=${NodeCrypto.createHmac("sha256", secret).update(body).digest("hex")}`
@@ -64,7 +54,7 @@ export class Alerts extends Effect.Service<Alerts>()("drs/Alerts", {
         Schedule.whileInput((a: Attempt) => a.retryable)
       )
       const outcome = yield* once.pipe(Effect.retry(policy), Effect.either)
-      const delivery: AlertDelivery = {
+      const delivery: AlertDeliveryRow = {
         event: e.event, runId: e.runId, url, attempts: yield* Ref.get(attempts), at,
         delivered: outcome._tag === "Right",
         httpStatus: outcome._tag === "Right" ? outcome.right : outcome.left.status,

@@ -49,6 +49,9 @@ const ReleaseManifest = Schema.Struct({
 })
 const decodeManifest = Schema.decodeUnknownOption(Schema.parseJson(ReleaseManifest))
 
+/** how long a process trusts its last read of CURRENT: another process's deploy is seen within this */
+export const POINTER_TTL_MS = 1000
+
 const DEPLOYED_FILES = ["trainedmodel.json", "latestscore.txt", "ingestedfiles.txt"] as const
 
 export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
@@ -62,11 +65,27 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     const releasesDir = NodePath.join(prod, "releases")
     const pointer = NodePath.join(prod, "CURRENT")
 
-    const currentId = Effect.fn("Deployer.currentId")(function*() {
+    // CURRENT is read at most every POINTER_TTL_MS per process (a busy server asks on every
+    // request); this process's own deploys and activations refresh it at once
+    const pointerCache = yield* Ref.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
+    const readPointer = Effect.gen(function*() {
       if (!(yield* store.exists(pointer).pipe(Effect.orDie))) return Option.none<string>()
       const id = (yield* store.readText(pointer).pipe(Effect.orDie)).trim()
       return id.length > 0 ? Option.some(id) : Option.none<string>()
     })
+    const currentId = Effect.fn("Deployer.currentId")(function*() {
+      const cached = yield* Ref.get(pointerCache)
+      const now = Date.now()
+      if (cached !== null && now - cached.at < POINTER_TTL_MS) return cached.id
+      const id = yield* readPointer
+      yield* Ref.set(pointerCache, { at: now, id })
+      return id
+    })
+    const setPointer = (releaseId: string) =>
+      store.writeAtomic(pointer, `${releaseId}\n`).pipe(
+        Effect.orDie,
+        Effect.zipRight(Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) }))
+      )
 
     // a release never changes once written: keep the loaded live one until CURRENT names another
     const cache = yield* Ref.make(Option.none<Release>())
@@ -132,7 +151,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       const dir = NodePath.join(releasesDir, releaseId)
       yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
       yield* store.rename(staging, dir).pipe(Effect.orDie)
-      yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
+      yield* setPointer(releaseId)
       yield* tracking.recordDeployment(releaseId, hash, f1, { kind: "deploy", reason: null, runId })
       const scored = (yield* tracking.scores("training")).filter((s) => s.modelHash === hash)
       yield* tracking.recordScore({ modelHash: hash, purpose: "deployed", dataset: config.test_data_path, rows: scored.at(-1)?.rows ?? 0, f1, dataKind: "test" })
@@ -194,7 +213,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         Effect.mapError((e) => new DeployError({ message: `release ${releaseId} cannot be made live: ${e.message}` }))
       )
       const previous = Option.getOrNull(yield* currentId())
-      yield* store.writeAtomic(pointer, `${releaseId}\n`).pipe(Effect.orDie)
+      yield* setPointer(releaseId)
       const info = (yield* list()).find((r) => r.releaseId === releaseId)!
       yield* tracking.recordDeployment(releaseId, modelHash(m), info.f1, { kind, reason, runId: null })
       yield* alerts.notify({ event: "rolled-back", runId: null, details: { releaseId, previous, kind, reason, f1: info.f1 } })
