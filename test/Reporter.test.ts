@@ -37,6 +37,7 @@ describe("Reporter", () => {
         missing: [MissingData.make({ column: "Größe", missing: 1, percent: 33.3 })], timings: [{ step: "ingestion", ms: 12 }],
         dependencies: DependencyReport.make({ checked: false, error: "offline", packages: [] }),
         classificationReport: classificationReport([0, 0, 1], [0, 1, 1]), rocAuc: 0.75, logLoss: 0.5,
+        dataDrift: { at: "2026-11-22T00:00:00Z", features: [{ feature: "größe", psi: 0.4, ksPValue: 1e-6, missingRateCurrent: 0.1, meanReference: 1, meanCurrent: 2, flagged: true }] },
         ingestedFiles: [{ name: "Übersicht.csv", ingestedAt: "2026-11-22T10:00:00.000Z" }]
       }, "/r/cm.png", "/r/report.pdf")
       const store = yield* FileStore

@@ -129,6 +129,7 @@ export const reportingStep = (runId: number | null) =>
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
       dependencies: yield* diagnostics.dependencies(),
       classificationReport: score.classificationReport,
+      dataDrift: (yield* tracking.dataDrift(1))[0] ?? null,
       rocAuc: score.rocAuc,
       logLoss: score.logLoss,
       ingestedFiles: ingested.map((name) => ({ name, ingestedAt: ingestedAt.get(name) ?? null }))

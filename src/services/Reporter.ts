@@ -24,6 +24,11 @@ export interface ReportData {
   readonly missing: ReadonlyArray<MissingData>
   readonly timings: ReadonlyArray<StepTiming>
   readonly dependencies: DependencyReport
+  /** the latest per-feature data drift (new rows against the live model's training data) */
+  readonly dataDrift: {
+    readonly at: string
+    readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
+  } | null
   /** scikit-learn's classification report of the model on the test data */
   readonly classificationReport: ClassificationReport | null
   readonly rocAuc: number | null
@@ -171,7 +176,17 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     h("Drift decisions (latest 6)")
     table(["when", "test", "drifted", "reason"], data.drift.slice(-6).map((d) => [d.at.slice(0, 16).replace("T", " "), d.test, d.drifted ? "yes" : "no", d.reason]), [100, 90, 50, 255])
 
-    h("Summary statistics (finaldata)")
+    h("Data drift per feature")
+    if (data.dataDrift === null) doc.text("no data-drift check yet: it runs when new files arrive while a model is live")
+    else {
+      doc.text(`new rows of the run at ${data.dataDrift.at} against the live model's training data`)
+      table(["feature", "PSI", "KS p-value", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
+        f.feature, fmt(f.psi, 3), f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : fmt(f.ksPValue),
+        `${fmt(100 * f.missingRateCurrent, 1)} %`, `${fmt(f.meanReference, 2)} → ${fmt(f.meanCurrent, 2)}`, f.flagged ? "yes" : "no"
+      ]), [110, 55, 70, 55, 155, 50])
+    }
+
+    h("Summary statistics (the data set)")
     table(["column", "mean", "median", "std", "n"], data.summary.map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])
 
     h("Missing data")
