@@ -71,7 +71,9 @@ const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: 
     const lines = [`fullprocess: ${s.outcome}`]
     if (s.ingestion) lines.push(`  ingested ${s.ingestion.newFiles.map((f) => f.name).join(", ") || "no file"}; finaldata.csv has ${s.ingestion.totalRows} rows`)
     if (s.drift) lines.push(`  drift (${s.drift.test}): ${s.drift.drifted ? "yes" : "no"} — ${s.drift.reason}`)
-    if (s.score !== undefined) lines.push(`  new model F1 on test data: ${s.score}; release ${s.releaseId}`)
+    if (s.gate) lines.push(`  deploy gate: ${s.gate.reason}`)
+    if (s.releaseId !== undefined) lines.push(`  new model F1 on test data: ${s.score}; release ${s.releaseId}`)
+    if (s.noDecision) lines.push(`  ${s.noDecision}`)
     if (s.report) lines.push(`  report: ${s.report}`)
     if (s.apiCalls) lines.push(`  API responses: ${s.apiCalls}`)
     for (const w of s.warnings) lines.push(`  warning: ${w}`)

@@ -117,17 +117,19 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     }
     const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, widths: ReadonlyArray<number>) => {
       const x = doc.page.margins.left
+      // each row as tall as its tallest cell: long reasons wrap inside their column
       const line = (cells: ReadonlyArray<string>, font: string) => {
-        if (doc.y > doc.page.height - doc.page.margins.bottom - 20) doc.addPage()
+        doc.font(font)
+        const height = Math.max(12, ...cells.map((c, i) => doc.heightOfString(c, { width: widths[i]! - 6 })))
+        if (doc.y + height > doc.page.height - doc.page.margins.bottom) doc.addPage()
         const y = doc.y
         let cx = x
-        doc.font(font)
         cells.forEach((c, i) => {
-          doc.text(c, cx, y, { width: widths[i]! - 6, lineBreak: false, ellipsis: true })
+          doc.text(c, cx, y, { width: widths[i]! - 6 })
           cx += widths[i]!
         })
         doc.x = x
-        doc.y = y + 15
+        doc.y = y + height + 3
       }
       room(50)
       line(header, "bold")
@@ -183,7 +185,7 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
       table(["feature", "PSI", "KS p-value", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
         f.feature, fmt(f.psi, 3), f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : fmt(f.ksPValue),
         `${fmt(100 * f.missingRateCurrent, 1)} %`, `${fmt(f.meanReference, 2)} → ${fmt(f.meanCurrent, 2)}`, f.flagged ? "yes" : "no"
-      ]), [110, 55, 70, 55, 155, 50])
+      ]), [130, 50, 65, 50, 150, 50])
     }
 
     h("Summary statistics (the data set)")
