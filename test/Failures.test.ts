@@ -134,6 +134,10 @@ describe("clean failures of the built CLI", () => {
     const lines = errorLines(r.stderr)
     assert.lengthOf(lines, 1, r.stderr)
     assert.match(lines[0]!, /^PortInUse: the port is already in use \(EADDRINUSE\)/)
+    // with workers, the first worker's failure stops them all with its code (no restart storm)
+    const workers = run(dir, ["serve", "--port", String(port), "--workers", "2"])
+    assert.strictEqual(workers.code, 6, workers.stdout + workers.stderr)
+    assert.include(workers.stderr, "PortInUse: the port is already in use")
   })
 
   it("a missing input folder: one line, exit 5", () => {

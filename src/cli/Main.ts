@@ -152,7 +152,12 @@ const serveCommand = Command.make("serve", {
     ? Effect.promise(() => superviseWorkers(opts.workers, (line) => process.stderr.write(`${line}\n`))).pipe(
       Effect.flatMap((code) => Effect.sync(() => { process.exitCode = code }))
     )
-    : execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped")
+    : execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped").pipe(
+      // a cluster worker stays connected to its primary: leave once the server has stopped or failed
+      Effect.ensuring(Effect.sync(() => {
+        if (isClusterWorker()) process.exit(typeof process.exitCode === "number" ? process.exitCode : 0)
+      }))
+    )
 ).pipe(Command.withDescription("serve the HTTP API and the dashboard"))
 
 const apiCallsCommand = Command.make("apicalls", { ...common, url: Options.text("url").pipe(Options.optional, Options.withDescription("a running server's base URL; default: an in-process server on a free port")) }, (opts) =>

@@ -31,6 +31,11 @@ export interface FitOptions {
   readonly learningRate: number
   /** called after each Newton iteration (progress reporting) */
   readonly onIteration?: (iteration: number) => void
+  /**
+   * Standardise Float64Array columns in place instead of copying them (Newton only): for a
+   * caller that owns the columns and no longer needs them, it saves one copy of the data.
+   */
+  readonly inPlace?: boolean
 }
 
 export const defaultFitOptions: FitOptions = {
@@ -141,7 +146,7 @@ const fitNewton = (
     })
   )
   const C = options.C
-  const xs = Array.from({ length: d }, () => new Float64Array(n))
+  const xs = columns.map((col) => (options.inPlace === true && col instanceof Float64Array ? col : new Float64Array(n)))
   for (let j = 0; j < d; j++) {
     const col = columns[j]!
     const m = means[j]!

@@ -55,6 +55,11 @@ const findSystemError = (e: unknown, depth = 0): Found | undefined => {
   const text = typeof o.message === "string" ? o.message : ""
   const path = typeof o.path === "string" ? o.path : undefined
   if (typeof o.code === "string" && SYSTEM.test(o.code)) return { code: o.code, path, text }
+  // SQLite's own codes for the same conditions
+  if (typeof o.code === "string" && o.code.startsWith("SQLITE_")) {
+    const code = o.code === "SQLITE_FULL" ? "ENOSPC" : o.code === "SQLITE_READONLY" || o.code === "SQLITE_CANTOPEN" ? "EACCES" : undefined
+    if (code) return { code, path, text }
+  }
   if (o._tag === "SystemError" && typeof o.reason === "string") {
     const code = { PermissionDenied: "EACCES", NotFound: "ENOENT", AlreadyExists: "EEXIST" }[o.reason]
     const inner = findSystemError(o.cause, depth + 1)

@@ -51,6 +51,8 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       const line = progress.start("training")
       const fitted = fit(frame.features, frame.target, {
         onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
+        // the frame is the model's (see above): no second copy of the data
+        inPlace: true,
         solver: config.solver,
         C: config.regularization_C,
         tolerance: 1e-10,
