@@ -167,3 +167,25 @@ describe("the drift check scores the live model on the new rows (issue: diluted 
       assert.isTrue(deployedScores.every((s) => s.dataKind === "test"))
     }).pipe(Effect.provide(TestLayer(files, { drift_test: "parametric" }))))
 })
+
+describe("old snapshots", () => {
+  it.effect("are removed once no run or release needs them; the current one and the live model's training data stay", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const tracking = yield* Tracking
+      const listed = () => store.list("/t/data/ingesteddata/snapshots").pipe(Effect.map((es) => es.map((e) => e.name).filter((n) => n.endsWith(".parquet"))))
+      yield* fullProcess()
+      const trainedOn = (yield* tracking.currentSnapshot())!
+      // two more batches that do not drift: each makes a new snapshot and a batch
+      for (const [i, seed] of [[1, 21], [2, 22]] as const) {
+        yield* store.writeAtomic(`${IN}/more-${i}.csv`, csv(ruled(30, seed)))
+        assert.strictEqual((yield* fullProcess()).outcome, "no-drift")
+      }
+      const current = (yield* tracking.currentSnapshot())!
+      const names = yield* listed()
+      // the live model's training snapshot (its data-drift reference), the current snapshot and its batch
+      assert.sameMembers(names, [trainedOn.path, current.path, current.batchPath!].map((p) => p.split("/").at(-1)!))
+      // and the data set is whole
+      assert.strictEqual(current.rows, 60 + 30 + 30)
+    }).pipe(Effect.provide(TestLayer(files))))
+})

@@ -133,7 +133,32 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
       }))
     })
 
-    return { dir, status, current, writeParquet, source, frame, trainingFrame, csvFrame } as const
+    /**
+     * Remove the Parquet files nothing needs any more: all but the current snapshot and its
+     * batch, and the snapshots that recent releases were trained on (their data-drift
+     * reference after a rollback). Returns the names removed.
+     */
+    const prune = Effect.fn("Snapshots.prune")(function*(keepReleases: number) {
+      const current = yield* tracking.currentSnapshot()
+      if (current === null) return [] as Array<string>
+      const keep = new Set([current.path, current.batchPath].filter((p): p is string => p !== null).map((p) => NodePath.basename(p)))
+      const deployed = (yield* tracking.deployments()).slice(-(keepReleases + 1)).map((d) => d.model_hash)
+      const versions = yield* tracking.modelVersions()
+      for (const hash of deployed) {
+        const dataHash = versions.find((v) => v.model_hash === hash)?.data_hash
+        const s = dataHash ? yield* tracking.snapshotByHash(dataHash) : null
+        if (s) keep.add(NodePath.basename(s.path))
+      }
+      const removed: Array<string> = []
+      for (const e of yield* store.list(dir).pipe(Effect.orDie)) {
+        if (e.isDirectory || !/^(snapshot|batch)-[0-9a-f]{64}\.parquet$/.test(e.name) || keep.has(e.name)) continue
+        yield* store.remove(NodePath.join(dir, e.name)).pipe(Effect.orDie)
+        removed.push(e.name)
+      }
+      return removed
+    })
+
+    return { dir, status, current, writeParquet, source, frame, trainingFrame, csvFrame, prune } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

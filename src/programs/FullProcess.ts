@@ -209,6 +209,10 @@ export const fullProcess = (options: FullProcessOptions = {}) =>
       } satisfies FullProcessSummary
     })
     const summary: FullProcessSummary = yield* body.pipe(
+      // old snapshots go once the run no longer needs them; the disk does not fill up with copies
+      Effect.tap(() => Effect.flatMap(Snapshots, (s) => s.prune(config.releases_to_keep)).pipe(
+        Effect.tap((removed) => removed.length > 0 ? Effect.logInfo(`removed ${removed.length} old snapshot file(s)`) : Effect.void)
+      )),
       Effect.tap((s) => tracking.finishRun(runId, s.outcome, s)),
       Effect.tapErrorCause((cause) => {
         const f = describeFailure(cause)
