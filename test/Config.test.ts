@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadConfig, parseOverride } from "../src/services/AppConfig.js"
+import { loadConfig, parseOverride, trackingDbPath } from "../src/services/AppConfig.js"
 import { FileStore } from "../src/services/FileStore.js"
 
 const base = {
@@ -50,4 +50,24 @@ describe("configuration", () => {
       const e = yield* Effect.flip(parseOverride("novalue"))
       assert.include(e.message, "expected key=value")
     }))
+
+  it.effect("the tracking database defaults to the output folder, so two projects never share one; database_url chooses another", () =>
+    Effect.gen(function*() {
+      const c = yield* loadConfig("/cfg/config.json")
+      assert.strictEqual(trackingDbPath(c), "out/drs.sqlite")
+      const other = yield* loadConfig("/cfg/config.json", ["output_folder_path=elsewhere"])
+      assert.strictEqual(trackingDbPath(other), "elsewhere/drs.sqlite")
+      const pg = yield* loadConfig("/cfg/config.json", ["database_url=postgres://u@127.0.0.1:5432/drs"])
+      assert.strictEqual(trackingDbPath(pg), "postgres://u@127.0.0.1:5432/drs")
+      const old = yield* loadConfig("/cfg/config.json", ["db_path=legacy.sqlite"])
+      assert.strictEqual(trackingDbPath(old), "legacy.sqlite")
+      const both = yield* Effect.flip(loadConfig("/cfg/config.json", ["db_path=a.sqlite", "database_url=b.sqlite"]))
+      assert.include(both.message, "database_url and db_path name different databases")
+    }).pipe(withFile(JSON.stringify(base))))
+
+  it.effect("a dataset naming a column twice is refused", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(loadConfig("/cfg/config.json"))
+      assert.include(e.message, "names the column(s) x more than once")
+    }).pipe(withFile(JSON.stringify({ ...base, dataset: { id_column: null, feature_columns: ["x", "y"], target_column: "x" } }))))
 })

@@ -20,12 +20,13 @@ export const fixedDependencies = DependencyReport.make({
 
 export const TestLayer = (
   files: Record<string, string | Uint8Array> = {},
-  config: Parameters<typeof AppConfig.layerTest>[0] = {}
+  config: Parameters<typeof AppConfig.layerTest>[0] = {},
+  tracking: Layer.Layer<Tracking> = Tracking.layerTest
 ) =>
   servicesLayer(Layer.mergeAll(
     AppConfig.layerTest(config),
     FileStore.layerTemp(files),
-    Tracking.layerTest,
+    tracking,
     Dependencies.layerFixed(fixedDependencies),
     Progress.layerTest
   ))

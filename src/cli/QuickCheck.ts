@@ -72,8 +72,10 @@ export const nothingNew = (args: QuickArgs): boolean => {
     if (NodeFs.readFileSync(validatedStampPath(output), "utf8").trim() !== configStamp(text)) return false
     // a run under way, or a lock to clear: the full run reports it
     if (NodeFs.existsSync(NodePath.join(output, ".drs.lock"))) return false
-    const dbPath = typeof raw.db_path === "string" ? raw.db_path : NodePath.join(output, "drs.sqlite")
-    if (typeof raw.database_url === "string" && !raw.database_url.endsWith(".sqlite")) return false
+    const url = typeof raw.database_url === "string" ? raw.database_url : typeof raw.db_path === "string" ? raw.db_path : NodePath.join(output, "drs.sqlite")
+    // PostgreSQL: the full command line decides
+    if (/^postgres(ql)?:\/\//.test(url)) return false
+    const dbPath = url
     const db = new Database(dbPath, { readonly: true, fileMustExist: true })
     let known: Set<string>
     try {

@@ -23,7 +23,9 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   prod_deployment_path: NonEmpty,
   /** the declared columns of the data: id (optional), features, 0/1 target */
   dataset: Schema.optionalWith(DatasetSchema, { default: () => DEFAULT_DATASET }),
-  /** SQLite tracking database; default: <output_folder_path>/drs.sqlite */
+  /** the tracking database: a SQLite file path, or postgres://… for several machines; default <output_folder_path>/drs.sqlite */
+  database_url: Schema.optional(NonEmpty),
+  /** the former name of a SQLite database_url */
   db_path: Schema.optional(NonEmpty),
   /** a file with a field longer than this is rejected */
   max_field_bytes: Schema.optionalWith(PositiveInt, { default: () => 65_536 }),

@@ -6,8 +6,12 @@ import { ConfigError } from "../domain/Errors.js"
 import { AppConfigSchema } from "../domain/Schemas.js"
 import { FileStore } from "./FileStore.js"
 
-/** The SQLite tracking database: `db_path`, else `drs.sqlite` in the output folder (so two projects never share one). */
-export const trackingDbPath = (config: AppConfigSchema) => config.db_path ?? NodePath.join(config.output_folder_path, "drs.sqlite")
+/**
+ * The tracking database: `database_url` (a SQLite path or postgres://…), or the older
+ * `db_path`, else `drs.sqlite` in the output folder (so two projects never share one).
+ */
+export const trackingDbPath = (config: AppConfigSchema) =>
+  config.database_url ?? config.db_path ?? NodePath.join(config.output_folder_path, "drs.sqlite")
 
 export class AppConfig extends Context.Tag("drs/AppConfig")<AppConfig, AppConfigSchema>() {
   static readonly layerTest = (overrides: Partial<ConstructorParameters<typeof AppConfigSchema>[0]> = {}) =>
@@ -49,6 +53,9 @@ export const decodeConfig = (source: string, raw: unknown, overrides: ReadonlyAr
         new ConfigError({ source, message: `invalid configuration:\n${ParseResult.TreeFormatter.formatErrorSync(e)}` })
       )
     )
+    if (config.database_url !== undefined && config.db_path !== undefined && config.database_url !== config.db_path) {
+      return yield* new ConfigError({ source, message: "invalid configuration: database_url and db_path name different databases; keep database_url" })
+    }
     const repeated = repeatedColumns(config.dataset)
     if (repeated.length > 0) {
       return yield* new ConfigError({ source, message: `invalid configuration: dataset names the column(s) ${repeated.join(", ")} more than once` })

@@ -125,7 +125,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       if (files.length === 0) return
       const at = nowIso()
       yield* sql.withTransaction(Effect.forEach(files, (f) =>
-        sql`INSERT OR IGNORE INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: runId })}`, { discard: true }))
+        sql`INSERT INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: runId })} ON CONFLICT DO NOTHING`, { discard: true }))
     }, Effect.orDie)
 
     const recordRejected = Effect.fn("Tracking.recordRejected")(function*(f: Omit<RejectedFile, "rejectedAt">) {
@@ -190,7 +190,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
           dataset_schema: s.datasetSchema, created_at: at, run_id: s.runId
         })}`
         for (const f of files) {
-          yield* sql`INSERT OR IGNORE INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: s.runId, snapshot_hash: s.hash })}`
+          yield* sql`INSERT INTO ingested_files ${sql.insert({ sha256: f.sha256, file_name: f.fileName, rows: f.rows, ingested_at: at, run_id: s.runId, snapshot_hash: s.hash })} ON CONFLICT DO NOTHING`
         }
       }))
     }, Effect.orDie)
