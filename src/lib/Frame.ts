@@ -9,16 +9,6 @@ export interface Frame {
   readonly target: Float64Array
 }
 
-export const emptyFrame = (featureNames: ReadonlyArray<string>): Frame => ({
-  rows: 0,
-  featureNames,
-  features: featureNames.map(() => new Float64Array(0)),
-  target: new Float64Array(0)
-})
-
-/** The target column as 0/1 integers. */
-export const labels = (f: Frame): Uint8Array => Uint8Array.from(f.target)
-
 /** Median of the present (non-NaN) values; NaN when none is present. Linear interpolation, as numpy. */
 export const presentMedian = (col: Float64Array): number => {
   let n = 0
@@ -32,14 +22,4 @@ export const presentMedian = (col: Float64Array): number => {
   const lo = Math.floor(pos)
   const hi = Math.ceil(pos)
   return present[lo]! + (present[hi]! - present[lo]!) * (pos - lo)
-}
-
-/** A copy of the column with NaN replaced by `value`. */
-export const imputed = (col: Float64Array, value: number): Float64Array => {
-  const out = new Float64Array(col.length)
-  for (let i = 0; i < col.length; i++) {
-    const v = col[i]!
-    out[i] = Number.isNaN(v) ? value : v
-  }
-  return out
 }
