@@ -4,9 +4,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { MAIN, sampleProject } from "./support/Project.js"
 
-const ROOT = NodePath.resolve(import.meta.dirname, "..")
-const MAIN = NodePath.join(ROOT, "dist", "main.js")
 let dir = ""
 
 const cli = (...args: Array<string>) => {
@@ -15,11 +14,7 @@ const cli = (...args: Array<string>) => {
 }
 
 beforeAll(() => {
-  if (!NodeFs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`)
-  dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-cli-"))
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "sourcedata"), NodePath.join(dir, "data", "sourcedata"), { recursive: true })
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "testdata"), NodePath.join(dir, "data", "testdata"), { recursive: true })
-  NodeFs.copyFileSync(NodePath.join(ROOT, "config.json"), NodePath.join(dir, "config.json"))
+  dir = sampleProject("cli")
 })
 
 afterAll(() => {

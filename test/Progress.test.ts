@@ -2,18 +2,13 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { MAIN, sampleProject } from "./support/Project.js"
 
-const ROOT = NodePath.resolve(import.meta.dirname, "..")
-const MAIN = NodePath.join(ROOT, "dist", "main.js")
 let dir = ""
 
 beforeAll(() => {
-  dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-progress-"))
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "sourcedata"), NodePath.join(dir, "data", "sourcedata"), { recursive: true })
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "testdata"), NodePath.join(dir, "data", "testdata"), { recursive: true })
-  NodeFs.copyFileSync(NodePath.join(ROOT, "config.json"), NodePath.join(dir, "config.json"))
+  dir = sampleProject("progress")
 })
 afterAll(() => {
   if (dir) NodeFs.rmSync(dir, { recursive: true, force: true })

@@ -3,18 +3,13 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { MAIN, sampleProject } from "./support/Project.js"
 
-const ROOT = NodePath.resolve(import.meta.dirname, "..")
-const MAIN = NodePath.join(ROOT, "dist", "main.js")
 let dir = ""
 
 beforeAll(() => {
-  dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-workers-"))
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "sourcedata"), NodePath.join(dir, "data", "sourcedata"), { recursive: true })
-  NodeFs.cpSync(NodePath.join(ROOT, "data", "testdata"), NodePath.join(dir, "data", "testdata"), { recursive: true })
-  NodeFs.copyFileSync(NodePath.join(ROOT, "config.json"), NodePath.join(dir, "config.json"))
+  dir = sampleProject("workers")
   const r = spawnSync(process.execPath, [MAIN, "fullprocess", "--no-apicalls"], { cwd: dir, encoding: "utf8", timeout: 120_000 })
   if (r.status !== 0) throw new Error(r.stderr)
 })
