@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Either, Effect, Layer, Stream } from "effect"
+import { Either, Effect, HashMap, Layer, Logger, Stream } from "effect"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { ApiServer } from "../src/http/Server.js"
@@ -157,4 +157,27 @@ describe("HTTP API with a deployed model", () => {
       assert.strictEqual(r.status, 200)
       assert.lengthOf(r.body().predictions, 1)
     })))
+})
+
+describe("the access log", () => {
+  const logged = (accessLog: boolean) =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const logger = Logger.make(({ annotations, message }) => {
+        lines.push(`${String(message)} ${JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations)))}`)
+      })
+      yield* get("/health").pipe(
+        Effect.provide(ApiServer(1 << 16, accessLog).pipe(Layer.provideMerge(NodeHttpServer.layerTest), Layer.provideMerge(TestLayer(referenceFiles())))),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      return lines.filter((l) => l.includes("/health"))
+    })
+
+  it.effect("logs each request when access_log is on, and nothing when it is off (the default)", () =>
+    Effect.gen(function*() {
+      const on = yield* logged(true)
+      assert.isAtLeast(on.length, 1)
+      assert.include(on[0]!, `"http.status":200`)
+      assert.deepStrictEqual(yield* logged(false), [])
+    }))
 })

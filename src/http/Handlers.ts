@@ -160,9 +160,6 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
   Effect.gen(function*() {
     const deployer = yield* Deployer
     const tracking = yield* Tracking
-    const diagnostics = yield* Diagnostics
-    const store = yield* FileStore
-    const config = yield* AppConfig
     const live = deployer.current().pipe(Effect.option)
     return handlers
       .handle("health", () =>
