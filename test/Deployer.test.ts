@@ -1,5 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { DbLive } from "../src/services/Db.js"
+import { POINTER_TTL_MS } from "../src/services/Deployer.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Tracking } from "../src/services/Tracking.js"
@@ -58,4 +63,35 @@ describe("Deployer", () => {
       assert.isFalse(yield* store.exists(`${PROD}/.staging-crashed`))
       assert.strictEqual((yield* deployer.current()).releaseId, ids[3])
     }).pipe(Effect.provide(TestLayer(referenceFiles(), { releases_to_keep: 2 }))))
+
+  it.scopedLive("another machine on the same database serves the live release, and each sees the other's rollback", () =>
+    Effect.gen(function*() {
+      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-shared-db-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })))
+      const db = NodePath.join(dir, "tracking.sqlite")
+      // two machines: each its own filesystem (its own temp folder), one tracking database
+      const a = yield* Layer.build(TestLayer(referenceFiles(), {}, Tracking.layerOn(DbLive(db))))
+      const b = yield* Layer.build(TestLayer({}, {}, Tracking.layerOn(DbLive(db))))
+      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as import("effect").Context.Context<R>)
+      const onB = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, b as import("effect").Context.Context<R>)
+      yield* onA(FinalRun)
+      const first = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
+      const second = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
+      // B's production folder is empty: what it serves comes from the database
+      assert.isFalse(yield* onB(Effect.flatMap(FileStore, (s) => s.exists(`${PROD}/CURRENT`))))
+      const seen = yield* onB(Effect.flatMap(Deployer, (d) => d.current()))
+      assert.strictEqual(seen.releaseId, second.releaseId)
+      assert.strictEqual(seen.f1, 0.5714285714285715)
+      assert.deepStrictEqual(seen.ingestedFiles, ["dataset1.csv", "dataset2.csv"])
+      assert.deepStrictEqual((yield* onB(Effect.flatMap(Deployer, (d) => d.list()))).map((r) => [r.releaseId, r.live]), [[first.releaseId, false], [second.releaseId, true]])
+      // a rollback on B: A serves it once its cached pointer expires, and B's folder now mirrors the release
+      yield* onA(Effect.flatMap(Deployer, (d) => d.current()))
+      yield* onB(Effect.flatMap(Deployer, (d) => d.rollback(undefined, "test")))
+      assert.strictEqual((yield* onB(readText(`${PROD}/CURRENT`))).trim(), first.releaseId)
+      assert.match(yield* onB(readText(`${PROD}/releases/${first.releaseId}/trainedmodel.json`)), /"coefficients"/)
+      yield* Effect.sleep(POINTER_TTL_MS + 50)
+      assert.strictEqual((yield* onA(Effect.flatMap(Deployer, (d) => d.current()))).releaseId, first.releaseId)
+      const kinds = (yield* onA(Effect.flatMap(Tracking, (t) => t.deployments()))).map((d) => d.kind)
+      assert.deepStrictEqual(kinds, ["deploy", "deploy", "rollback"])
+    }))
 })

@@ -77,7 +77,7 @@ describe("fullprocess with its tracking on PostgreSQL", () => {
       assert.strictEqual((yield* t.modelVersions())[0]!.f1, 0.5714285714285715)
       assert.strictEqual((yield* t.currentSnapshot())!.rows, 26)
       assert.strictEqual((yield* fullProcess()).outcome, "no-new-data")
-    }).pipe(Effect.provide(Layer.suspend(() => TestLayer(referenceFiles(), {}, Tracking.Default.pipe(Layer.provide(freshPostgres())))))))
+    }).pipe(Effect.provide(Layer.suspend(() => TestLayer(referenceFiles(), {}, Tracking.layerOn(freshPostgres()))))))
 
   it.effect("migrations run once: a second start on the same database finds them applied", () =>
     Effect.gen(function*() {

@@ -7,6 +7,7 @@ import { AppConfig } from "../src/services/AppConfig.js"
 import { Dependencies } from "../src/services/Dependencies.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { Progress } from "../src/services/Progress.js"
+import type { ReleaseStore } from "../src/services/ReleaseStore.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { DependencyReport, OutdatedDependency } from "../src/domain/Schemas.js"
 import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../src/domain/Dataset.js"
@@ -21,7 +22,7 @@ export const fixedDependencies = DependencyReport.make({
 export const TestLayer = (
   files: Record<string, string | Uint8Array> = {},
   config: Parameters<typeof AppConfig.layerTest>[0] = {},
-  tracking: Layer.Layer<Tracking> = Tracking.layerTest
+  tracking: Layer.Layer<Tracking | ReleaseStore> = Tracking.layerTest
 ) =>
   servicesLayer(Layer.mergeAll(
     AppConfig.layerTest(config),

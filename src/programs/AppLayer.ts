@@ -16,12 +16,13 @@ import { Model } from "../services/Model.js"
 import { Progress } from "../services/Progress.js"
 import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
+import { ReleaseStore } from "../services/ReleaseStore.js"
 import { Tracking } from "../services/Tracking.js"
 
 export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.layer))
 
 /** Every service, given a decoded config, a FileStore, the tracking database and the dependency checker. */
-export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | Dependencies | Progress, E, R>) =>
+export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | ReleaseStore | Dependencies | Progress, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default, Alerts.Default)),
     Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
@@ -40,7 +41,7 @@ export const liveServices = (
     Layer.mergeAll(
       configLayer,
       FileStoreLive,
-      Tracking.Default.pipe(Layer.provide(DbLive(trackingDbPath(config)))),
+      Tracking.layerOn(DbLive(trackingDbPath(config))),
       dependencies(configLayer),
       Progress.layer(progress)
     )

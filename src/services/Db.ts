@@ -162,7 +162,46 @@ const m0007 = Effect.gen(function*() {
   )`)
 })
 
-const migrations = { "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007 }
+/**
+ * releases live in the database as well as in prod_deployment_path, so API servers on any
+ * machine serve the one the database names live (the last deployments row); runs scheduled
+ * on cluster workers are recorded per tick
+ */
+const m0008 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* ddl(sql, `CREATE TABLE releases (
+    release_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    model_hash TEXT NOT NULL,
+    f1 REAL,
+    data_hash TEXT,
+    model TEXT NOT NULL,
+    score TEXT NOT NULL,
+    ingested TEXT NOT NULL,
+    manifest TEXT NOT NULL
+  )`)
+  yield* ddl(sql, `CREATE TABLE scheduled_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tick TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT,
+    run_id INTEGER
+  )`)
+  yield* ddl(sql, `CREATE TABLE workflow_activities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL
+  )`)
+})
+
+const migrations = { "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007, "0008_shared_releases": m0008 }
 
 const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
   SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(

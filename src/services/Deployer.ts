@@ -1,13 +1,17 @@
 /**
- * Deployer: model, score and ingested-file list into the production folder, atomically.
+ * Deployer: model, score and ingested-file list as a release, atomically.
  *
- * Layout:  <prod>/releases/<id>/{trainedmodel.json, latestscore.txt, ingestedfiles.txt, manifest.json}
+ * The tracking database (SQLite or PostgreSQL) holds every release whole and names the live
+ * one (the newest deployment): API servers on any machine serve what it names, and see a
+ * deploy or a rollback made anywhere within POINTER_TTL_MS. The production folder mirrors it:
+ *          <prod>/releases/<id>/{trainedmodel.json, latestscore.txt, ingestedfiles.txt, manifest.json}
  *          <prod>/CURRENT   the id of the live release
- * A release is assembled in a staging folder, renamed into releases/ whole, and only then
- * made live by atomically replacing CURRENT: readers see the old release or the new one,
- * never a mix; a crash mid-way leaves the previous release live.
+ * A release is assembled in a staging folder and renamed into releases/ whole; then the release
+ * and its deployment are written to the database in one transaction (the commit point); then
+ * CURRENT is replaced atomically. A crash before the commit leaves the previous release live;
+ * one after it leaves the new one live, and the next deploy or activation rewrites CURRENT.
  */
-import { Effect, Layer, Option, Ref, Schema } from "effect"
+import { Cause, Effect, Layer, Option, Ref, Schema } from "effect"
 import * as NodePath from "node:path"
 import { DeployError, NotDeployed, ReleaseNotFound } from "../domain/Errors.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
@@ -19,10 +23,12 @@ import { ingestedListPath } from "./Ingestion.js"
 import { Model, modelHash, modelPath } from "./Model.js"
 import { latestScorePath } from "./Scorer.js"
 import { Progress } from "./Progress.js"
+import { ReleaseStore, type StoredRelease } from "./ReleaseStore.js"
 import { Tracking } from "./Tracking.js"
 
 export interface Release {
   readonly releaseId: string
+  /** where the production folder mirrors it */
   readonly dir: string
   readonly model: ModelArtifact
   readonly modelHash: string
@@ -30,7 +36,7 @@ export interface Release {
   readonly ingestedFiles: ReadonlyArray<string>
 }
 
-/** A release as listed: what its manifest says, and whether it is live. */
+/** A release as listed, and whether it is live. */
 export interface ReleaseInfo {
   readonly releaseId: string
   readonly deployedAt: string | null
@@ -49,10 +55,17 @@ const ReleaseManifest = Schema.Struct({
 })
 const decodeManifest = Schema.decodeUnknownOption(Schema.parseJson(ReleaseManifest))
 
-/** how long a process trusts its last read of CURRENT: another process's deploy is seen within this */
+/** how long a process trusts its last read of the live release's id: a deploy or rollback made elsewhere is seen within this */
 export const POINTER_TTL_MS = 1000
 
 const DEPLOYED_FILES = ["trainedmodel.json", "latestscore.txt", "ingestedfiles.txt"] as const
+const RELEASE_FILES = [...DEPLOYED_FILES, "manifest.json"] as const
+
+const parseScore = (text: string) => {
+  const f1 = Number(text.trim())
+  return text.trim().length > 0 && Number.isFinite(f1) ? f1 : null
+}
+const parseList = (text: string) => text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)
 
 export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
   effect: Effect.gen(function*() {
@@ -61,33 +74,83 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     const model = yield* Model
     const tracking = yield* Tracking
     const alerts = yield* Alerts
+    const db = yield* ReleaseStore
     const prod = config.prod_deployment_path
     const releasesDir = NodePath.join(prod, "releases")
     const pointer = NodePath.join(prod, "CURRENT")
 
-    // CURRENT is read at most every POINTER_TTL_MS per process (a busy server asks on every
+    /**
+     * A database from before releases were kept in it: record the releases of the production
+     * folder, and the one CURRENT names as live. Once per process, and only while the database
+     * holds no release.
+     */
+    const importFolder = Effect.gen(function*() {
+      if ((yield* db.list()).length > 0) return
+      const dirs = (yield* store.exists(releasesDir).pipe(Effect.orDie))
+        ? (yield* store.list(releasesDir).pipe(Effect.orDie)).filter((e) => e.isDirectory).map((e) => e.name)
+        : []
+      const found = new Map<string, StoredRelease>()
+      for (const id of dirs) {
+        const texts: Record<string, string> = {}
+        for (const name of RELEASE_FILES) {
+          const t = yield* store.readText(NodePath.join(releasesDir, id, name)).pipe(Effect.option)
+          if (Option.isSome(t)) texts[name] = t.value
+        }
+        if (texts["trainedmodel.json"] === undefined) continue
+        const manifest = decodeManifest(texts["manifest.json"] ?? "")
+        const release: StoredRelease = {
+          releaseId: id,
+          createdAt: Option.match(manifest, { onNone: () => new Date().toISOString(), onSome: (m) => m.deployedAt }),
+          modelHash: Option.match(manifest, { onNone: () => sha256(texts["trainedmodel.json"]!), onSome: (m) => m.modelHash }),
+          f1: parseScore(texts["latestscore.txt"] ?? ""),
+          dataHash: Option.getOrNull(Option.flatMap(manifest, (m) => Option.fromNullable(m.dataHash))),
+          files: {
+            "trainedmodel.json": texts["trainedmodel.json"]!, "latestscore.txt": texts["latestscore.txt"] ?? "",
+            "ingestedfiles.txt": texts["ingestedfiles.txt"] ?? "", "manifest.json": texts["manifest.json"] ?? ""
+          }
+        }
+        yield* db.add(release)
+        found.set(id, release)
+      }
+      if (yield* db.hasDeployments()) return
+      const current = (yield* store.readText(pointer).pipe(Effect.orElseSucceed(() => ""))).trim()
+      if (current.length === 0) return
+      const r = found.get(current)
+      yield* db.activate(current, r?.modelHash ?? "unknown", r?.f1 ?? null, { kind: "activate", reason: "imported from the production folder's CURRENT", runId: null })
+      if (found.size > 0) yield* Effect.logInfo(`recorded ${found.size} release(s) of ${releasesDir} in the tracking database; ${current} is live`)
+    })
+    const imported = yield* Effect.cached(importFolder)
+
+    // the live id is read at most every POINTER_TTL_MS per process (a busy server asks on every
     // request); this process's own deploys and activations refresh it at once
     const pointerCache = yield* Ref.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
-    const readPointer = Effect.gen(function*() {
-      if (!(yield* store.exists(pointer).pipe(Effect.orDie))) return Option.none<string>()
-      const id = (yield* store.readText(pointer).pipe(Effect.orDie)).trim()
-      return id.length > 0 ? Option.some(id) : Option.none<string>()
-    })
     const currentId = Effect.fn("Deployer.currentId")(function*() {
       const cached = yield* Ref.get(pointerCache)
       const now = Date.now()
       if (cached !== null && now - cached.at < POINTER_TTL_MS) return cached.id
-      const id = yield* readPointer
+      yield* imported
+      const id = yield* db.liveId()
       yield* Ref.set(pointerCache, { at: now, id })
       return id
     })
-    const setPointer = (releaseId: string) =>
-      store.writeAtomic(pointer, `${releaseId}\n`).pipe(
-        Effect.orDie,
-        Effect.zipRight(Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) }))
-      )
+    const remember = (releaseId: string) => Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) })
 
-    // a release never changes once written: keep the loaded live one until CURRENT names another
+    /** The production folder's copy: the release's files, and CURRENT naming it. */
+    const mirror = (release: StoredRelease) =>
+      Effect.gen(function*() {
+        const dir = NodePath.join(releasesDir, release.releaseId)
+        if (!(yield* store.exists(NodePath.join(dir, "trainedmodel.json")).pipe(Effect.orDie))) {
+          const staging = NodePath.join(prod, `.staging-${release.releaseId}`)
+          yield* store.remove(staging).pipe(Effect.ignore)
+          yield* store.makeDirectory(staging).pipe(Effect.orDie)
+          for (const name of RELEASE_FILES) yield* store.writeAtomic(NodePath.join(staging, name), release.files[name]).pipe(Effect.orDie)
+          yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
+          yield* store.rename(staging, dir).pipe(Effect.orDie)
+        }
+        yield* store.writeAtomic(pointer, `${release.releaseId}\n`).pipe(Effect.orDie)
+      })
+
+    // a release never changes once written: keep the loaded live one until another is live
     const cache = yield* Ref.make(Option.none<Release>())
 
     /** The live release, or NotDeployed. */
@@ -96,18 +159,18 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       if (Option.isNone(id)) return yield* new NotDeployed({ message: `nothing is deployed in ${prod} yet; run the deployment step` })
       const cached = yield* Ref.get(cache)
       if (Option.isSome(cached) && cached.value.releaseId === id.value) return cached.value
-      const dir = NodePath.join(releasesDir, id.value)
-      const m = yield* model.load(NodePath.join(dir, "trainedmodel.json")).pipe(
+      const stored = yield* db.get(id.value)
+      if (Option.isNone(stored)) {
+        return yield* new NotDeployed({ message: `release ${id.value} is live but unusable: the tracking database holds no copy of it`, brokenRelease: id.value })
+      }
+      const files = stored.value.files
+      const m = yield* model.decode(files["trainedmodel.json"], `release ${id.value}`).pipe(
         Effect.mapError((e) => new NotDeployed({ message: `release ${id.value} is live but unusable: ${e.message}`, brokenRelease: id.value }))
       )
-      const scoreText = yield* store.readText(NodePath.join(dir, "latestscore.txt")).pipe(Effect.option)
-      const parsed = Option.map(scoreText, (t) => Number(t.trim()))
-      const f1 = Option.getOrNull(Option.filter(parsed, Number.isFinite))
-      const ingested = yield* store.readText(NodePath.join(dir, "ingestedfiles.txt")).pipe(
-        Effect.map((t) => t.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)),
-        Effect.orElseSucceed(() => [] as Array<string>)
-      )
-      const release: Release = { releaseId: id.value, dir, model: m, modelHash: modelHash(m), f1, ingestedFiles: ingested }
+      const release: Release = {
+        releaseId: id.value, dir: NodePath.join(releasesDir, id.value), model: m, modelHash: modelHash(m),
+        f1: parseScore(files["latestscore.txt"]), ingestedFiles: parseList(files["ingestedfiles.txt"])
+      }
       yield* Ref.set(cache, Option.some(release))
       return release
     })
@@ -129,30 +192,44 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       if (scoreText.length === 0 || !Number.isFinite(f1)) {
         return yield* new DeployError({ message: `cannot deploy: ${sources["latestscore.txt"]} holds "${scoreText}", not a score` })
       }
+      yield* imported
       const hash = modelHash(m)
+      const known = new Set((yield* db.list()).map((r) => r.releaseId))
       const stem = `${new Date().toISOString().replace(/[:.]/g, "-")}-${hash.slice(0, 8)}`
       let releaseId = stem
-      for (let n = 2; yield* store.exists(NodePath.join(releasesDir, releaseId)).pipe(Effect.orDie); n++) releaseId = `${stem}-${n}`
+      for (let n = 2; known.has(releaseId) || (yield* store.exists(NodePath.join(releasesDir, releaseId)).pipe(Effect.orDie)); n++) releaseId = `${stem}-${n}`
       // leftovers of an interrupted deployment are never live; clear them
-      for (const e of yield* store.list(prod).pipe(Effect.orDie)) {
-        if (e.name.startsWith(".staging-")) yield* store.remove(NodePath.join(prod, e.name)).pipe(Effect.orDie)
+      if (yield* store.exists(prod).pipe(Effect.orDie)) {
+        for (const e of yield* store.list(prod).pipe(Effect.orDie)) {
+          if (e.name.startsWith(".staging-")) yield* store.remove(NodePath.join(prod, e.name)).pipe(Effect.orDie)
+        }
       }
       const staging = NodePath.join(prod, `.staging-${releaseId}`)
       yield* store.makeDirectory(staging).pipe(Effect.orDie)
-      const manifest: Record<string, string> = {}
+      const texts: Record<string, string> = {}
+      const digests: Record<string, string> = {}
       for (const name of DEPLOYED_FILES) {
         yield* store.copyFile(sources[name], NodePath.join(staging, name)).pipe(Effect.orDie)
-        manifest[name] = sha256(yield* store.readFile(NodePath.join(staging, name)).pipe(Effect.orDie))
+        texts[name] = yield* store.readText(NodePath.join(staging, name)).pipe(Effect.orDie)
+        digests[name] = sha256(texts[name]!)
       }
-      yield* store.writeAtomic(
-        NodePath.join(staging, "manifest.json"),
-        JSON.stringify({ releaseId, modelHash: hash, f1, deployedAt: new Date().toISOString(), dataHash: m.dataHash, sha256: manifest }, null, 2) + "\n"
-      ).pipe(Effect.orDie)
+      const deployedAt = new Date().toISOString()
+      const manifest = JSON.stringify({ releaseId, modelHash: hash, f1, deployedAt, dataHash: m.dataHash, sha256: digests }, null, 2) + "\n"
+      yield* store.writeAtomic(NodePath.join(staging, "manifest.json"), manifest).pipe(Effect.orDie)
       const dir = NodePath.join(releasesDir, releaseId)
       yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
       yield* store.rename(staging, dir).pipe(Effect.orDie)
-      yield* setPointer(releaseId)
-      yield* tracking.recordDeployment(releaseId, hash, f1, { kind: "deploy", reason: null, runId })
+      const release: StoredRelease = {
+        releaseId, createdAt: deployedAt, modelHash: hash, f1, dataHash: m.dataHash,
+        files: {
+          "trainedmodel.json": texts["trainedmodel.json"]!, "latestscore.txt": texts["latestscore.txt"]!,
+          "ingestedfiles.txt": texts["ingestedfiles.txt"]!, "manifest.json": manifest
+        }
+      }
+      // the commit point: from here on the new release is live, on every server
+      yield* db.commit(release, { kind: "deploy", reason: null, runId })
+      yield* remember(releaseId)
+      yield* mirror(release)
       const scored = (yield* tracking.scores("training")).filter((s) => s.modelHash === hash)
       yield* tracking.recordScore({ modelHash: hash, purpose: "deployed", dataset: config.test_data_path, rows: scored.at(-1)?.rows ?? 0, f1, dataKind: "test" })
       yield* prune(releaseId)
@@ -162,7 +239,8 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
 
     /** Release ids, oldest first (ids start with their deployment time). */
     const ids = Effect.fn("Deployer.ids")(function*() {
-      return (yield* store.list(releasesDir).pipe(Effect.orDie)).filter((e) => e.isDirectory).map((e) => e.name)
+      yield* imported
+      return (yield* db.list()).map((r) => r.releaseId)
     })
 
     /** The release a rollback with no id goes to: the one deployed before the live one. */
@@ -178,47 +256,45 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       const releases = yield* ids()
       const keep = new Set([live, (yield* rollbackTarget()) ?? live])
       const old = releases.slice(0, Math.max(0, releases.length - config.releases_to_keep)).filter((r) => !keep.has(r))
-      for (const r of old) yield* store.remove(NodePath.join(releasesDir, r)).pipe(Effect.orDie)
+      for (const r of old) {
+        yield* db.remove(r)
+        yield* store.remove(NodePath.join(releasesDir, r)).pipe(Effect.orDie)
+      }
     })
 
-    /** Every release, oldest first, from its manifest, the live one marked. */
+    /** Every release, oldest first, the live one marked. */
     const list = Effect.fn("Deployer.list")(function*() {
+      yield* imported
       const live = Option.getOrNull(yield* currentId())
-      const out: Array<ReleaseInfo> = []
-      for (const id of yield* ids()) {
-        const text = yield* store.readText(NodePath.join(releasesDir, id, "manifest.json")).pipe(Effect.option)
-        const manifest = Option.flatMap(text, decodeManifest)
-        out.push({
-          releaseId: id,
-          deployedAt: Option.getOrNull(Option.map(manifest, (m) => m.deployedAt)),
-          f1: Option.getOrNull(Option.flatMap(manifest, (m) => Option.fromNullable(m.f1))),
-          modelHash: Option.getOrNull(Option.map(manifest, (m) => m.modelHash)),
-          dataHash: Option.getOrNull(Option.flatMap(manifest, (m) => Option.fromNullable(m.dataHash))),
-          live: id === live
-        })
-      }
-      return out
+      return (yield* db.list()).map((r): ReleaseInfo => ({
+        releaseId: r.releaseId, deployedAt: r.createdAt, f1: r.f1, modelHash: r.modelHash, dataHash: r.dataHash, live: r.releaseId === live
+      }))
     })
 
     /**
-     * Make an existing release live by replacing CURRENT atomically, once its model loads.
-     * Recorded as a deployment of the given kind, with its reason.
+     * Make an existing release live, once its model loads: one deployment row in the database,
+     * recorded with its kind and reason; then the production folder's mirror.
      */
     const activate = Effect.fn("Deployer.activate")(function*(releaseId: string, kind: "rollback" | "activate", reason: string) {
-      if (!(yield* ids()).includes(releaseId)) {
-        return yield* new ReleaseNotFound({ releaseId, message: `no release ${releaseId} in ${releasesDir}; see the releases command` })
+      yield* imported
+      const stored = yield* db.get(releaseId)
+      if (Option.isNone(stored)) {
+        return yield* new ReleaseNotFound({ releaseId, message: `no release ${releaseId} in the tracking database; see the releases command` })
       }
-      const dir = NodePath.join(releasesDir, releaseId)
-      const m = yield* model.load(NodePath.join(dir, "trainedmodel.json")).pipe(
+      const m = yield* model.decode(stored.value.files["trainedmodel.json"], `release ${releaseId}`).pipe(
         Effect.mapError((e) => new DeployError({ message: `release ${releaseId} cannot be made live: ${e.message}` }))
       )
-      const previous = Option.getOrNull(yield* currentId())
-      yield* setPointer(releaseId)
-      const info = (yield* list()).find((r) => r.releaseId === releaseId)!
-      yield* tracking.recordDeployment(releaseId, modelHash(m), info.f1, { kind, reason, runId: null })
-      yield* alerts.notify({ event: "rolled-back", runId: null, details: { releaseId, previous, kind, reason, f1: info.f1 } })
+      const previous = Option.getOrNull(yield* db.liveId())
+      const f1 = stored.value.f1
+      yield* db.activate(releaseId, modelHash(m), f1, { kind, reason, runId: null })
+      yield* remember(releaseId)
+      // the database is what servers read; a production folder this machine cannot write is a warning
+      yield* mirror(stored.value).pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning(`release ${releaseId} is live, but ${prod} could not be updated: ${Cause.pretty(cause).split("\n")[0]}`))
+      )
+      yield* alerts.notify({ event: "rolled-back", runId: null, details: { releaseId, previous, kind, reason, f1 } })
       yield* Effect.logInfo(`release ${releaseId} is live (${kind}: ${reason}); it was ${previous ?? "nothing"}`)
-      return { releaseId, previous, f1: info.f1 }
+      return { releaseId, previous, f1 }
     })
 
     /** Roll back to `releaseId`, or to the release before the live one. */

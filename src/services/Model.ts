@@ -90,10 +90,8 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       return path
     })
 
-    const load = Effect.fn("Model.load")(function*(path: string = modelPath(config.output_model_path)) {
-      const text = yield* store.readText(path).pipe(
-        Effect.mapError((e) => new ModelNotFound({ path, message: `no trained model at ${path} (${e.message}); run the training step first` }))
-      )
+    /** A model from its JSON text; `path` names where it came from in messages. */
+    const decode = Effect.fn("Model.decode")(function*(text: string, path: string) {
       const m = yield* Schema.decodeUnknown(ModelArtifactFromJson)(text).pipe(
         Effect.mapError((e) => new ModelNotFound({ path, message: `the model file ${path} is not a valid model: ${ParseResult.TreeFormatter.formatErrorSync(e)}` }))
       )
@@ -104,7 +102,14 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       return m
     })
 
-    return { train, predict, save, load } as const
+    const load = Effect.fn("Model.load")(function*(path: string = modelPath(config.output_model_path)) {
+      const text = yield* store.readText(path).pipe(
+        Effect.mapError((e) => new ModelNotFound({ path, message: `no trained model at ${path} (${e.message}); run the training step first` }))
+      )
+      return yield* decode(text, path)
+    })
+
+    return { train, predict, save, load, decode } as const
   })
 }) {
   static readonly layerTest = Model.Default.pipe(Layer.provideMerge(Layer.mergeAll(FileStore.layerTemp(), AppConfig.layerTest(), Progress.layerTest)))

@@ -5,7 +5,9 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
 import { DataDriftReport } from "../domain/Schemas.js"
+import type { SqlClient as SqlClientTag } from "@effect/sql/SqlClient"
 import { DbTest } from "./Db.js"
+import { ReleaseStore } from "./ReleaseStore.js"
 
 export interface IngestedFile {
   readonly sha256: string
@@ -301,6 +303,10 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     } as const
   })
 }) {
+  /** The tracking database's services over one connection: Tracking and the ReleaseStore. */
+  static readonly layerOn = <E, R>(db: Layer.Layer<SqlClientTag, E, R>): Layer.Layer<Tracking | ReleaseStore, E, R> =>
+    Layer.mergeAll(Tracking.Default, ReleaseStore.Default).pipe(Layer.provide(db))
+
   /** In-memory SQLite, fresh per build. */
-  static readonly layerTest: Layer.Layer<Tracking> = Tracking.Default.pipe(Layer.provide(DbTest))
+  static readonly layerTest: Layer.Layer<Tracking | ReleaseStore> = Layer.suspend(() => Tracking.layerOn(DbTest))
 }
