@@ -208,13 +208,6 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       return rows.length > 0 ? toSnapshot(rows[0]!) : null
     }, Effect.orDie)
 
-    const recordDeployment = Effect.fn("Tracking.recordDeployment")(function*(
-      releaseId: string, modelHash: string, f1: number | null,
-      how: { readonly kind: DeploymentKind; readonly reason: string | null; readonly runId: number | null } = { kind: "deploy", reason: null, runId: null }
-    ) {
-      yield* sql`INSERT INTO deployments ${sql.insert({ deployed_at: nowIso(), release_id: releaseId, model_hash: modelHash, f1, kind: how.kind, reason: how.reason, run_id: how.runId })}`
-    }, Effect.orDie)
-
     const deployments = Effect.fn("Tracking.deployments")(function*() {
       return yield* sql<{ deployed_at: string; release_id: string; model_hash: string; f1: number | null; kind: DeploymentKind; reason: string | null; run_id: number | null }>`SELECT deployed_at, release_id, model_hash, f1, kind, reason, run_id FROM deployments ORDER BY id`
     }, Effect.orDie)
@@ -298,7 +291,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
 
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
-      recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, recordDeployment, deployments,
+      recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings
     } as const
   })
