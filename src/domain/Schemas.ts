@@ -174,10 +174,18 @@ export class DependencyReport extends Schema.Class<DependencyReport>("Dependency
   packages: Schema.Array(OutdatedDependency)
 }) {}
 
+/** A number that may be NaN (no score): JSON has no NaN, so it is written as null. */
+export const MaybeNumber = Schema.transform(Schema.NullOr(Schema.Number), Schema.Number, {
+  strict: true,
+  decode: (n) => n ?? Number.NaN,
+  encode: (n) => (Number.isNaN(n) ? null : n)
+})
+
 export class DriftDecision extends Schema.Class<DriftDecision>("DriftDecision")({
   test: DriftTest,
   drifted: Schema.Boolean,
-  newScore: Schema.Number,
+  /** NaN where the decision had no performance score (data drift only) */
+  newScore: MaybeNumber,
   deployedScore: Schema.NullOr(Schema.Number),
   threshold: Schema.NullOr(Schema.Number),
   historySize: Schema.Number,

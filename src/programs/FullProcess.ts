@@ -1,32 +1,33 @@
 /**
- * fullprocess: new data? → ingest → score the deployed model on it → drift? →
- * retrain → rescore → redeploy → diagnostics and report → API calls.
+ * fullprocess: new data? → ingest → drift check (data drift per feature, and the live model
+ * scored on the new rows) → retrain → rescore → deploy gate → deploy → diagnostics and report.
+ *
+ * The steps are plain programs over service tags, each returning a result its schema in
+ * domain/Run.ts can store. `pipeline` composes them through a StepRunner: run directly here
+ * (the CLI, cron, POST /fullprocess), or as durable activities of a workflow on cluster
+ * workers (FullProcessWorkflow.ts). The control flow is written once.
  */
-import { Effect, Either, Exit } from "effect"
+import { Effect, Either, Exit, type Schema } from "effect"
+import { Snapshots } from "../data/Snapshots.js"
+import {
+  BeginStep, DeployStep, DriftStep, GateVerdict, type IngestionResult, IngestionResult as IngestionResultSchema,
+  ReportStep, type RunOutcome, ScoreStep, type StepName, TrainStep
+} from "../domain/Run.js"
 import { type DataDriftReport, DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
-import { Alerts } from "../services/Alerts.js"
-import { dataDriftCheck } from "./DataDriftCheck.js"
 import { decideDrift } from "../lib/Drift.js"
+import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
-import { Ingestion, type IngestionResult } from "../services/Ingestion.js"
+import { Ingestion } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
-import { Snapshots } from "../data/Snapshots.js"
 import { Tracking } from "../services/Tracking.js"
+import { dataDriftCheck } from "./DataDriftCheck.js"
 import { describeFailure } from "./Failure.js"
 import { withLock } from "./Lock.js"
 import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
-export type FullProcessOutcome = "no-new-data" | "no-valid-data" | "no-decision" | "no-drift" | "gate-refused" | "redeployed"
-
-/** The deploy gate's verdict: the candidate against the live model, on the same test data. */
-export interface GateVerdict {
-  readonly mode: "not-worse" | "always" | "first"
-  readonly passed: boolean
-  readonly candidateF1: number
-  readonly liveF1: number | null
-  readonly reason: string
-}
+export type FullProcessOutcome = RunOutcome
+export type { GateVerdict }
 
 export interface FullProcessSummary {
   readonly outcome: FullProcessOutcome
@@ -50,7 +51,137 @@ export interface FullProcessOptions {
   readonly afterDeploy?: Effect.Effect<string, unknown, never>
 }
 
+/**
+ * How the pipeline runs a step: `name` and `schema` let a durable runner store its result.
+ * The runner may add its own failure (E0) and needs (R0).
+ */
+export interface StepRunner<E0, R0> {
+  <A, I, E, R>(name: StepName, schema: Schema.Schema<A, I>, step: Effect.Effect<A, E, R>): Effect.Effect<A, E | E0, R | R0>
+}
+
+/** Each step runs as it is, in this process. */
+export const directly: StepRunner<never, never> = (_name, _schema, step) => step
+
 const fmt = (x: number) => x.toFixed(4)
+
+/** The cheap check first: with no new file, no run is started. */
+export const beginStep = (command: string) =>
+  Effect.gen(function*() {
+    const ingestion = yield* Ingestion
+    const tracking = yield* Tracking
+    if ((yield* ingestion.pending()).length === 0) {
+      yield* Effect.logInfo("no new data; nothing to do")
+      return null
+    }
+    return { runId: yield* tracking.startRun(command) }
+  })
+
+/** Ingest the new files; a run resumed after its ingestion was recorded gets that result back. */
+export const ingestStep = (runId: number) =>
+  Effect.gen(function*() {
+    const ingestion = yield* Ingestion
+    const alerts = yield* Alerts
+    const done = yield* ingestion.ingestedBy(runId)
+    if (done._tag === "Some") {
+      yield* Effect.logInfo(`run ${runId} already ingested ${done.value.newFiles.length} file(s); not ingesting again`)
+      return done.value
+    }
+    const ingested = yield* ingestionStep(runId)
+    for (const r of ingested.rejected) {
+      yield* alerts.notify({ event: "file-rejected", runId, details: { file: r.name, error: r.error, movedTo: r.movedTo } })
+    }
+    return ingested
+  })
+
+/**
+ * Data drift per feature (the new rows against the live model's training data) and performance
+ * drift (the live model scored on the new rows, or on everything), combined by drift_trigger.
+ */
+export const driftStep = (runId: number, ingested: IngestionResult) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const deployer = yield* Deployer
+    const scorer = yield* Scorer
+    const snapshots = yield* Snapshots
+    const tracking = yield* Tracking
+    const alerts = yield* Alerts
+    const current = yield* deployer.current().pipe(Effect.either)
+    const live = Either.getRight(current)
+    const snapshot = ingested.snapshot!
+    const kind = config.drift_check_data
+
+    const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot) : null
+
+    let performance: DriftDecision | null = null
+    let noDecision: string | undefined
+    if (live._tag === "Some") {
+      const frame = kind === "new" && snapshot.batchPath !== null
+        ? yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
+        : yield* snapshots.frame(snapshot.path, snapshot.rows)
+      if (frame.rows < config.drift_min_rows) {
+        noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
+        yield* Effect.logInfo(noDecision)
+      } else {
+        const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
+        const newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
+        // history: earlier drift checks on the same kind of data, so the tests compare like with like
+        const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
+        // the score just recorded is the one under test, not history
+        history.pop()
+        const d = decideDrift({ test: config.drift_test, newScore, deployedScore: live.value.f1, history, minHistory: config.drift_min_history })
+        const scoredOn = kind === "new" ? `${frame.rows} new row(s)` : `all ${frame.rows} ingested row(s)`
+        performance = DriftDecision.make({ ...d, reason: `on ${scoredOn}: ${d.reason}` })
+      }
+    }
+
+    const trigger = config.drift_trigger
+    const fired: Array<string> = []
+    if (performance?.drifted && trigger !== "data") fired.push("performance")
+    if (dataDrift?.drifted && trigger !== "performance") fired.push("data")
+    const dataReason = dataDrift === null
+      ? null
+      : dataDrift.drifted
+        ? `data drift in ${dataDrift.features.filter((f) => f.flagged).map((f) => `${f.feature} (${f.reasons.join(", ")})`).join("; ")}`
+        : `no data drift in ${dataDrift.features.length} feature(s)`
+    let drift: DriftDecision
+    if (live._tag === "None") {
+      const first = decideDrift({ test: config.drift_test, newScore: 0, deployedScore: null, history: [], minHistory: config.drift_min_history })
+      // a release is named live but cannot be loaded: say so, rather than "never deployed"
+      drift = Either.isLeft(current) && current.left.brokenRelease !== undefined ? DriftDecision.make({ ...first, reason: current.left.message }) : first
+    } else {
+      const parts = [
+        performance ? `performance ${performance.reason}` : `performance: ${noDecision ?? "no decision"}`,
+        ...(dataReason ? [dataReason] : [])
+      ]
+      drift = DriftDecision.make({
+        test: performance?.test ?? config.drift_test,
+        drifted: fired.length > 0,
+        newScore: performance?.newScore ?? Number.NaN,
+        deployedScore: live.value.f1,
+        threshold: performance?.threshold ?? null,
+        historySize: performance?.historySize ?? 0,
+        reason: `${fired.length > 0 ? `${fired.join(" and ")} drift (drift_trigger "${trigger}")` : `no drift (drift_trigger "${trigger}")`}: ${parts.join("; ")}`
+      })
+    }
+    const recordable = !(live._tag === "Some" && performance === null && dataDrift === null)
+    if (recordable) yield* tracking.recordDrift(runId, drift, live._tag === "None" ? ["first-deployment"] : fired)
+    yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
+    if (drift.drifted && live._tag === "Some") {
+      yield* alerts.notify({ event: "drift", runId, details: { fired, reason: drift.reason, releaseId: live.value.releaseId } })
+    }
+    return {
+      live: live._tag === "Some" ? { releaseId: live.value.releaseId, f1: live.value.f1, modelHash: live.value.modelHash } : null,
+      drift, dataDrift, fired,
+      decided: (trigger !== "data" && performance !== null) || (trigger !== "performance" && dataDrift !== null),
+      ...(noDecision !== undefined ? { noDecision } : {})
+    } satisfies DriftStep
+  })
+
+export const trainStep = (runId: number) =>
+  trainingStep(runId).pipe(Effect.map((t) => ({ modelHash: t.modelHash, rows: t.rows })))
+
+export const scoreStep = (runId: number) =>
+  scoringStep(runId).pipe(Effect.map((s) => ({ f1: s.f1 })))
 
 /**
  * With `deploy_gate: "not-worse"`, the candidate goes live only if its F1 on the test data is
@@ -80,146 +211,91 @@ export const deployGate = (live: ModelArtifact | null, candidateF1: number, cand
     } satisfies GateVerdict
   })
 
+/** The gate against what is live now; a refusal is announced. */
+export const gateStep = (runId: number, candidate: { readonly f1: number; readonly modelHash: string }) =>
+  Effect.gen(function*() {
+    const live = yield* Effect.flatMap(Deployer, (d) => d.current()).pipe(Effect.option)
+    const gate = yield* deployGate(live._tag === "Some" ? live.value.model : null, candidate.f1, candidate.modelHash)
+    yield* Effect.logInfo(`deploy gate: ${gate.reason}`)
+    if (!gate.passed) {
+      yield* Effect.flatMap(Alerts, (a) => a.notify({ event: "gate-refused", runId, details: { candidateF1: gate.candidateF1, liveF1: gate.liveF1, reason: gate.reason, modelHash: candidate.modelHash } }))
+    }
+    return gate
+  })
+
+export const deployStep = (runId: number, gate: GateVerdict) =>
+  Effect.gen(function*() {
+    const deployed = yield* deploymentStep(runId)
+    yield* Effect.flatMap(Alerts, (a) => a.notify({ event: "deployed", runId, details: { releaseId: deployed.releaseId, f1: deployed.f1, gate: gate.reason } }))
+    return { releaseId: deployed.releaseId, f1: deployed.f1 }
+  })
+
+export const reportStep = (runId: number) =>
+  Effect.gen(function*() {
+    yield* diagnosticsStep(runId)
+    const report = yield* reportingStep(runId)
+    return { pdf: report.pdf }
+  })
+
+/** Old snapshots go once the run no longer needs them; the run is recorded with its summary. */
+export const finishStep = (runId: number, summary: FullProcessSummary) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const removed = yield* Effect.flatMap(Snapshots, (s) => s.prune(config.releases_to_keep))
+    if (removed.length > 0) yield* Effect.logInfo(`removed ${removed.length} old snapshot file(s)`)
+    yield* Effect.flatMap(Tracking, (t) => t.finishRun(runId, summary.outcome, summary))
+  })
+
+/** A failed run is recorded with its one-line reason, and announced. */
+export const failStep = (runId: number, failure: { readonly message: string; readonly tag: string; readonly exitCode: number }) =>
+  Effect.gen(function*() {
+    yield* Effect.flatMap(Tracking, (t) => t.finishRun(runId, "failed", { error: failure.message, tag: failure.tag, exitCode: failure.exitCode }))
+    yield* Effect.flatMap(Alerts, (a) => a.notify({ event: "run-failed", runId, details: { error: failure.message, tag: failure.tag } }))
+  })
+
+/** The run's control flow, once: each step through `step`. */
+export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, options: FullProcessOptions = {}) =>
+  Effect.gen(function*() {
+    const warnings: Array<string> = []
+    const ingested = yield* step("ingest", IngestionResultSchema, ingestStep(runId))
+    for (const r of ingested.rejected) warnings.push(`rejected ${r.name}: ${r.error}`)
+    if (ingested.newFiles.length === 0) {
+      return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
+    }
+    const d = yield* step("drift-check", DriftStep, driftStep(runId, ingested))
+    const base = {
+      runId, ingestion: ingested, drift: d.drift, warnings,
+      ...(d.dataDrift ? { dataDrift: d.dataDrift } : {}), ...(d.noDecision !== undefined ? { noDecision: d.noDecision } : {})
+    }
+    if (!d.drift.drifted) return { ...base, outcome: d.decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
+    const trained = yield* step("train", TrainStep, trainStep(runId))
+    const scored = yield* step("score", ScoreStep, scoreStep(runId))
+    const gate = yield* step("gate", GateVerdict, gateStep(runId, { f1: scored.f1, modelHash: trained.modelHash }))
+    const training = { modelHash: trained.modelHash, rows: trained.rows }
+    if (!gate.passed) return { ...base, outcome: "gate-refused", gate, training, score: scored.f1 } satisfies FullProcessSummary
+    const deployed = yield* step("deploy", DeployStep, deployStep(runId, gate))
+    const report = yield* step("report", ReportStep, reportStep(runId))
+    let apiCalls: string | undefined
+    if (options.afterDeploy) {
+      const r = yield* Effect.exit(options.afterDeploy)
+      if (Exit.isSuccess(r)) apiCalls = r.value
+      else warnings.push(`API calls failed: ${String(r.cause)}`)
+    }
+    return {
+      ...base, outcome: "redeployed", training, score: scored.f1, gate, releaseId: deployed.releaseId, report: report.pdf,
+      ...(apiCalls !== undefined ? { apiCalls } : {})
+    } satisfies FullProcessSummary
+  })
+
+/** fullprocess in this process, under the lock: the CLI, cron and POST /fullprocess. */
 export const fullProcess = (options: FullProcessOptions = {}) =>
   withLock(Effect.gen(function*() {
-    const ingestion = yield* Ingestion
-    const tracking = yield* Tracking
-    const config = yield* AppConfig
-    // the cheap check first: with nothing new, do nothing
-    const pending = yield* ingestion.pending()
-    if (pending.length === 0) {
-      yield* Effect.logInfo("no new data; nothing to do")
-      const idle: FullProcessSummary = { outcome: "no-new-data", runId: null, warnings: [] }
-      return idle
-    }
-    const runId = yield* tracking.startRun("fullprocess")
-    const alerts = yield* Alerts
-    const body = Effect.gen(function*() {
-      const warnings: Array<string> = []
-      const ingested = yield* ingestionStep(runId)
-      for (const r of ingested.rejected) {
-        warnings.push(`rejected ${r.name}: ${r.error}`)
-        yield* alerts.notify({ event: "file-rejected", runId, details: { file: r.name, error: r.error, movedTo: r.movedTo } })
-      }
-      if (ingested.newFiles.length === 0) {
-        return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
-      }
-      const deployer = yield* Deployer
-      const scorer = yield* Scorer
-      const snapshots = yield* Snapshots
-      const current = yield* deployer.current().pipe(Effect.either)
-      const live = Either.getRight(current)
-      const snapshot = ingested.snapshot!
-      const kind = config.drift_check_data
-
-      // data drift, per feature: the new rows against the live model's training data
-      const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot) : null
-
-      // performance drift: the live model scored on the new rows ("new") or on everything ("all")
-      let performance: DriftDecision | null = null
-      let noDecision: string | undefined
-      if (live._tag === "Some") {
-        const frame = kind === "new" && snapshot.batchPath !== null
-          ? yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
-          : yield* snapshots.frame(snapshot.path, snapshot.rows)
-        if (frame.rows < config.drift_min_rows) {
-          noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
-          yield* Effect.logInfo(noDecision)
-        } else {
-          const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
-          const newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
-          // history: earlier drift checks on the same kind of data, so the tests compare like with like
-          const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
-          // the score just recorded is the one under test, not history
-          history.pop()
-          const d = decideDrift({ test: config.drift_test, newScore, deployedScore: live.value.f1, history, minHistory: config.drift_min_history })
-          const scoredOn = kind === "new" ? `${frame.rows} new row(s)` : `all ${frame.rows} ingested row(s)`
-          performance = DriftDecision.make({ ...d, reason: `on ${scoredOn}: ${d.reason}` })
-        }
-      }
-
-      // what fires, by drift_trigger; with nothing live, the first deployment
-      const trigger = config.drift_trigger
-      const fired: Array<string> = []
-      if (performance?.drifted && trigger !== "data") fired.push("performance")
-      if (dataDrift?.drifted && trigger !== "performance") fired.push("data")
-      const dataReason = dataDrift === null
-        ? null
-        : dataDrift.drifted
-          ? `data drift in ${dataDrift.features.filter((f) => f.flagged).map((f) => `${f.feature} (${f.reasons.join(", ")})`).join("; ")}`
-          : `no data drift in ${dataDrift.features.length} feature(s)`
-      let drift: DriftDecision
-      if (live._tag === "None") {
-        const first = decideDrift({ test: config.drift_test, newScore: 0, deployedScore: null, history: [], minHistory: config.drift_min_history })
-        // a release is named live but cannot be loaded: say so, rather than "never deployed"
-        drift = Either.isLeft(current) && current.left.brokenRelease !== undefined ? DriftDecision.make({ ...first, reason: current.left.message }) : first
-      } else {
-        const parts = [
-          performance ? `performance ${performance.reason}` : `performance: ${noDecision ?? "no decision"}`,
-          ...(dataReason ? [dataReason] : [])
-        ]
-        drift = DriftDecision.make({
-          test: performance?.test ?? config.drift_test,
-          drifted: fired.length > 0,
-          newScore: performance?.newScore ?? Number.NaN,
-          deployedScore: live.value.f1,
-          threshold: performance?.threshold ?? null,
-          historySize: performance?.historySize ?? 0,
-          reason: `${fired.length > 0 ? `${fired.join(" and ")} drift (drift_trigger "${trigger}")` : `no drift (drift_trigger "${trigger}")`}: ${parts.join("; ")}`
-        })
-      }
-      const recordable = !(live._tag === "Some" && performance === null && dataDrift === null)
-      if (recordable) yield* tracking.recordDrift(runId, drift, live._tag === "None" ? ["first-deployment"] : fired)
-      yield* Effect.logInfo(`drift: ${drift.drifted ? "yes" : "no"} (${drift.reason})`)
-      const base = {
-        runId, ingestion: ingested, drift, warnings,
-        ...(dataDrift ? { dataDrift } : {}), ...(noDecision !== undefined ? { noDecision } : {})
-      }
-      if (!drift.drifted) {
-        const decided = (trigger !== "data" && performance !== null) || (trigger !== "performance" && dataDrift !== null)
-        return { ...base, outcome: decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
-      }
-      if (live._tag === "Some") yield* alerts.notify({ event: "drift", runId, details: { fired, reason: drift.reason, releaseId: live.value.releaseId } })
-      const trained = yield* trainingStep(runId)
-      const scored = yield* scoringStep(runId)
-      const gate = yield* deployGate(live._tag === "Some" ? live.value.model : null, scored.f1, trained.modelHash)
-      yield* Effect.logInfo(`deploy gate: ${gate.reason}`)
-      if (!gate.passed) {
-        yield* alerts.notify({ event: "gate-refused", runId, details: { candidateF1: gate.candidateF1, liveF1: gate.liveF1, reason: gate.reason, modelHash: trained.modelHash } })
-        return {
-          ...base, outcome: "gate-refused", gate,
-          training: { modelHash: trained.modelHash, rows: trained.rows }, score: scored.f1
-        } satisfies FullProcessSummary
-      }
-      const deployed = yield* deploymentStep(runId)
-      yield* alerts.notify({ event: "deployed", runId, details: { releaseId: deployed.releaseId, f1: deployed.f1, gate: gate.reason } })
-      yield* diagnosticsStep(runId)
-      const report = yield* reportingStep(runId)
-      let apiCalls: string | undefined
-      if (options.afterDeploy) {
-        const r = yield* Effect.exit(options.afterDeploy)
-        if (Exit.isSuccess(r)) apiCalls = r.value
-        else warnings.push(`API calls failed: ${String(r.cause)}`)
-      }
-      return {
-        ...base, outcome: "redeployed",
-        training: { modelHash: trained.modelHash, rows: trained.rows },
-        score: scored.f1, gate, releaseId: deployed.releaseId, report: report.pdf,
-        ...(apiCalls !== undefined ? { apiCalls } : {})
-      } satisfies FullProcessSummary
-    })
-    const summary: FullProcessSummary = yield* body.pipe(
-      // old snapshots go once the run no longer needs them; the disk does not fill up with copies
-      Effect.tap(() => Effect.flatMap(Snapshots, (s) => s.prune(config.releases_to_keep)).pipe(
-        Effect.tap((removed) => removed.length > 0 ? Effect.logInfo(`removed ${removed.length} old snapshot file(s)`) : Effect.void)
-      )),
-      Effect.tap((s) => tracking.finishRun(runId, s.outcome, s)),
-      Effect.tapErrorCause((cause) => {
-        const f = describeFailure(cause)
-        return tracking.finishRun(runId, "failed", { error: f.message, tag: f.tag, exitCode: f.exitCode }).pipe(
-          Effect.zipRight(alerts.notify({ event: "run-failed", runId, details: { error: f.message, tag: f.tag } }))
-        )
-      })
+    const begun = yield* directly("begin", BeginStep, beginStep("fullprocess"))
+    if (begun === null) return { outcome: "no-new-data", runId: null, warnings: [] } satisfies FullProcessSummary as FullProcessSummary
+    const runId = begun.runId
+    const summary: FullProcessSummary = yield* pipeline(directly, runId, options).pipe(
+      Effect.tap((s) => finishStep(runId, s)),
+      Effect.tapErrorCause((cause) => failStep(runId, describeFailure(cause)))
     )
     return summary
   })).pipe(Effect.withSpan("fullprocess"))

@@ -5,8 +5,9 @@
  * immutable Parquet snapshot (plus the batch of rows that were new). Files are tracked by
  * sha256, so the same content is never ingested twice.
  */
+import type { IngestionResult } from "../domain/Run.js"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as NodePath from "node:path"
 import { schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
@@ -25,35 +26,9 @@ export interface PendingFile {
   readonly sha256: string
 }
 
-export interface SkippedFile {
-  readonly name: string
-  readonly reason: string
-}
-
-export interface RejectedFile {
-  readonly name: string
-  readonly error: string
-  readonly movedTo: string | null
-}
-
-export interface IngestionResult {
-  readonly newFiles: ReadonlyArray<{ readonly name: string; readonly sha256: string; readonly rows: number }>
-  readonly skipped: ReadonlyArray<SkippedFile>
-  readonly rejected: ReadonlyArray<RejectedFile>
-  /** rows read from the new files */
-  readonly rowsRead: number
-  /** rows of this run that were new: not a duplicate within the run nor of anything ingested before */
-  readonly newRows: number
-  /** rows in the data set after merging and de-duplication */
-  readonly totalRows: number
-  readonly duplicatesDropped: number
-  readonly finalDataPath: string
-  /** the current snapshot's hash (the data set's identity), null before the first ingestion */
-  readonly dataHash: string | null
-  readonly snapshot: SnapshotRow | null
-  /** set when the snapshot was rebuilt from the input files */
-  readonly rebuilt?: string
-}
+export type { IngestionResult }
+export type SkippedFile = IngestionResult["skipped"][number]
+export type RejectedFile = IngestionResult["rejected"][number]
 
 export const finalDataPath = (outputFolder: string) => NodePath.join(outputFolder, "finaldata.csv")
 export const ingestedListPath = (outputFolder: string) => NodePath.join(outputFolder, "ingestedfiles.txt")
@@ -237,7 +212,24 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       }))
     })
 
-    return { scan, pending, ingest } as const
+    /**
+     * What a run already ingested, if its snapshot is recorded: a run resumed on another worker
+     * after the commit point gets the same result back, and nothing is ingested twice.
+     */
+    const ingestedBy = Effect.fn("Ingestion.ingestedBy")(function*(runId: number) {
+      const snapshot = yield* tracking.snapshotOfRun(runId)
+      if (snapshot === null) return Option.none<IngestionResult>()
+      const newFiles = yield* tracking.ingestedByRun(runId)
+      // the compatibility files may not have been written when the run stopped
+      yield* Effect.scoped(Effect.flatMap(duck.connect, (c) => writeCompatibilityFiles(c, snapshot.path)))
+      return Option.some<IngestionResult>({
+        newFiles, skipped: [], rejected: [], rowsRead: snapshot.rowsRead, newRows: snapshot.batchRows, totalRows: snapshot.rows,
+        duplicatesDropped: snapshot.rowsRead - snapshot.batchRows, finalDataPath: finalDataPath(config.output_folder_path),
+        dataHash: snapshot.hash, snapshot
+      })
+    })
+
+    return { scan, pending, ingest, ingestedBy } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

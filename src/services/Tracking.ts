@@ -203,6 +203,18 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       return rows.length > 0 ? toSnapshot(rows[0]!) : null
     }, Effect.orDie)
 
+    /** The snapshot a run made, if it made one. */
+    const snapshotOfRun = Effect.fn("Tracking.snapshotOfRun")(function*(runId: number) {
+      const rows = yield* sql<SnapshotSql>`SELECT * FROM snapshots WHERE run_id = ${runId} ORDER BY id DESC LIMIT 1`
+      return rows.length > 0 ? toSnapshot(rows[0]!) : null
+    }, Effect.orDie)
+
+    /** The files a run ingested. */
+    const ingestedByRun = Effect.fn("Tracking.ingestedByRun")(function*(runId: number) {
+      const rows = yield* sql<{ sha256: string; file_name: string; rows: number }>`SELECT sha256, file_name, rows FROM ingested_files WHERE run_id = ${runId} ORDER BY file_name`
+      return rows.map((r) => ({ name: r.file_name, sha256: r.sha256, rows: Number(r.rows) }))
+    }, Effect.orDie)
+
     const snapshotByHash = Effect.fn("Tracking.snapshotByHash")(function*(hash: string) {
       const rows = yield* sql<SnapshotSql>`SELECT * FROM snapshots WHERE hash = ${hash} ORDER BY id DESC LIMIT 1`
       return rows.length > 0 ? toSnapshot(rows[0]!) : null
@@ -291,7 +303,7 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
 
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
-      recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, deployments,
+      recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, snapshotOfRun, ingestedByRun, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings
     } as const
   })

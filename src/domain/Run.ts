@@ -1,0 +1,92 @@
+/**
+ * What each step of fullprocess returns. A run on cluster workers stores these as the results
+ * of its durable activities, so a run resumed on another worker replays them instead of
+ * redoing the work: each is a schema that survives JSON.
+ */
+import { Schema } from "effect"
+import { DataDriftReport, DriftDecision } from "./Schemas.js"
+
+export const RunOutcome = Schema.Literal("no-new-data", "no-valid-data", "no-decision", "no-drift", "gate-refused", "redeployed")
+export type RunOutcome = typeof RunOutcome.Type
+
+/** An immutable Parquet snapshot of everything ingested, and the batch of new rows that made it. */
+export const SnapshotInfo = Schema.Struct({
+  id: Schema.Number,
+  hash: Schema.String,
+  path: Schema.String,
+  rows: Schema.Number,
+  /** the rows this snapshot added (new after de-duplication), as their own Parquet file */
+  batchPath: Schema.NullOr(Schema.String),
+  batchRows: Schema.Number,
+  /** rows read from the new files, before de-duplication */
+  rowsRead: Schema.Number,
+  datasetSchema: Schema.String,
+  createdAt: Schema.String,
+  runId: Schema.NullOr(Schema.Number)
+})
+
+export const IngestionResult = Schema.Struct({
+  newFiles: Schema.Array(Schema.Struct({ name: Schema.String, sha256: Schema.String, rows: Schema.Number })),
+  skipped: Schema.Array(Schema.Struct({ name: Schema.String, reason: Schema.String })),
+  rejected: Schema.Array(Schema.Struct({ name: Schema.String, error: Schema.String, movedTo: Schema.NullOr(Schema.String) })),
+  /** rows read from the new files */
+  rowsRead: Schema.Number,
+  /** rows of this run that were new: not a duplicate within the run nor of anything ingested before */
+  newRows: Schema.Number,
+  /** rows in the data set after merging and de-duplication */
+  totalRows: Schema.Number,
+  duplicatesDropped: Schema.Number,
+  finalDataPath: Schema.String,
+  /** the current snapshot's hash (the data set's identity), null before the first ingestion */
+  dataHash: Schema.NullOr(Schema.String),
+  snapshot: Schema.NullOr(SnapshotInfo),
+  /** set when the snapshot was rebuilt from the input files */
+  rebuilt: Schema.optional(Schema.String)
+})
+export type IngestionResult = typeof IngestionResult.Type
+
+/** The release that was live when the drift check ran. */
+export const LiveRelease = Schema.Struct({ releaseId: Schema.String, f1: Schema.NullOr(Schema.Number), modelHash: Schema.String })
+
+export const DriftStep = Schema.Struct({
+  live: Schema.NullOr(LiveRelease),
+  drift: DriftDecision,
+  dataDrift: Schema.NullOr(DataDriftReport),
+  /** why there was no performance decision (too few new rows) */
+  noDecision: Schema.optional(Schema.String),
+  /** which tests fired: "performance", "data" */
+  fired: Schema.Array(Schema.String),
+  /** whether any test the trigger listens to could decide */
+  decided: Schema.Boolean
+})
+export type DriftStep = typeof DriftStep.Type
+
+export const TrainStep = Schema.Struct({ modelHash: Schema.String, rows: Schema.Number })
+export const ScoreStep = Schema.Struct({ f1: Schema.Number })
+
+/** The deploy gate's verdict: the candidate against the live model, on the same test data. */
+export const GateVerdict = Schema.Struct({
+  mode: Schema.Literal("not-worse", "always", "first"),
+  passed: Schema.Boolean,
+  candidateF1: Schema.Number,
+  liveF1: Schema.NullOr(Schema.Number),
+  reason: Schema.String
+})
+export type GateVerdict = typeof GateVerdict.Type
+
+export const DeployStep = Schema.Struct({ releaseId: Schema.String, f1: Schema.Number })
+export const ReportStep = Schema.Struct({ pdf: Schema.String })
+
+/** A run the tracking database has started: its id. */
+export const BeginStep = Schema.NullOr(Schema.Struct({ runId: Schema.Number }))
+
+/** Why a run failed, as the CLI would print it: one line and an exit code. */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  runId: Schema.NullOr(Schema.Number),
+  tag: Schema.String,
+  message: Schema.String,
+  exitCode: Schema.Number
+}) {}
+
+export const StepName = Schema.Literal("begin", "ingest", "drift-check", "train", "score", "gate", "deploy", "report", "finish")
+export type StepName = typeof StepName.Type
