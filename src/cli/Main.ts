@@ -1,4 +1,4 @@
-/** The command line: fullprocess, run --steps, serve, apicalls, status, generate-data. */
+/** The command line: fullprocess, run --steps, status, releases, rollback, serve, apicalls, worker, generate-data. */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
@@ -31,15 +31,11 @@ const firstLineOf = (s: string) => s.split("\n").find((l) => l.trim().length > 0
 
 const logLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
-/** Run a program with the live services; report the outcome and set the exit code. */
-const execute = <A, E extends { readonly _tag?: string }>(
-  opts: { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean; readonly verbose: boolean },
-  program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
-  human: (a: A) => string
-) =>
+type CommonOptions = { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean; readonly verbose: boolean }
+
+/** Report a program's outcome (JSON or human) and set the exit code. */
+const report = <A>(opts: CommonOptions, human: (a: A) => string) => <E, R>(program: Effect.Effect<A, E, R>) =>
   program.pipe(
-    // progress lines only on an interactive terminal, never with --json: decided here, once
-    Effect.provide(AppLayer(opts.config, opts.set, process.stderr.isTTY === true && !opts.json)),
     Effect.matchCauseEffect({
       onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
       onFailure: (cause) => {
@@ -54,6 +50,18 @@ const execute = <A, E extends { readonly _tag?: string }>(
         )
       }
     })
+  )
+
+/** Run a program with the live services; report the outcome and set the exit code. */
+const execute = <A, E extends { readonly _tag?: string }>(
+  opts: CommonOptions,
+  program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
+  human: (a: A) => string
+) =>
+  program.pipe(
+    // progress lines only on an interactive terminal, never with --json: decided here, once
+    Effect.provide(AppLayer(opts.config, opts.set, process.stderr.isTTY === true && !opts.json)),
+    report(opts, human)
   )
 
 const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: Options.boolean("no-apicalls").pipe(Options.withDescription("skip the API calls after a redeploy")) }, (opts) =>
@@ -163,6 +171,18 @@ const serveCommand = Command.make("serve", {
 const apiCallsCommand = Command.make("apicalls", { ...common, url: Options.text("url").pipe(Options.optional, Options.withDescription("a running server's base URL; default: an in-process server on a free port")) }, (opts) =>
   execute(opts, apiCallsProgram(Option.getOrUndefined(opts.url)), (r) => `wrote ${r.path} and ${r.jsonPath} (${r.calls} calls)`)).pipe(Command.withDescription("call every API endpoint and save the responses to apireturns.txt"))
 
+const workerCommand = Command.make("worker", {
+  ...common,
+  host: Options.text("host").pipe(Options.optional, Options.withDescription("the address other workers reach this one at (default: worker_host of the config)")),
+  port: Options.integer("port").pipe(Options.optional, Options.withDescription("the port for worker-to-worker traffic (default: worker_port, 34431)"))
+}, (opts) =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig(opts.config, opts.set).pipe(Effect.provide(FileStoreLive))
+    // the cluster stack loads only for this command
+    const { workerProgram } = yield* Effect.promise(() => import("./Worker.js"))
+    return yield* workerProgram(config, { host: Option.getOrUndefined(opts.host), port: Option.getOrUndefined(opts.port) })
+  }).pipe(report(opts, () => "worker stopped"))).pipe(Command.withDescription("run a cluster worker: fullprocess as a durable workflow, once per tick of `schedule` across all workers"))
+
 const generateCommand = Command.make("generate-data", {
   config: configOption,
   out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
@@ -187,7 +207,7 @@ const generateCommand = Command.make("generate-data", {
 
 const root = Command.make("drs").pipe(
   Command.withDescription("Dynamic Risk Assessment: a self-maintaining attrition-risk model"),
-  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, generateCommand])
+  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, workerCommand, generateCommand])
 )
 
 const cli = Command.run(root, { name: "drs", version: "1.0.0" })

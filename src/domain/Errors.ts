@@ -79,3 +79,8 @@ export class ReleaseNotFound extends Schema.TaggedError<ReleaseNotFound>()("Rele
   releaseId: Schema.String,
   message: Schema.String
 }) {}
+
+/** A cluster worker cannot see the folders or snapshots every worker must share. */
+export class SharedStorageError extends Schema.TaggedError<SharedStorageError>()("SharedStorageError", {
+  message: Schema.String
+}) {}

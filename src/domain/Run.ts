@@ -80,6 +80,12 @@ export const ReportStep = Schema.Struct({ pdf: Schema.String })
 /** A run the tracking database has started: its id. */
 export const BeginStep = Schema.NullOr(Schema.Struct({ runId: Schema.Number }))
 
+/** How a scheduled tick begins: a run, or why there is none (nothing new; another tick's run still going). */
+export const ScheduledBegin = Schema.Union(
+  Schema.Struct({ runId: Schema.Number }),
+  Schema.Struct({ outcome: Schema.Literal("no-new-data", "skipped"), reason: Schema.String })
+)
+
 /** Why a run failed, as the CLI would print it: one line and an exit code. */
 export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
   runId: Schema.NullOr(Schema.Number),
@@ -88,5 +94,5 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
   exitCode: Schema.Number
 }) {}
 
-export const StepName = Schema.Literal("begin", "ingest", "drift-check", "train", "score", "gate", "deploy", "report", "finish")
+export const StepName = Schema.Literal("begin", "ingest", "drift-check", "train", "score", "gate", "deploy", "report", "finish", "fail")
 export type StepName = typeof StepName.Type

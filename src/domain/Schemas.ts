@@ -1,5 +1,5 @@
 /** The single description of the system's data shapes. */
-import { Schema } from "effect"
+import { Cron, Either, Schema } from "effect"
 import { DEFAULT_DATASET, DatasetSchema } from "./Dataset.js"
 
 export const DriftTest = Schema.Literal("raw", "parametric", "nonparametric")
@@ -12,6 +12,11 @@ export const DriftCheckData = Schema.Literal("new", "all")
 export type DriftCheckData = typeof DriftCheckData.Type
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** a cron expression that parses: five fields, or six with seconds first */
+const CronExpression = Schema.String.pipe(Schema.filter((s) =>
+  Either.isRight(Cron.parse(s)) || `not a cron expression: "${s}" (expected five fields such as "*/10 * * * *", or six with seconds first)`
+))
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 /** config.json: the five keys of the reference system plus this system's own, with defaults. */
@@ -55,6 +60,13 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   deploy_gate: Schema.optionalWith(Schema.Literal("not-worse", "always"), { default: () => "not-worse" as const }),
   deploy_min_improvement: Schema.optionalWith(Schema.Number.pipe(Schema.finite()), { default: () => 0 }),
   lock_stale_seconds: Schema.optionalWith(PositiveInt, { default: () => 3600 }),
+  /** when cluster workers run fullprocess (cron syntax; a sixth, leading field gives seconds) */
+  schedule: Schema.optionalWith(CronExpression, { default: () => "*/10 * * * *" }),
+  /** the address other workers reach this worker at (its host name or IP on a shared network), and its port */
+  worker_host: Schema.optionalWith(NonEmpty, { default: () => "localhost" }),
+  worker_port: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 65535)), { default: () => 34431 }),
+  /** how soon the runs of a worker that died move to another worker */
+  worker_failover_seconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(3, 3600)), { default: () => 30 }),
   api_host: Schema.optionalWith(NonEmpty, { default: () => "127.0.0.1" }),
   api_port: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 8000 }),
   /** bearer token for mutating endpoints; DRS_API_TOKEN overrides */

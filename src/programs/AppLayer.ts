@@ -1,5 +1,6 @@
 /** The only production wiring: live services over the real filesystem and SQLite. */
 import { NodeContext } from "@effect/platform-node"
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { DuckDb } from "../data/DuckDb.js"
@@ -34,14 +35,15 @@ export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tr
 export const liveServices = (
   config: AppConfigSchema,
   dependencies: (config: Layer.Layer<AppConfig>) => Layer.Layer<Dependencies> = (c) => Dependencies.Default.pipe(Layer.provide(c)),
-  progress = false
+  progress = false,
+  db: Layer.Layer<SqlClient.SqlClient> = DbLive(trackingDbPath(config))
 ) => {
   const configLayer = Layer.succeed(AppConfig, config)
   return servicesLayer(
     Layer.mergeAll(
       configLayer,
       FileStoreLive,
-      Tracking.layerOn(DbLive(trackingDbPath(config))),
+      Tracking.layerOn(db),
       dependencies(configLayer),
       Progress.layer(progress)
     )

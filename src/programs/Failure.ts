@@ -27,7 +27,8 @@ export const exitCodeOf = (tag: string | undefined): number => {
     case "ReleaseNotFound":
     case "NotDeployed":
     case "DeployError": return 4
-    case "StorageError": return 5
+    case "StorageError":
+    case "SharedStorageError": return 5
     case "PortInUse": return 6
     case "LockHeld": return 75
     default: return 1

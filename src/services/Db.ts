@@ -7,7 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schedule } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 
@@ -203,8 +203,16 @@ const m0008 = Effect.gen(function*() {
 
 const migrations = { "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007, "0008_shared_releases": m0008 }
 
+/**
+ * Two processes starting on a new database at once (two workers, a server and a cron run) both
+ * try to migrate it; the one that loses finds the migrations "already running". It tries again
+ * shortly, and then finds them done.
+ */
+const migrationRetry = Schedule.spaced("250 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
+
 const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
   SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
+    Layer.retry(migrationRetry),
     Layer.provideMerge(SqliteClient.layer({ filename })),
     Layer.provide(NodeContext.layer),
     Layer.orDie
@@ -212,6 +220,7 @@ const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
 
 const makePostgres = (url: string): Layer.Layer<SqlClient.SqlClient> =>
   PgMigrator.layer({ loader: PgMigrator.fromRecord(migrations) }).pipe(
+    Layer.retry(migrationRetry),
     Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) })),
     Layer.provide(NodeContext.layer),
     Layer.orDie

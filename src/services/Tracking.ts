@@ -99,6 +99,26 @@ export interface RunRow {
   readonly summary: string | null
 }
 
+/** A tick of the cluster schedule and the run it made. */
+export interface ScheduledRunRow {
+  readonly tick: string
+  readonly executionId: string
+  readonly worker: string
+  readonly startedAt: string
+  readonly finishedAt: string | null
+  readonly outcome: string | null
+  readonly runId: number | null
+}
+
+/** One attempt of a workflow activity. */
+export interface ActivityRow {
+  readonly activity: string
+  readonly worker: string
+  readonly startedAt: string
+  readonly finishedAt: string | null
+  readonly status: string
+}
+
 const nowIso = () => new Date().toISOString()
 
 const IngestedRow = Schema.Struct({
@@ -290,6 +310,43 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       }))
     }, Effect.orDie)
 
+    /** A cluster schedule tick whose workflow started on `worker`. */
+    const recordTick = Effect.fn("Tracking.recordTick")(function*(t: { readonly tick: string; readonly executionId: string; readonly worker: string }) {
+      yield* sql`INSERT INTO scheduled_runs ${sql.insert({ tick: t.tick, execution_id: t.executionId, worker: t.worker, started_at: nowIso() })}`
+    }, Effect.orDie)
+
+    const finishTick = Effect.fn("Tracking.finishTick")(function*(executionId: string, outcome: string, runId: number | null) {
+      yield* sql`UPDATE scheduled_runs SET finished_at = ${nowIso()}, outcome = ${outcome}, run_id = ${runId} WHERE execution_id = ${executionId}`
+    }, Effect.orDie)
+
+    /** Ticks whose runs started after `since` and have not finished, other than `executionId`'s. */
+    const unfinishedTicks = Effect.fn("Tracking.unfinishedTicks")(function*(executionId: string, since: string) {
+      const rows = yield* sql<{ tick: string; worker: string }>`SELECT tick, worker FROM scheduled_runs WHERE finished_at IS NULL AND execution_id <> ${executionId} AND started_at > ${since} ORDER BY id`
+      return rows.map((r) => ({ tick: r.tick, worker: r.worker }))
+    }, Effect.orDie)
+
+    const scheduledRuns = Effect.fn("Tracking.scheduledRuns")(function*(limit: number) {
+      const rows = yield* sql<{ tick: string; execution_id: string; worker: string; started_at: string; finished_at: string | null; outcome: string | null; run_id: number | null }>`SELECT * FROM scheduled_runs ORDER BY id DESC LIMIT ${limit}`
+      return rows.map((r): ScheduledRunRow => ({
+        tick: r.tick, executionId: r.execution_id, worker: r.worker, startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome, runId: r.run_id
+      }))
+    }, Effect.orDie)
+
+    /** One attempt of a workflow activity on a worker; finished with its status, or left "running" by a worker that died. */
+    const activityStarted = Effect.fn("Tracking.activityStarted")(function*(executionId: string, activity: string, worker: string) {
+      const rows = yield* sql<{ id: number }>`INSERT INTO workflow_activities ${sql.insert({ execution_id: executionId, activity, worker, started_at: nowIso(), status: "running" })} RETURNING id`
+      return rows[0]!.id
+    }, Effect.orDie)
+
+    const activityFinished = Effect.fn("Tracking.activityFinished")(function*(id: number, status: "done" | "failed" | "interrupted") {
+      yield* sql`UPDATE workflow_activities SET finished_at = ${nowIso()}, status = ${status} WHERE id = ${id}`
+    }, Effect.orDie)
+
+    const activities = Effect.fn("Tracking.activities")(function*(executionId: string) {
+      const rows = yield* sql<{ activity: string; worker: string; started_at: string; finished_at: string | null; status: string }>`SELECT activity, worker, started_at, finished_at, status FROM workflow_activities WHERE execution_id = ${executionId} ORDER BY id`
+      return rows.map((r): ActivityRow => ({ activity: r.activity, worker: r.worker, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status }))
+    }, Effect.orDie)
+
     const recordTiming = Effect.fn("Tracking.recordTiming")(function*(runId: number | null, step: string, ms: number) {
       yield* sql`INSERT INTO step_timings ${sql.insert({ run_id: runId, step, ms, measured_at: nowIso() })}`
     }, Effect.orDie)
@@ -304,7 +361,8 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
       recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, snapshotOfRun, ingestedByRun, deployments,
-      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings
+      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings,
+      recordTick, finishTick, unfinishedTicks, scheduledRuns, activityStarted, activityFinished, activities
     } as const
   })
 }) {
