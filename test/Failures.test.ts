@@ -147,4 +147,15 @@ describe("clean failures of the built CLI", () => {
     assert.lengthOf(errorLines(r.stderr), 1, r.stderr)
     assert.notMatch(r.stderr, /^\s+at /m)
   })
+
+  it("an unreachable tracking database: one line that says so, exit 5", () => {
+    const dir = project({ database_url: "postgres://postgres@127.0.0.1:1/drs" })
+    for (const args of [["status"], ["worker", "--port", "1"]]) {
+      const r = run(dir, args)
+      assert.strictEqual(r.code, 5, r.stdout + r.stderr)
+      const lines = errorLines(r.stderr)
+      assert.lengthOf(lines, 1, r.stderr)
+      assert.match(lines[0]!, /^DatabaseError: the tracking database failed: .*ECONNREFUSED 127\.0\.0\.1:1.*; check database_url/)
+    }
+  })
 })

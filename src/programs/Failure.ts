@@ -5,7 +5,7 @@
  *
  * Exit codes: 1 unexpected failure (a defect), 2 bad usage or config, 3 bad or missing data,
  * 4 nothing trained or deployed yet, 5 storage (full disk, no permission, missing or
- * unreadable folder), 6 port in use, 75 another run holds the lock.
+ * unreadable folder, or the tracking database unreachable), 6 port in use, 75 another run holds the lock.
  */
 import { Cause, Option } from "effect"
 
@@ -28,7 +28,8 @@ export const exitCodeOf = (tag: string | undefined): number => {
     case "NotDeployed":
     case "DeployError": return 4
     case "StorageError":
-    case "SharedStorageError": return 5
+    case "SharedStorageError":
+    case "DatabaseError": return 5
     case "PortInUse": return 6
     case "LockHeld": return 75
     default: return 1
@@ -97,6 +98,17 @@ const explain = (f: Found): { tag: string; message: string } => {
 }
 
 
+/** The tracking database cannot be reached or migrated: what the driver said, in one line. */
+const databaseFailure = (d: unknown): string | undefined => {
+  if (d === null || typeof d !== "object") return undefined
+  const o = d as { _tag?: unknown; message?: unknown; cause?: { message?: unknown } }
+  if (o._tag !== "SqlError" && o._tag !== "MigrationError") return undefined
+  // SQLite's disk and permission failures are storage errors, said as such above
+  if (findSystemError(d) !== undefined) return undefined
+  const inner = typeof o.cause?.message === "string" && o.cause.message.length > 0 ? ` (${o.cause.message.split("\n")[0]})` : ""
+  return `the tracking database failed: ${String(o.message)}${inner}; check database_url and that the database server is up`
+}
+
 export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport => {
   const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { _tag?: string; message?: string } | undefined
   if (failure !== undefined) {
@@ -112,6 +124,8 @@ export const describeFailure = (cause: Cause.Cause<unknown>): FailureReport => {
     return { tag, message: `${tag}: ${failure.message ?? String(failure)}`, exitCode: exitCodeOf(tag), defect: false }
   }
   for (const d of Cause.defects(cause)) {
+    const db = databaseFailure(d)
+    if (db !== undefined) return { tag: "DatabaseError", message: `DatabaseError: ${db}`, exitCode: exitCodeOf("DatabaseError"), defect: false }
     const found = findSystemError(d)
     if (found) {
       const e = explain(found)
