@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Context, Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -72,8 +73,8 @@ describe("Deployer", () => {
       // two machines: each its own filesystem (its own temp folder), one tracking database
       const a = yield* Layer.build(TestLayer(referenceFiles(), {}, Tracking.layerOn(DbLive(db))))
       const b = yield* Layer.build(TestLayer({}, {}, Tracking.layerOn(DbLive(db))))
-      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as import("effect").Context.Context<R>)
-      const onB = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, b as import("effect").Context.Context<R>)
+      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as Context.Context<R>)
+      const onB = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, b as Context.Context<R>)
       yield* onA(FinalRun)
       const first = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
       const second = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
@@ -93,5 +94,32 @@ describe("Deployer", () => {
       assert.strictEqual((yield* onA(Effect.flatMap(Deployer, (d) => d.current()))).releaseId, first.releaseId)
       const kinds = (yield* onA(Effect.flatMap(Tracking, (t) => t.deployments()))).map((d) => d.kind)
       assert.deepStrictEqual(kinds, ["deploy", "deploy", "rollback"])
+    }))
+
+  it.scopedLive("a database from before releases were stored in it takes in the production folder's releases and CURRENT", () =>
+    Effect.gen(function*() {
+      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-upgrade-db-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })))
+      const db = NodePath.join(dir, "tracking.sqlite")
+      const a = yield* Layer.build(TestLayer(referenceFiles(), {}, Tracking.layerOn(DbLive(db))))
+      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as Context.Context<R>)
+      yield* onA(FinalRun)
+      const first = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
+      const second = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
+      // the database as an older version left it: releases only in the production folder
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`DELETE FROM releases`
+        yield* sql`DELETE FROM deployments`
+      }).pipe(Effect.provide(DbLive(db)))
+      const upgraded = Context.get(yield* Layer.build(Deployer.Default.pipe(Layer.provide(Layer.succeedContext(a)))), Deployer)
+      const live = yield* upgraded.current()
+      assert.strictEqual(live.releaseId, second.releaseId)
+      assert.strictEqual(live.f1, 0.5714285714285715)
+      assert.deepStrictEqual((yield* upgraded.list()).map((r) => [r.releaseId, r.live]), [[first.releaseId, false], [second.releaseId, true]])
+      const recorded = yield* onA(Effect.flatMap(Tracking, (t) => t.deployments()))
+      assert.deepStrictEqual(recorded.map((d) => [d.release_id, d.kind, d.reason]), [[second.releaseId, "activate", "imported from the production folder's CURRENT"]])
+      // and a rollback works on what was taken in
+      assert.strictEqual((yield* upgraded.rollback()).releaseId, first.releaseId)
     }))
 })
