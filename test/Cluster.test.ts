@@ -142,6 +142,10 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     const s2 = await serve(dir)
     assert.strictEqual(await liveOn(s1.base), secondId)
     assert.strictEqual(await liveOn(s2.base), secondId)
+    // the dashboard of any server shows the schedule's ticks, with the worker that ran each
+    const page = await (await fetch(`${s2.base}/`)).text()
+    assert.include(page, `id="schedule-table"`)
+    assert.include(page, ticks[0]![2]!)
     // a rollback through server 1 is served by server 2 within 5 s, without a restart
     const activate = await fetch(`${s1.base}/releases/${first}/activate`, { method: "POST", headers: { authorization: "Bearer secret", "content-type": "application/json" }, body: JSON.stringify({ reason: "test" }) })
     assert.strictEqual(activate.status, 200, await activate.text())

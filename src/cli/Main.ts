@@ -128,12 +128,14 @@ const statusCommand = Command.make("status", common, (opts) =>
         onRight: (r) => ({ releaseId: r.releaseId, f1: r.f1, modelHash: r.modelHash, ingestedFiles: r.ingestedFiles })
       }),
       runs: yield* tracking.runs(5),
-      drift: (yield* tracking.driftDecisions()).slice(-5)
+      drift: (yield* tracking.driftDecisions()).slice(-5),
+      schedule: yield* tracking.scheduledRuns(5)
     }
   }), (s) => [
     "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
     ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
-    ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`)
+    ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`),
+    ...s.schedule.map((t) => `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
 
 const releasesCommand = Command.make("releases", common, (opts) =>

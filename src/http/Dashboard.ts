@@ -77,6 +77,11 @@ const runs = (d: DashboardData) => `<section id="runs"><h2>Runs <span class="mut
   td(esc(r.reason), "reason"), td(duration(r.durationMs)), td(r.rows === null ? "" : String(r.rows))
 ]), "No runs yet.")}</section>`
 
+const schedule = (d: DashboardData) => d.schedule.length === 0 ? "" : `<section id="schedule"><h2>Schedule <span class="muted">(cluster workers, last ${d.schedule.length} ticks)</span></h2>${table("schedule-table", ["tick", "worker", "outcome", "run", "duration"], d.schedule.map((t) => [
+  td(when(t.tick)), td(`<code>${esc(t.worker)}</code>`), td(`<span class="outcome ${esc(t.outcome ?? "running")}">${esc(t.outcome ?? "running")}</span>`),
+  td(t.runId === null ? "" : String(t.runId)), td(duration(t.durationMs))
+]), "")}</section>`
+
 const rejected = (d: DashboardData) => `<section id="rejected"><h2>Rejected files</h2>${table("rejected-table", ["file", "when", "reason"], d.rejected.map((f) => [
   td(`<code>${esc(f.fileName)}</code>`), td(when(f.at)), td(esc(f.reason), "reason")
 ]), "No file has been rejected.")}</section>`
@@ -195,6 +200,7 @@ ${dataDrift(d)}
 ${releases(d)}
 ${report(d)}
 ${runs(d)}
+${schedule(d)}
 ${rejected(d)}
 ${ingested(d)}
 ${data(d)}

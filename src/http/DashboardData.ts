@@ -26,6 +26,8 @@ export interface DashboardData {
   } | null
   readonly releases: ReadonlyArray<{ readonly id: string; readonly at: string | null; readonly f1: number | null; readonly dataHash: string | null; readonly live: boolean }>
   readonly runs: ReadonlyArray<{ readonly id: number; readonly command: string; readonly outcome: string; readonly reason: string; readonly startedAt: string; readonly durationMs: number | null; readonly rows: number | null }>
+  /** ticks of the cluster schedule (worker mode), newest first; empty without workers */
+  readonly schedule: ReadonlyArray<{ readonly tick: string; readonly worker: string; readonly outcome: string | null; readonly runId: number | null; readonly durationMs: number | null }>
   readonly rejected: ReadonlyArray<{ readonly fileName: string; readonly reason: string; readonly at: string }>
   readonly ingested: ReadonlyArray<{ readonly fileName: string; readonly rows: number; readonly at: string }>
   readonly summary: ReadonlyArray<{ readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number }>
@@ -122,6 +124,10 @@ export const dashboardData = Effect.gen(function*() {
         durationMs: r.finishedAt ? Date.parse(r.finishedAt) - Date.parse(r.startedAt) : null
       }
     }),
+    schedule: (yield* tracking.scheduledRuns(20)).map((t) => ({
+      tick: t.tick, worker: t.worker, outcome: t.outcome, runId: t.runId,
+      durationMs: t.finishedAt ? Date.parse(t.finishedAt) - Date.parse(t.startedAt) : null
+    })),
     rejected: (yield* tracking.rejectedFiles()).map((f) => ({ fileName: f.fileName, reason: f.reason, at: f.rejectedAt })).reverse(),
     ingested: (yield* tracking.ingestedFiles()).map((f) => ({ fileName: f.fileName, rows: f.rows, at: f.ingestedAt })).reverse(),
     summary: yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => [])),
