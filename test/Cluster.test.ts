@@ -7,9 +7,8 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
-import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
-import { postgresBin, startPostgres, type TempPostgres } from "./support/Postgres.js"
+import { freePort, postgresBin, startPostgres, type TempPostgres } from "./support/Postgres.js"
 import { MAIN, sampleProject } from "./support/Project.js"
 
 let pg: TempPostgres | undefined
@@ -25,16 +24,6 @@ afterAll(() => {
   pg?.stop()
   for (const d of dirs) NodeFs.rmSync(d, { recursive: true, force: true })
 })
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = NodeNet.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as NodeNet.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 /** A project on the shared sample data whose tracking database is a fresh PostgreSQL database. */
 const project = (name: string) => {

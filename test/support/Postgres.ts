@@ -22,7 +22,8 @@ export const postgresBin = (): string => {
   return NodePath.join(root, versions.sort((a, b) => Number(b) - Number(a))[0]!, "bin")
 }
 
-const freePort = () =>
+/** A port nothing listens on (now). */
+export const freePort = () =>
   new Promise<number>((resolve, reject) => {
     const s = NodeNet.createServer()
     s.once("error", reject)
