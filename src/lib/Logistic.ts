@@ -15,8 +15,14 @@
  *   no intercept, no penalty) on standardised features with an added
  *   intercept column.
  */
-import { Matrix } from "ml-matrix"
-import LogisticRegression from "ml-logistic-regression"
+import { createRequire } from "node:module"
+
+// the gradient-descent packages load only when that solver runs
+const require = createRequire(import.meta.url)
+const gradientDescentPackages = () => ({
+  Matrix: (require("ml-matrix") as typeof import("ml-matrix")).Matrix,
+  LogisticRegression: require("ml-logistic-regression") as typeof import("ml-logistic-regression").default
+})
 
 export type Solver = "liblinear" | "gradient-descent"
 
@@ -303,6 +309,7 @@ const fitGradientDescent = (
   scales: ReadonlyArray<number>,
   options: FitOptions
 ) => {
+  const { LogisticRegression, Matrix } = gradientDescentPackages()
   const d = columns.length
   const X = new Matrix(n, d + 1)
   const Y = new Matrix(n, 1)

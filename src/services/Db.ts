@@ -4,7 +4,6 @@
  * serves both; the DDL below is SQLite's, adapted for PostgreSQL where the two differ.
  */
 import { NodeContext } from "@effect/platform-node"
-import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Redacted } from "effect"
@@ -171,12 +170,14 @@ const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
     Layer.orDie
   )
 
+// the PostgreSQL client (and the copy of Effect it brings) loads only for a postgres:// URL
 const makePostgres = (url: string): Layer.Layer<SqlClient.SqlClient> =>
-  PgMigrator.layer({ loader: PgMigrator.fromRecord(migrations) }).pipe(
-    Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) })),
-    Layer.provide(NodeContext.layer),
-    Layer.orDie
-  )
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@effect/sql-pg")), ({ PgClient, PgMigrator }) =>
+    PgMigrator.layer({ loader: PgMigrator.fromRecord(migrations) }).pipe(
+      Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) })),
+      Layer.provide(NodeContext.layer),
+      Layer.orDie
+    )))
 
 export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url)
 
