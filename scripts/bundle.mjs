@@ -1,25 +1,56 @@
-// Bundles the command line (src/main.ts) into dist/main.js plus lazily loaded chunks, so that
-// a command loads one file instead of thousands of modules. Native and asset-carrying
-// packages stay outside the bundle. `npm run build` runs tsc first (types, and dist/ for the tools).
+// Bundles the command line for a fast start: dist/main.js, the entry (ES module; answers the
+// no-op fullprocess without loading Effect), and dist/cli.cjs, the whole command line
+// (src/cli/Main.ts) in one CommonJS file that main.js compiles with V8's code cache (see
+// src/cli/CodeCache.ts), so that a command loads one file and does not compile it again.
+// Native and asset-carrying packages stay outside the bundle. `npm run build` runs tsc first
+// (types, and dist/ for the tools and the unbundled fallback).
 import { build } from "esbuild"
+import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 
+const external = [
+  "@duckdb/*", "better-sqlite3", "playwright-core", "@sparticuz/chromium", "pdfkit", "pureimage",
+  "dejavu-fonts-ttf", "ml-logistic-regression", "ml-matrix", "csv-parse", "uplot", "@effect/sql-pg", "pg"
+]
+
 NodeFs.rmSync("dist/chunks", { recursive: true, force: true })
+for (const f of ["dist/cli.cjs", "dist/cli.cjs.map", "dist/cli.cjs.v8cache"]) NodeFs.rmSync(f, { force: true })
+
+// the entry: the command line itself is dist/cli.cjs (or, failing that, tsc's dist/cli/Main.js)
 await build({
   entryPoints: { main: "src/main.ts" },
   outdir: "dist",
-  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
-  splitting: true,
   format: "esm",
   platform: "node",
   target: "node20",
   sourcemap: true,
   logLevel: "warning",
-  external: [
-    "@duckdb/*", "better-sqlite3", "playwright-core", "@sparticuz/chromium", "pdfkit", "pureimage",
-    "dejavu-fonts-ttf", "ml-logistic-regression", "ml-matrix", "csv-parse", "uplot", "@effect/sql-pg", "pg"
-  ],
-  // CommonJS packages inside the bundle call require()
-  banner: { js: "import { createRequire as __drsCreateRequire } from 'node:module'; const require = __drsCreateRequire(import.meta.url);" }
+  external,
+  define: { DRS_BUNDLE: "true" },
+  plugins: [{
+    name: "cli-main-external",
+    setup: (b) => b.onResolve({ filter: /\/cli\/Main\.js$/ }, () => ({ path: "./cli/Main.js", external: true }))
+  }]
 })
+
+await build({
+  entryPoints: { cli: "src/cli/Main.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  logLevel: "warning",
+  external,
+  // dynamic imports of the external packages become require() (all have a CommonJS entry)
+  supported: { "dynamic-import": false },
+  define: { "import.meta.url": "__drsImportMetaUrl" },
+  banner: { js: "var __drsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }
+})
+
+// the first run writes the code cache; do it now rather than in a user's first command
+const seed = spawnSync(process.execPath, ["dist/main.js", "--help"], { stdio: "ignore" })
+if (seed.status !== 0 || !NodeFs.existsSync("dist/cli.cjs.v8cache")) console.warn("bundle: could not write the code cache (the first command will)")
