@@ -127,6 +127,60 @@ const toRaw = (thetaStd: ReadonlyArray<number>, means: ReadonlyArray<number>, sc
   return { intercept: b, coefficients: w }
 }
 
+// The loops of the Newton solver's pass over a block of rows: small functions, so that they
+// are optimised after a few blocks (one large loop nest would run unoptimised until
+// on-stack replacement, in every pass).
+
+/** z[i] += t·x[off + i] */
+const addScaled = (z: Float64Array, x: Float64Array, off: number, t: number, m: number) => {
+  for (let i = 0; i < m; i++) z[i] = z[i]! + t * x[off + i]!
+}
+
+/**
+ * The logistic loss of the margins z against y[off…] (unpenalised), and C·(p − y) and
+ * C·p·(1 − p) into r and w. softplus(z) = max(z, 0) + log(1 + e) with e = exp(−|z|): the logs
+ * of (1 + e), each in (1, 2], are summed as one log of their product per 512 rows (a product
+ * that cannot overflow), and the same e gives the probability.
+ */
+const lossAndWeights = (z: Float64Array, y: Float64Array, off: number, m: number, C: number, r: Float64Array, w: Float64Array) => {
+  let loss = 0
+  let product = 1
+  for (let i = 0; i < m; i++) {
+    const zi = z[i]!
+    const yi = y[off + i]!
+    const e = Math.exp(-Math.abs(zi))
+    const onePlus = 1 + e
+    loss += (zi > 0 ? zi : 0) - yi * zi
+    product *= onePlus
+    if ((i & 511) === 511) {
+      loss += Math.log(product)
+      product = 1
+    }
+    const p = zi >= 0 ? 1 / onePlus : e / onePlus
+    r[i] = C * (p - yi)
+    w[i] = C * p * (1 - p)
+  }
+  return loss + Math.log(product)
+}
+
+/** s + Σ v[i] */
+const sumFrom = (s: number, v: Float64Array, m: number) => {
+  for (let i = 0; i < m; i++) s += v[i]!
+  return s
+}
+
+/** s + Σ v[i]·x[off + i] */
+const dotFrom = (s: number, v: Float64Array, x: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) s += v[i]! * x[off + i]!
+  return s
+}
+
+/** s + Σ (w[i]·a[off + i])·b[off + i] */
+const weightedDotFrom = (s: number, w: Float64Array, a: Float64Array, b: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) s += (w[i]! * a[off + i]!) * b[off + i]!
+  return s
+}
+
 const fitNewton = (
   columns: Columns,
   y: ArrayLike<number>,
@@ -162,9 +216,9 @@ const fitNewton = (
   }
   const yv = y instanceof Float64Array ? y : Float64Array.from({ length: n }, (_, i) => y[i]!)
   // Rows are processed in blocks that stay in the CPU cache: for each block the margins,
-  // then one exp per row for the loss (softplus) and the probability (sigmoid), then the
-  // gradient and the upper triangle of the Hessian summed column pair by column pair. Every
-  // sum runs over the rows in order, so the result does not depend on the block size.
+  // then one exp per row for the loss and the probability, then the gradient and the upper
+  // triangle of the Hessian summed column pair by column pair. Every sum but the loss's runs
+  // over the rows in order, so the result does not depend on the block size.
   const BLOCK = 2048
   const zb = new Float64Array(BLOCK)
   const rb = new Float64Array(BLOCK)
@@ -182,54 +236,18 @@ const fitNewton = (
     for (let start = 0; start < n; start += BLOCK) {
       const m = Math.min(BLOCK, n - start)
       zb.fill(t0, 0, m)
-      for (let j = 0; j < d; j++) {
-        const x = xs[j]!
-        const t = theta[j + 1]!
-        for (let i = 0; i < m; i++) zb[i] = zb[i]! + t * x[start + i]!
-      }
-      // softplus(z) = max(z, 0) + log(1 + e): the logs of (1 + e), each in (1, 2], are summed
-      // as one log of their product per 512 rows (a product that cannot overflow)
-      let product = 1
-      for (let i = 0; i < m; i++) {
-        const zi = zb[i]!
-        const yi = yv[start + i]!
-        const e = Math.exp(-Math.abs(zi))
-        const onePlus = 1 + e
-        loss += (zi > 0 ? zi : 0) - yi * zi
-        product *= onePlus
-        if ((i & 511) === 511) {
-          loss += Math.log(product)
-          product = 1
-        }
-        const p = zi >= 0 ? 1 / onePlus : e / onePlus
-        rb[i] = C * (p - yi)
-        wb[i] = C * p * (1 - p)
-      }
-      loss += Math.log(product)
+      for (let j = 0; j < d; j++) addScaled(zb, xs[j]!, start, theta[j + 1]!, m)
+      loss += lossAndWeights(zb, yv, start, m, C, rb, wb)
       // a = 0 is the intercept's column of ones
-      let s = acc[0]!
-      for (let i = 0; i < m; i++) s += rb[i]!
-      acc[0] = s
-      s = acc[k]!
-      for (let i = 0; i < m; i++) s += wb[i]!
-      acc[k] = s
-      for (let b = 1; b < k; b++) {
-        const xb = xs[b - 1]!
-        let h = acc[k + b]!
-        for (let i = 0; i < m; i++) h += wb[i]! * xb[start + i]!
-        acc[k + b] = h
-      }
+      acc[0] = sumFrom(acc[0]!, rb, m)
+      acc[k] = sumFrom(acc[k]!, wb, m)
+      for (let b = 1; b < k; b++) acc[k + b] = dotFrom(acc[k + b]!, wb, xs[b - 1]!, start, m)
       let idx = k + k
       for (let a = 1; a < k; a++) {
         const xa = xs[a - 1]!
-        let g = acc[a]!
-        for (let i = 0; i < m; i++) g += rb[i]! * xa[start + i]!
-        acc[a] = g
+        acc[a] = dotFrom(acc[a]!, rb, xa, start, m)
         for (let b = a; b < k; b++) {
-          const xb = xs[b - 1]!
-          let h = acc[idx]!
-          for (let i = 0; i < m; i++) h += (wb[i]! * xa[start + i]!) * xb[start + i]!
-          acc[idx] = h
+          acc[idx] = weightedDotFrom(acc[idx]!, wb, xa, xs[b - 1]!, start, m)
           idx++
         }
       }
