@@ -3,7 +3,7 @@
  * or PostgreSQL (`postgres://…`, for several machines). One set of migrations and queries
  * serves both; the DDL below is SQLite's, adapted for PostgreSQL where the two differ.
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Redacted } from "effect"

@@ -2,10 +2,10 @@
  * FileStore: every byte the system reads or writes goes through here.
  * Live layer: the real filesystem. Memory layer: a Map, for tests.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Chunk, Context, Effect, Layer, Option, Ref, Stream } from "effect"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
