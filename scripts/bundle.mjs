@@ -7,6 +7,8 @@
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
 
 const external = [
   // DuckDB's JavaScript API is bundled (loading its 124 files took ~45 ms); its native binding is not
@@ -56,6 +58,21 @@ await build({
   banner: { js: "var __drsImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" }
 })
 
-// the first run writes the code cache; do it now rather than in a user's first command
-const seed = spawnSync(process.execPath, ["dist/main.js", "--help"], { stdio: "ignore" })
-if (seed.status !== 0 || !NodeFs.existsSync("dist/cli.cjs.v8cache")) console.warn("bundle: could not write the code cache (the first command will)")
+// The first run writes the code cache, with every function it compiled: do it now, with a
+// fullprocess on a copy of the sample data in a throwaway folder, so that the cache covers
+// the pipeline's steps and not only the command line's start.
+const seedDir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-cache-seed-"))
+try {
+  NodeFs.cpSync("data/sourcedata", NodePath.join(seedDir, "in"), { recursive: true })
+  NodeFs.cpSync("data/testdata", NodePath.join(seedDir, "test"), { recursive: true })
+  const config = NodePath.join(seedDir, "config.json")
+  NodeFs.writeFileSync(config, JSON.stringify({
+    input_folder_path: NodePath.join(seedDir, "in"), output_folder_path: NodePath.join(seedDir, "out"),
+    test_data_path: NodePath.join(seedDir, "test"), output_model_path: NodePath.join(seedDir, "models"),
+    prod_deployment_path: NodePath.join(seedDir, "production"), quarantine_folder_path: NodePath.join(seedDir, "quarantine")
+  }))
+  spawnSync(process.execPath, [NodePath.resolve("dist/main.js"), "fullprocess", "--no-apicalls", "--config", config], { stdio: "ignore", cwd: seedDir })
+} finally {
+  NodeFs.rmSync(seedDir, { recursive: true, force: true })
+}
+if (!NodeFs.existsSync("dist/cli.cjs.v8cache")) console.warn("bundle: could not write the code cache (the first command will)")
