@@ -11,7 +11,7 @@ import * as NodePath from "node:path"
 import { schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
 import { type CheckedCsv, checkCsvs, csvRows } from "../data/CsvFiles.js"
-import { DuckDb, lit } from "../data/DuckDb.js"
+import { DuckDb, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
@@ -226,6 +226,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // ingestion, finaldata.csv (then the same rows), rather than read back from the file
         const batchTable = `batch_${process.pid}_${Date.now()}`
         yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${batchQuery}`)
+        // the hash tables of the de-duplication are gone: their memory too, before the writes
+        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         const batch = yield* snapshots.writeParquet("batch", `SELECT * FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
         const merged = base
@@ -239,6 +241,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // the commit point: the database names the new snapshot and the files in it
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
+        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
