@@ -1,6 +1,9 @@
 /** The command line: fullprocess, run --steps, status, releases, rollback, serve, apicalls, worker, generate-data. */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// module paths, not the package indexes: an index loads all its modules (the HTTP client
+// and undici among them) on every command
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
 import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
 import { describeFailure } from "../programs/Failure.js"

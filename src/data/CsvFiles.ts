@@ -101,6 +101,19 @@ const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type
   }
 }
 
+/** What the reader accepts but the system does not: infinite numbers, over-long text fields. */
+const valueChecks = (dataset: DatasetSchema, maxFieldBytes: number) => [
+  ...dataset.feature_columns.map((f) => ({
+    column: f, where: `isinf(${ident(f)})`, reason: "an infinite value is not a usable number",
+    bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !NULL_STRINGS.includes(cell.trim() as never)
+  })),
+  ...(dataset.id_column ? [{
+    column: dataset.id_column, where: `strlen(${ident(dataset.id_column)}) > ${maxFieldBytes}`,
+    reason: `the field is longer than max_field_bytes (${maxFieldBytes} bytes)`,
+    bad: (cell: string) => Buffer.byteLength(cell) > maxFieldBytes
+  }] : [])
+]
+
 let sequence = 0
 
 export interface LoadedCsv {
@@ -136,18 +149,7 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
       const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
       throw new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLine, r) })
     }
-    // what the reader accepts but the system does not: infinite numbers, over-long text fields
-    const checks = [
-      ...dataset.feature_columns.map((f) => ({
-        column: f, where: `isinf(${ident(f)})`, reason: "an infinite value is not a usable number",
-        bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !NULL_STRINGS.includes(cell.trim() as never)
-      })),
-      ...(dataset.id_column ? [{
-        column: dataset.id_column, where: `strlen(${ident(dataset.id_column)}) > ${maxFieldBytes}`,
-        reason: `the field is longer than max_field_bytes (${maxFieldBytes} bytes)`,
-        bad: (cell: string) => Buffer.byteLength(cell) > maxFieldBytes
-      }] : [])
-    ]
+    const checks = valueChecks(dataset, maxFieldBytes)
     const summary = (await c.runAndReadAll(
       `SELECT count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")} FROM ${table}`
     )).getRowObjectsJS()[0] as Record<string, bigint | number | boolean | null>
@@ -168,6 +170,128 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
   } finally {
     await c.run(`DROP TABLE IF EXISTS ${rejects}; DROP TABLE IF EXISTS ${scans}`).catch(() => undefined)
   }
+}
+
+export interface CheckedCsv {
+  readonly src: CsvSource
+  /** the header as read (its order is the order of the fields) */
+  readonly header: ReadonlyArray<string>
+  readonly rows: number
+}
+
+const errorOf = (src: CsvSource, e: unknown) =>
+  e instanceof CsvError ? e : new CsvError({ file: src.label, reason: `unreadable CSV: ${(e as Error).message.split("\n")[0]}` })
+
+/** The read_csv(…) call for files that share `header`, with the declared column types. */
+const readCsv = (paths: ReadonlyArray<string>, header: ReadonlyArray<string>, dataset: DatasetSchema, maxFieldBytes: number, extra = "") => {
+  const maxLine = maxFieldBytes + 64 * header.length
+  const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
+  return `read_csv([${paths.map(lit).join(", ")}],
+      header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
+      nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)}${extra})`
+}
+
+/** The declared columns in declared order; the target lands as a 0/1 number (the label type only validates it). */
+const declaredColumns = (dataset: DatasetSchema) =>
+  columnsOf(dataset).map((col) =>
+    col === dataset.target_column ? `CAST(CAST(${ident(col)} AS VARCHAR) AS UTINYINT) AS ${ident(col)}` : ident(col)).join(", ")
+
+/**
+ * Check files that share a header in one read of all of them (DuckDB reads them in
+ * parallel): the same reader settings, rejects and checks as `loadCsv`, per file, without
+ * keeping the rows. Throws when DuckDB fails outright (the caller then checks the files one
+ * by one, for an error that names the file).
+ */
+const checkGroup = async (
+  c: DuckDBConnection, group: ReadonlyArray<{ readonly src: CsvSource; readonly header: ReadonlyArray<string> }>,
+  dataset: DatasetSchema, maxFieldBytes: number
+): Promise<Array<CheckedCsv | CsvError>> => {
+  const header = group[0]!.header
+  const n = ++sequence
+  const rejects = `rej_${process.pid}_${n}`
+  const scans = `scan_${process.pid}_${n}`
+  const maxLine = maxFieldBytes + 64 * header.length
+  let fileColumn = "drs_file"
+  while (header.includes(fileColumn)) fileColumn = `_${fileColumn}`
+  const checks = valueChecks(dataset, maxFieldBytes)
+  try {
+    const paths = group.map((g) => g.src.path)
+    // every column is read (and so converted and checked), as when the rows are kept
+    const summary = (await c.runAndReadAll(
+      `SELECT ${ident(fileColumn)} AS file, count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")}${
+        columnsOf(dataset).map((col, i) => `, count(${ident(col)}) AS v${i}`).join("")}
+      FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}
+      GROUP BY ALL`
+    )).getRowObjectsJS() as Array<Record<string, bigint | number | boolean | string | null>>
+    const bad = (await c.runAndReadAll(
+      `SELECT s.file_path AS file, r.line, r.column_name, r.error_type, r.error_message
+      FROM ${rejects} r JOIN ${scans} s ON r.scan_id = s.scan_id AND r.file_id = s.file_id
+      QUALIFY row_number() OVER (PARTITION BY s.file_path ORDER BY r.line, r.column_idx) = 1`
+    )).getRowObjectsJS() as Array<{ file: string; line: bigint; column_name: string | null; error_type: string; error_message: string }>
+    const bySummary = new Map(summary.map((r) => [String(r.file), r]))
+    const byReject = new Map(bad.map((r) => [r.file, r]))
+    const out: Array<CheckedCsv | CsvError> = []
+    for (const { src, header: h } of group) {
+      const r = byReject.get(src.path)
+      if (r !== undefined) {
+        const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
+        out.push(new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLine, r) }))
+        continue
+      }
+      const sum = bySummary.get(src.path)
+      const failed = sum === undefined ? -1 : checks.findIndex((_, i) => sum[`c${i}`] === true)
+      if (failed >= 0) {
+        const k = checks[failed]!
+        const line = await locate(src.path, h.indexOf(k.column), k.bad)
+        out.push(new CsvError({ file: src.label, ...(line !== undefined ? { line } : {}), column: k.column, reason: k.reason }))
+        continue
+      }
+      const rows = sum === undefined ? 0 : Number(sum.n)
+      out.push(rows === 0 ? new CsvError({ file: src.label, reason: "the file has a header but no data rows" }) : { src, header: h, rows })
+    }
+    return out
+  } finally {
+    await c.run(`DROP TABLE IF EXISTS ${rejects}; DROP TABLE IF EXISTS ${scans}`).catch(() => undefined)
+  }
+}
+
+/**
+ * Check CSV files as `loadCsv` does (header, every line, the same errors), without keeping
+ * their rows: files with the same header are read together. One result per file, in order:
+ * its header and row count, or the CsvError that rejects it.
+ */
+export const checkCsvs = async (
+  c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number
+): Promise<Array<CheckedCsv | CsvError>> => {
+  const out: Array<CheckedCsv | CsvError> = new Array(srcs.length)
+  const groups = new Map<string, Array<{ readonly i: number; readonly src: CsvSource; readonly header: ReadonlyArray<string> }>>()
+  for (const [i, src] of srcs.entries()) {
+    try {
+      const header = await readHeader(src, dataset)
+      const key = header.join("\u0000")
+      groups.set(key, [...(groups.get(key) ?? []), { i, src, header }])
+    } catch (e) {
+      out[i] = errorOf(src, e)
+    }
+  }
+  for (const group of groups.values()) {
+    const together = group.length > 1 ? await checkGroup(c, group, dataset, maxFieldBytes).catch(() => undefined) : undefined
+    for (const [j, g] of group.entries()) {
+      out[g.i] = together?.[j] ?? (await checkGroup(c, [g], dataset, maxFieldBytes).then((r) => r[0]!, (e) => errorOf(g.src, e)))
+    }
+  }
+  return out
+}
+
+/** The rows of checked CSV files, declared columns in declared order: a query to read them (again). */
+export const csvRows = (files: ReadonlyArray<CheckedCsv>, dataset: DatasetSchema, maxFieldBytes: number) => {
+  const groups = new Map<string, Array<CheckedCsv>>()
+  for (const f of files) {
+    const key = f.header.join("\u0000")
+    groups.set(key, [...(groups.get(key) ?? []), f])
+  }
+  return [...groups.values()].map((g) =>
+    `SELECT ${declaredColumns(dataset)} FROM ${readCsv(g.map((f) => f.src.path), g[0]!.header, dataset, maxFieldBytes)}`).join(" UNION ALL ")
 }
 
 /** The line of the first record whose `column` satisfies `bad` (the slow path, for a file already known to be bad). */

@@ -54,6 +54,19 @@ export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count:
   return offset === count ? out : out.map((col) => col.slice(0, offset))
 }
 
+/**
+ * Give the memory DuckDB's worker threads hold back to the system: each thread keeps what
+ * its allocator freed for reuse, and ending the threads (one thread, then as many as
+ * before) returns it. Between the large steps of an ingestion this lowers the peak RSS by
+ * tens of MB; it costs a few milliseconds.
+ */
+export const releaseThreadMemory = async (c: DuckDBConnection): Promise<void> => {
+  const threads = Number((await c.runAndReadAll(`SELECT current_setting('threads')`)).getRows()[0]![0])
+  if (!(threads > 1)) return
+  await c.run(`SET threads = 1`)
+  await c.run(`SET threads = ${threads}`)
+}
+
 export class DuckDb extends Effect.Service<DuckDb>()("drs/DuckDb", {
   scoped: Effect.gen(function*() {
     const config = yield* AppConfig

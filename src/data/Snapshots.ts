@@ -9,12 +9,12 @@ import * as NodePath from "node:path"
 import { type DatasetSchema, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, NoDataError, SnapshotError } from "../domain/Errors.js"
 import { sha256OfFile } from "../lib/Dataset.js"
-import { type Frame } from "../lib/Frame.js"
+import { type Frame, presentMedian } from "../lib/Frame.js"
 import { AppConfig, trackingDbPath } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
 import { frameSelect, loadCsv } from "./CsvFiles.js"
-import { DuckDb, ident, lit, readDoubleColumns } from "./DuckDb.js"
+import { DuckDb, lit, readDoubleColumns } from "./DuckDb.js"
 
 export const snapshotDir = (outputFolder: string) => NodePath.join(outputFolder, "snapshots")
 
@@ -96,19 +96,16 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
       return { rows: cols[0]?.length ?? 0, featureNames: ds.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! } satisfies Frame
     })
 
-    /** The frame to train on, with missing values filled by the column medians (computed in SQL). */
+    /**
+     * The frame to train on, NaN where a value is missing, and the column medians of the
+     * present values that fill them (computed from the columns read: one scan of the snapshot).
+     */
     const trainingFrame = Effect.fn("Snapshots.trainingFrame")(function*(s: SnapshotRow) {
-      const med = (yield* duck.rows(`SELECT ${dataset.feature_columns.map((f, j) => `median(${ident(f)})::DOUBLE AS m${j}`).join(", ")} FROM ${source(s.path)}`))[0]!
-      const impute = dataset.feature_columns.map((_, j) => {
-        const v = med[`m${j}`]
-        return typeof v === "number" && Number.isFinite(v) ? v : 0
+      const f = yield* frame(s.path, s.rows)
+      const impute = f.features.map((col) => {
+        const m = presentMedian(col)
+        return Number.isFinite(m) ? m : 0
       })
-      const select = [
-        ...dataset.feature_columns.map((f, j) => `coalesce(${ident(f)}, ${impute[j]}::DOUBLE)`),
-        `CAST(${ident(dataset.target_column)} AS DOUBLE)`
-      ].join(", ")
-      const cols = yield* duck.columns(`SELECT ${select} FROM ${source(s.path)}`, s.rows)
-      const f: Frame = { rows: cols[0]?.length ?? 0, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! }
       return { frame: f, impute }
     })
 

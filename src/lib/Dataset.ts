@@ -1,5 +1,5 @@
 /** Finding data files and hashing them through the FileStore. */
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodePath from "node:path"
 import type { FileStoreError } from "../domain/Errors.js"
@@ -22,10 +22,4 @@ export const csvFilesAt = (path: string): Effect.Effect<ReadonlyArray<string>, F
 
 export const sha256 = (data: string | Uint8Array) => NodeCrypto.createHash("sha256").update(data).digest("hex")
 
-export const sha256OfFile = (path: string) =>
-  Effect.gen(function*() {
-    const store = yield* FileStore
-    const hash = NodeCrypto.createHash("sha256")
-    yield* Stream.runForEach(store.stream(path), (chunk) => Effect.sync(() => hash.update(chunk)))
-    return hash.digest("hex")
-  })
+export const sha256OfFile = (path: string) => Effect.flatMap(FileStore, (store) => store.sha256(path))

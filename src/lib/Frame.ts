@@ -12,14 +12,101 @@ export interface Frame {
 /** Median of the present (non-NaN) values; NaN when none is present. Linear interpolation, as numpy. */
 export const presentMedian = (col: Float64Array): number => {
   let n = 0
-  for (let i = 0; i < col.length; i++) if (!Number.isNaN(col[i]!)) n++
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < col.length; i++) {
+    const v = col[i]!
+    if (v === v) {
+      n++
+      if (v < min) min = v
+      if (v > max) max = v
+    }
+  }
   if (n === 0) return Number.NaN
-  const present = new Float64Array(n)
-  let k = 0
-  for (let i = 0; i < col.length; i++) if (!Number.isNaN(col[i]!)) present[k++] = col[i]!
-  present.sort()
+  if (min === max) return min
   const pos = (n - 1) / 2
   const lo = Math.floor(pos)
   const hi = Math.ceil(pos)
-  return present[lo]! + (present[hi]! - present[lo]!) * (pos - lo)
+  // Only the values near the median are copied and selected from: a histogram over [min, max]
+  // finds the buckets of the two middle ranks (bucketing is monotone in the value).
+  const width = max - min
+  let candidates: Float64Array
+  let before = 0
+  if (Number.isFinite(width)) {
+    const buckets = 4096
+    const scale = buckets / width
+    const counts = new Float64Array(buckets)
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i]!
+      if (v === v) {
+        const b = Math.min(buckets - 1, Math.floor((v - min) * scale))
+        counts[b] = counts[b]! + 1
+      }
+    }
+    let first = 0
+    while (before + counts[first]! <= lo) before += counts[first++]!
+    let last = first
+    let through = before + counts[first]!
+    while (through <= hi) through += counts[++last]!
+    candidates = new Float64Array(through - before)
+    let k = 0
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i]!
+      if (v === v) {
+        const b = Math.min(buckets - 1, Math.floor((v - min) * scale))
+        if (b >= first && b <= last) candidates[k++] = v
+      }
+    }
+  } else {
+    candidates = new Float64Array(n)
+    let k = 0
+    for (let i = 0; i < col.length; i++) if (col[i] === col[i]) candidates[k++] = col[i]!
+  }
+  // the order statistics by selection (linear time) rather than a sort
+  const a = nthSmallest(candidates, lo - before)
+  let b = a
+  if (hi !== lo) {
+    b = candidates[hi - before]!
+    for (let i = hi - before + 1; i < candidates.length; i++) if (candidates[i]! < b) b = candidates[i]!
+  }
+  return a + (b - a) * (pos - lo)
+}
+
+/**
+ * The k-th smallest value (0-based) of `xs`, which it reorders so that every value before
+ * index k is at most it and every value after is at least it (quickselect, Hoare partition,
+ * median-of-three pivots; a sort when the partitions keep coming out lopsided).
+ */
+const nthSmallest = (xs: Float64Array, k: number): number => {
+  let left = 0
+  let right = xs.length - 1
+  let rounds = 0
+  while (right > left) {
+    if (++rounds > 64) {
+      xs.subarray(left, right + 1).sort()
+      return xs[k]!
+    }
+    const mid = left + ((right - left) >> 1)
+    const x = xs[left]!
+    const y = xs[mid]!
+    const z = xs[right]!
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y)
+    let i = left
+    let j = right
+    while (i <= j) {
+      while (xs[i]! < pivot) i++
+      while (xs[j]! > pivot) j--
+      if (i <= j) {
+        const t = xs[i]!
+        xs[i] = xs[j]!
+        xs[j] = t
+        i++
+        j--
+      }
+    }
+    if (k <= j) right = j
+    else if (k >= i) left = i
+    else return xs[k]!
+  }
+  return xs[k]!
 }

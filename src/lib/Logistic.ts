@@ -15,8 +15,14 @@
  *   no intercept, no penalty) on standardised features with an added
  *   intercept column.
  */
-import { Matrix } from "ml-matrix"
-import LogisticRegression from "ml-logistic-regression"
+import { createRequire } from "node:module"
+
+// the gradient-descent packages load only when that solver runs
+const require = createRequire(import.meta.url)
+const gradientDescentPackages = () => ({
+  Matrix: (require("ml-matrix") as typeof import("ml-matrix")).Matrix,
+  LogisticRegression: require("ml-logistic-regression") as typeof import("ml-logistic-regression").default
+})
 
 export type Solver = "liblinear" | "gradient-descent"
 
@@ -121,6 +127,60 @@ const toRaw = (thetaStd: ReadonlyArray<number>, means: ReadonlyArray<number>, sc
   return { intercept: b, coefficients: w }
 }
 
+// The loops of the Newton solver's pass over a block of rows: small functions, so that they
+// are optimised after a few blocks (one large loop nest would run unoptimised until
+// on-stack replacement, in every pass).
+
+/** z[i] += t·x[off + i] */
+const addScaled = (z: Float64Array, x: Float64Array, off: number, t: number, m: number) => {
+  for (let i = 0; i < m; i++) z[i] = z[i]! + t * x[off + i]!
+}
+
+/**
+ * The logistic loss of the margins z against y[off…] (unpenalised), and C·(p − y) and
+ * C·p·(1 − p) into r and w. softplus(z) = max(z, 0) + log(1 + e) with e = exp(−|z|): the logs
+ * of (1 + e), each in (1, 2], are summed as one log of their product per 512 rows (a product
+ * that cannot overflow), and the same e gives the probability.
+ */
+const lossAndWeights = (z: Float64Array, y: Float64Array, off: number, m: number, C: number, r: Float64Array, w: Float64Array) => {
+  let loss = 0
+  let product = 1
+  for (let i = 0; i < m; i++) {
+    const zi = z[i]!
+    const yi = y[off + i]!
+    const e = Math.exp(-Math.abs(zi))
+    const onePlus = 1 + e
+    loss += (zi > 0 ? zi : 0) - yi * zi
+    product *= onePlus
+    if ((i & 511) === 511) {
+      loss += Math.log(product)
+      product = 1
+    }
+    const p = zi >= 0 ? 1 / onePlus : e / onePlus
+    r[i] = C * (p - yi)
+    w[i] = C * p * (1 - p)
+  }
+  return loss + Math.log(product)
+}
+
+/** s + Σ v[i] */
+const sumFrom = (s: number, v: Float64Array, m: number) => {
+  for (let i = 0; i < m; i++) s += v[i]!
+  return s
+}
+
+/** s + Σ v[i]·x[off + i] */
+const dotFrom = (s: number, v: Float64Array, x: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) s += v[i]! * x[off + i]!
+  return s
+}
+
+/** s + Σ (w[i]·a[off + i])·b[off + i] */
+const weightedDotFrom = (s: number, w: Float64Array, a: Float64Array, b: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) s += (w[i]! * a[off + i]!) * b[off + i]!
+  return s
+}
+
 const fitNewton = (
   columns: Columns,
   y: ArrayLike<number>,
@@ -154,61 +214,58 @@ const fitNewton = (
     const out = xs[j]!
     for (let i = 0; i < n; i++) out[i] = (col[i]! - m) / s
   }
-  const z = new Float64Array(n)
-  const margins = (theta: ReadonlyArray<number>) => {
-    for (let i = 0; i < n; i++) {
-      let v = theta[0]!
-      for (let j = 0; j < d; j++) v += theta[j + 1]! * xs[j]![i]!
-      z[i] = v
-    }
-  }
-  // the probabilities at the margins objective() last computed, for the next Newton step
-  const prob = new Float64Array(n)
-  const objective = (theta: ReadonlyArray<number>) => {
-    margins(theta)
+  const yv = y instanceof Float64Array ? y : Float64Array.from({ length: n }, (_, i) => y[i]!)
+  // Rows are processed in blocks that stay in the CPU cache: for each block the margins,
+  // then one exp per row for the loss and the probability, then the gradient and the upper
+  // triangle of the Hessian summed column pair by column pair. Every sum but the loss's runs
+  // over the rows in order, so the result does not depend on the block size.
+  const BLOCK = 2048
+  const zb = new Float64Array(BLOCK)
+  const rb = new Float64Array(BLOCK)
+  const wb = new Float64Array(BLOCK)
+  const tri = (k * (k + 1)) / 2
+  /**
+   * The objective at theta; its gradient and Hessian (upper triangle, flat, without the
+   * penalty) are summed into `acc` on the way: they serve the next Newton step when the
+   * line search accepts theta.
+   */
+  const evaluate = (theta: ReadonlyArray<number>, acc: Float64Array) => {
+    acc.fill(0)
+    const t0 = theta[0]!
     let loss = 0
-    for (let i = 0; i < n; i++) {
-      // one exp serves the loss (softplus) and the probability (sigmoid)
-      const zi = z[i]!
-      const e = Math.exp(-Math.abs(zi))
-      loss += (zi > 0 ? zi : 0) + Math.log1p(e) - y[i]! * zi
-      prob[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
+    for (let start = 0; start < n; start += BLOCK) {
+      const m = Math.min(BLOCK, n - start)
+      zb.fill(t0, 0, m)
+      for (let j = 0; j < d; j++) addScaled(zb, xs[j]!, start, theta[j + 1]!, m)
+      loss += lossAndWeights(zb, yv, start, m, C, rb, wb)
+      // a = 0 is the intercept's column of ones
+      acc[0] = sumFrom(acc[0]!, rb, m)
+      acc[k] = sumFrom(acc[k]!, wb, m)
+      for (let b = 1; b < k; b++) acc[k + b] = dotFrom(acc[k + b]!, wb, xs[b - 1]!, start, m)
+      let idx = k + k
+      for (let a = 1; a < k; a++) {
+        const xa = xs[a - 1]!
+        acc[a] = dotFrom(acc[a]!, rb, xa, start, m)
+        for (let b = a; b < k; b++) {
+          acc[idx] = weightedDotFrom(acc[idx]!, wb, xa, xs[b - 1]!, start, m)
+          idx++
+        }
+      }
     }
     let pen = 0
     for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) pen += theta[a]! * P[a]![b]! * theta[b]!
     return 0.5 * pen + C * loss
   }
+  // the sums at theta, and at the point the line search is trying
+  let acc = new Float64Array(k + tri)
+  let trial = new Float64Array(k + tri)
   let theta = new Array<number>(k).fill(0)
-  let f = objective(theta)
+  let f = evaluate(theta, acc)
   let iterations = 0
   let converged = false
-  // one pass over the rows per iteration: residual and weight from the margin, and the
-  // gradient and the upper triangle of the Hessian summed into a flat accumulator
-  const tri = (k * (k + 1)) / 2
-  const acc = new Float64Array(k + tri)
-  const rowv = new Float64Array(k)
-  rowv[0] = 1
   while (iterations < options.maxIterations) {
     iterations++
     options.onIteration?.(iterations)
-    // objective() left the margins of theta in z
-    acc.fill(0)
-    for (let i = 0; i < n; i++) {
-      const p = prob[i]!
-      const r = C * (p - y[i]!)
-      const w = C * p * (1 - p)
-      for (let j = 1; j < k; j++) rowv[j] = xs[j - 1]![i]!
-      let idx = k
-      for (let a = 0; a < k; a++) {
-        const va = rowv[a]!
-        acc[a] = acc[a]! + r * va
-        const wa = w * va
-        for (let b = a; b < k; b++) {
-          acc[idx] = acc[idx]! + wa * rowv[b]!
-          idx++
-        }
-      }
-    }
     const g = new Array<number>(k)
     const H: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
     let idx = k
@@ -229,21 +286,32 @@ const fitNewton = (
       break
     }
     const step = solveLinear(H, g)
+    // The decrease the Newton step promises (half the squared Newton decrement). Once it is
+    // below what the summed objective can resolve, comparing objective values only compares
+    // rounding noise (the line search would halve the step dozens of times for nothing):
+    // the quadratic model is exact there, so take the full step and stop.
+    let decrement = 0
+    for (let a = 0; a < k; a++) decrement += g[a]! * step[a]!
+    if (decrement / 2 <= 1e-12 * Math.max(1, Math.abs(f))) {
+      theta = theta.map((v, a) => v - step[a]!)
+      converged = true
+      break
+    }
     // backtracking line search keeps every step a descent step
     let t = 1
     let next = theta
     let fNext = f
     for (let ls = 0; ls < 50; ls++) {
       next = theta.map((v, a) => v - t * step[a]!)
-      fNext = objective(next)
+      fNext = evaluate(next, trial)
       if (fNext <= f) break
       t /= 2
     }
     const change = Math.abs(f - fNext)
     theta = next
     f = fNext
+    ;[acc, trial] = [trial, acc]
     if (change <= 1e-15 * Math.max(1, Math.abs(f))) {
-      margins(theta)
       converged = true
       break
     }
@@ -259,6 +327,7 @@ const fitGradientDescent = (
   scales: ReadonlyArray<number>,
   options: FitOptions
 ) => {
+  const { LogisticRegression, Matrix } = gradientDescentPackages()
   const d = columns.length
   const X = new Matrix(n, d + 1)
   const Y = new Matrix(n, 1)

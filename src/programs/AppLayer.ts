@@ -1,5 +1,5 @@
 /** The only production wiring: live services over the real filesystem and SQLite. */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { AppConfigSchema } from "../domain/Schemas.js"

@@ -3,8 +3,7 @@
  * or PostgreSQL (`postgres://…`, for several machines). One set of migrations and queries
  * serves both; the DDL below is SQLite's, adapted for PostgreSQL where the two differ.
  */
-import { NodeContext } from "@effect/platform-node"
-import { PgClient, PgMigrator } from "@effect/sql-pg"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Redacted, Schedule } from "effect"
@@ -218,13 +217,15 @@ const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
     Layer.orDie
   )
 
+// the PostgreSQL client (and the copy of Effect it brings) loads only for a postgres:// URL
 const makePostgres = (url: string): Layer.Layer<SqlClient.SqlClient> =>
-  PgMigrator.layer({ loader: PgMigrator.fromRecord(migrations) }).pipe(
-    Layer.retry(migrationRetry),
-    Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) })),
-    Layer.provide(NodeContext.layer),
-    Layer.orDie
-  )
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@effect/sql-pg")), ({ PgClient, PgMigrator }) =>
+    PgMigrator.layer({ loader: PgMigrator.fromRecord(migrations) }).pipe(
+      Layer.retry(migrationRetry),
+      Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) })),
+      Layer.provide(NodeContext.layer),
+      Layer.orDie
+    )))
 
 export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url)
 

@@ -11,8 +11,8 @@ import { Effect, Layer, Option } from "effect"
 import * as NodePath from "node:path"
 import { schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { loadCsv } from "../data/CsvFiles.js"
-import { DuckDb, lit } from "../data/DuckDb.js"
+import { type CheckedCsv, checkCsvs, csvRows } from "../data/CsvFiles.js"
+import { DuckDb, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
@@ -114,12 +114,15 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       return { name: file.name, error: error.message, movedTo: moved }
     })
 
-    /** finaldata.csv and ingestedfiles.txt, for users; the system never reads them back. */
-    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, snapshot: string) {
+    /**
+     * finaldata.csv and ingestedfiles.txt, for users; the system never reads them back.
+     * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was written from.
+     */
+    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, rows: string) {
       const target = finalDataPath(config.output_folder_path)
       const tmp = NodePath.join(config.output_folder_path, `.drs-tmp-${process.pid}-finaldata.csv`)
       yield* store.makeDirectory(config.output_folder_path).pipe(Effect.orDie)
-      yield* sqlRun(c, "writing finaldata.csv", `COPY (SELECT * FROM ${snapshots.source(snapshot)}) TO ${lit(store.localPath(tmp))} (HEADER, DELIMITER ',')`)
+      yield* sqlRun(c, "writing finaldata.csv", `COPY (SELECT * FROM ${rows}) TO ${lit(store.localPath(tmp))} (HEADER, DELIMITER ',')`)
       yield* store.rename(tmp, target).pipe(Effect.orDie)
       const all = yield* tracking.ingestedFiles()
       yield* store.writeAtomic(ingestedListPath(config.output_folder_path), all.map((f) => f.fileName).join("\n") + "\n").pipe(Effect.orDie)
@@ -155,25 +158,31 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       return yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* duck.connect
         const rejected: Array<RejectedFile> = []
-        const accepted: Array<{ name: string; sha256: string; rows: number; table: string }> = []
-        const load = (f: PendingFile) =>
+        const accepted: Array<{ name: string; sha256: string; rows: number; checked: CheckedCsv }> = []
+        // every file is checked whole (files with the same header in one parallel read) before
+        // any row is used; the rows are then read again straight into the de-duplication
+        const check = (fs: ReadonlyArray<PendingFile>) =>
           Effect.tryPromise({
-            try: () => loadCsv(c, { label: f.name, path: store.localPath(f.path) }, dataset, config.max_field_bytes),
-            catch: (e) => (e instanceof CsvError ? e : new CsvError({ file: f.name, reason: `unreadable: ${String(e)}` }))
+            try: () => checkCsvs(c, fs.map((f) => ({ label: f.name, path: store.localPath(f.path) })), dataset, config.max_field_bytes),
+            catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` })
           })
-        for (const f of reload) {
-          const t = yield* load(f).pipe(Effect.mapError((e) => new SnapshotError({ message: `rebuilding the snapshot: an ingested file no longer reads: ${e.message}` })))
-          accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, table: t.table })
+        if (reload.length > 0) {
+          for (const [k, t] of (yield* check(reload)).entries()) {
+            const f = reload[k]!
+            if (t instanceof CsvError) return yield* new SnapshotError({ message: `rebuilding the snapshot: an ingested file no longer reads: ${t.message}` })
+            accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, checked: t })
+          }
         }
         const reloaded = accepted.length
         const line = progress.start("ingestion")
         let rowsSoFar = 0
+        const checked = files.length > 0 ? yield* check(files) : []
         for (const [k, f] of files.entries()) {
-          const t = yield* load(f).pipe(Effect.either)
-          if (t._tag === "Left") rejected.push(yield* quarantine(f, t.left))
+          const t = checked[k]!
+          if (t instanceof CsvError) rejected.push(yield* quarantine(f, t))
           else {
-            accepted.push({ name: f.name, sha256: f.sha256, rows: t.right.rows, table: t.right.table })
-            rowsSoFar += t.right.rows
+            accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, checked: t })
+            rowsSoFar += t.rows
           }
           line.update(rowsSoFar, `file ${k + 1}/${files.length}`)
         }
@@ -185,11 +194,17 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
             finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
           } satisfies IngestionResult as IngestionResult
         }
-        const union = accepted.map((a) => `SELECT * FROM ${a.table}`).join(" UNION ALL ")
+        const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
         // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
         const batchQuery = base ? `(${union}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : `SELECT DISTINCT * FROM (${union})`
-        const batch = yield* snapshots.writeParquet("batch", batchQuery, c)
-        const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${snapshots.source(batch.path)}`)
+        // the batch is kept in a table of the connection for its Parquet file and, on a first
+        // ingestion, finaldata.csv (then the same rows), rather than read back from the file
+        const batchTable = `batch_${process.pid}_${Date.now()}`
+        yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${batchQuery}`)
+        // the hash tables of the de-duplication are gone: their memory too, before the writes
+        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
+        const batch = yield* snapshots.writeParquet("batch", `SELECT * FROM ${batchTable}`, c)
+        const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
         const merged = base
           ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM read_parquet([${lit(store.localPath(base.path))}, ${lit(store.localPath(batch.path))}])`, c)
           : batch
@@ -201,10 +216,12 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // the commit point: the database names the new snapshot and the files in it
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
-        yield* writeCompatibilityFiles(c, merged.path)
+        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
+        yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable)
+        yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
         return {
-          newFiles: fresh.map(({ table: _t, ...f }) => f), skipped, rejected, rowsRead, newRows: batchRows,
+          newFiles: fresh.map(({ checked: _c, ...f }) => f), skipped, rejected, rowsRead, newRows: batchRows,
           totalRows: snapshot.rows, duplicatesDropped: accepted.reduce((n, a) => n + a.rows, 0) - batchRows,
           finalDataPath: finalDataPath(config.output_folder_path), dataHash: merged.hash, snapshot: recorded,
           ...(rebuilt !== undefined ? { rebuilt } : {})
