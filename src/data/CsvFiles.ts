@@ -26,10 +26,22 @@ export interface CsvSource {
 
 /** The header of a CSV file, read and checked by hand (DuckDB skips it when the columns are given). */
 export const readHeader = async (src: CsvSource, dataset: DatasetSchema): Promise<ReadonlyArray<string>> => {
+  // one probe buffer serves successive calls (not a new megabyte per file, garbage until a GC)
+  const buffer = spareProbe ?? new Uint8Array(HEADER_PROBE)
+  spareProbe = undefined
+  try {
+    return await headerFrom(src, dataset, buffer)
+  } finally {
+    spareProbe = buffer
+  }
+}
+
+let spareProbe: Uint8Array | undefined
+
+const headerFrom = async (src: CsvSource, dataset: DatasetSchema, buffer: Uint8Array): Promise<ReadonlyArray<string>> => {
   const handle = await NodeFs.open(src.path, "r")
   let bytes: Uint8Array
   try {
-    const buffer = new Uint8Array(HEADER_PROBE)
     const { bytesRead } = await handle.read(buffer, 0, HEADER_PROBE, 0)
     bytes = buffer.subarray(0, bytesRead)
   } finally {

@@ -187,6 +187,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
           line.update(rowsSoFar, `file ${k + 1}/${files.length}`)
         }
         line.done()
+        // the check's reading buffers, before the de-duplication reads the files again
+        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         const fresh = accepted.slice(reloaded)
         if (accepted.length === 0) {
           return {
