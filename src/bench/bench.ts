@@ -4,6 +4,7 @@
  * targets. The machine is shared and noisy: short measurements alternate and take medians.
  *
  *   node dist/bench/bench.js [--quick]     --quick skips the 10M-row ingestion
+ *                            [--serve]     only start-up and HTTP
  *                            [--rows50m]   also ingest and train 50M rows (peak RSS against 4 GiB)
  */
 import { spawnSync } from "node:child_process"
@@ -94,6 +95,13 @@ const main = async () => {
   if (!pythonOk) say(`python3 cannot import pandas and sklearn (or ${PY_BENCH} is missing): ours only. Debian: apt-get install python3-pandas python3-sklearn python3-flask gunicorn`)
   const cpus = NodeOs.cpus().length
 
+  if (!args.has("--serve")) await dataBench()
+  await serveBench(cpus)
+  printTable()
+}
+
+/** Ingestion and training, at 1M rows (and 10M, and 50M on request). */
+const dataBench = async () => {
   // 1M rows: ingestion wall and peak RSS, then training on the ingested data
   const in1m = generate(1_000_000)
   say("ingestion, 1M rows (3 alternating runs each)…")
@@ -131,6 +139,10 @@ const main = async () => {
     NodeFs.rmSync(in50m, { recursive: true, force: true })
   }
 
+}
+
+/** Start-up and HTTP. */
+const serveBench = async (cpus: number) => {
   // the no-op fullprocess against node -e 0, alternating
   say("no-op fullprocess against node -e 0 (9 alternating runs)…")
   const sample = project("sample", NodePath.join(ROOT, "data", "sourcedata"))
@@ -179,7 +191,10 @@ const main = async () => {
     add("GET /health (c=64): requests/s", `${ourHealth.requestsPerSecond.toFixed(0)}/s`, "—", null, "≥ 1.5× gunicorn", null)
   }
   if (ourPredict.errors + ourHealth.errors > 0) say(`warning: ${ourPredict.errors + ourHealth.errors} failed requests on our server`)
+}
 
+const printTable = () => {
+  const cpus = NodeOs.cpus().length
   const table = [
     "| what | this system | pandas / sklearn / Flask | ratio | target | met |",
     "|---|---|---|---|---|---|",

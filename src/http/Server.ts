@@ -72,6 +72,8 @@ export const limitedServer = (limits: ServerLimits) => () => {
 /** The API on a Node server. */
 export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false) =>
   ApiServer(maxBodyBytes, accessLog).pipe(
+    // no trace exporter is configured: the server's span of each request would be built and dropped
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     HttpServer.withLogAddress,
     Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits), { port, host }))
   )
@@ -79,7 +81,10 @@ export const HttpLive = (port: number, host: string, maxBodyBytes: number, limit
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log))
+    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log)).pipe(
+      // nor the spans of the service calls each request makes
+      Effect.withTracerEnabled(false)
+    )
   })
 
 interface Call {
