@@ -124,7 +124,8 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     // the live id is read at most every POINTER_TTL_MS per process (a busy server asks on every
     // request); this process's own deploys and activations refresh it at once
     const pointerCache = yield* Ref.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
-    const currentId = Effect.fn("Deployer.currentId")(function*() {
+    // untraced: a server calls these on every request, and a traced call captures a stack
+    const currentId = Effect.fnUntraced(function*() {
       const cached = yield* Ref.get(pointerCache)
       const now = Date.now()
       if (cached !== null && now - cached.at < POINTER_TTL_MS) return cached.id
@@ -154,7 +155,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     const cache = yield* Ref.make(Option.none<Release>())
 
     /** The live release, or NotDeployed. */
-    const current = Effect.fn("Deployer.current")(function*() {
+    const current = Effect.fnUntraced(function*() {
       const id = yield* currentId()
       if (Option.isNone(id)) return yield* new NotDeployed({ message: `nothing is deployed in ${prod} yet; run the deployment step` })
       const cached = yield* Ref.get(cache)
