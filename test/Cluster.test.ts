@@ -158,9 +158,9 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     const b = await worker(dir, env)
     const logs = () => `worker a:\n${a.log()}\nworker b:\n${b.log()}`
     const activities = () => query(database, "SELECT execution_id, activity, worker, status FROM workflow_activities ORDER BY id")
-    // once the drift check is done, kill the worker running the run
-    const execution = await waitFor(() => activities().find((r) => r[1] === "drift-check" && r[3] === "done")?.[0], 60_000, logs)
-    const runner = activities().filter((r) => r[0] === execution).at(-1)![2]!
+    // once the drift check is done and training has started (it pauses first), kill the worker running the run
+    const execution = await waitFor(() => activities().find((r) => r[1] === "train" && r[3] === "running")?.[0], 60_000, logs)
+    const runner = activities().find((r) => r[0] === execution && r[1] === "train")![2]!
     const victim = runner === a.name ? a : b
     const survivor = victim === a ? b : a
     victim.child.kill("SIGKILL")
