@@ -25,7 +25,7 @@ describe("Ingestion", () => {
       assert.strictEqual(r.totalRows, 3)
       assert.strictEqual(r.duplicatesDropped, 2)
       const final = yield* readText("/t/data/ingesteddata/finaldata.csv")
-      assert.deepStrictEqual(lines(final), ["a,1.0,10.0,1.0,0", "b,2.0,20.0,2.0,1", "c,3.0,30.0,3.0,0"])
+      assert.deepStrictEqual(lines(final), ["a,1,10,1,0", "b,2,20,2,1", "c,3,30,3,0"])
       assert.strictEqual(final.split("\n")[0], "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited")
       // the snapshot is the data set: Parquet, named by its hash, recorded with the batch of new rows
       assert.match(r.snapshot!.path, /snapshots\/batch-[0-9a-f]{64}\.parquet$/)
@@ -36,6 +36,12 @@ describe("Ingestion", () => {
       assert.deepStrictEqual(tracked.map((f) => [f.fileName, f.rows]), [["a.csv", 3], ["b.csv", 2]])
       assert.match(tracked[0]!.sha256, /^[0-9a-f]{64}$/)
     }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a, [`${IN}/b.csv`]: b }))))
+
+  it.effect("finaldata.csv is written as pandas writes it: whole-number columns as integers, a column with a fraction or a gap as floats", () =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(Ingestion, (i) => i.ingest())
+      assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1.5,10,,0", "b,2.0,20,2.0,1"])
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: csv([row("a", 1.5, 10, null, 0), row("b", 2, 20, 2, 1)]) }))))
 
   it.effect("never ingests an unchanged file twice, and keeps earlier data when new files come", () =>
     Effect.gen(function*() {
@@ -91,7 +97,7 @@ describe("Ingestion", () => {
       const scan = yield* ingestion.scan()
       assert.deepStrictEqual(scan.pending, [])
       assert.include(scan.skipped.find((x) => x.name === "text.csv")!.reason, "rejected earlier: text.csv, line 3")
-      assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1.0,10.0,1.0,0", "b,2.0,20.0,2.0,1"])
+      assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1,10,1,0", "b,2,20,2,1"])
     }).pipe(Effect.provide(TestLayer({
       [`${IN}/good.csv`]: a,
       [`${IN}/text.csv`]: "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\nx,1,2,3,0\ny,1,2,many,0\n",
