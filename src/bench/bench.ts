@@ -109,6 +109,13 @@ const dataBench = async () => {
   add("ingestion 1M rows: wall", fmtMs(i1.ours.wallMs), i1.theirs ? fmtMs(i1.theirs.wallMs) : "—", i1.theirs ? i1.ours.wallMs / i1.theirs.wallMs : null, "≤ 0.35×", i1.theirs ? i1.ours.wallMs / i1.theirs.wallMs <= 0.35 : null)
   add("ingestion 1M rows: peak RSS", `${i1.ours.peakMiB.toFixed(0)} MiB`, i1.theirs ? `${i1.theirs.peakMiB.toFixed(0)} MiB` : "—", i1.theirs ? i1.ours.peakMiB / i1.theirs.peakMiB : null, "≤ 0.7×", i1.theirs ? i1.ours.peakMiB / i1.theirs.peakMiB <= 0.7 : null)
 
+  // the same data set: finaldata.csv line for line (in any order) as pandas writes it
+  if (pythonOk) {
+    const sorted = (path: string) => NodeFs.readFileSync(path, "utf8").trimEnd().split("\n").sort().join("\n")
+    const same = sorted(NodePath.join(work, i1.project, "out", "finaldata.csv")) === sorted(NodePath.join(work, "py-1m-0", "finaldata.csv"))
+    add("finaldata.csv, 1M rows: the same lines as pandas'", same ? "same" : "different", "—", null, "same", same)
+  }
+
   say("training on the 1M ingested rows (3 alternating runs each)…")
   const tOurs: Array<number> = []
   const tTheirs: Array<number> = []
