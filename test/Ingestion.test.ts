@@ -43,6 +43,27 @@ describe("Ingestion", () => {
       assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1.5,10,,0", "b,2.0,20,2.0,1"])
     }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: csv([row("a", 1.5, 10, null, 0), row("b", 2, 20, 2, 1)]) }))))
 
+  it.effect("a run resumed after its ingestion was committed gets the same result back, and finaldata.csv is written again", () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      const first = yield* ingestion.ingest(7)
+      assert.isTrue((yield* ingestion.ingestedBy(8))._tag === "None")
+      // the run stopped after its commit point, before finaldata.csv was written
+      yield* store.remove("/t/data/ingesteddata/finaldata.csv")
+      const again = yield* ingestion.ingestedBy(7)
+      assert.isTrue(again._tag === "Some")
+      if (again._tag === "Some") {
+        assert.deepStrictEqual(again.value.newFiles, first.newFiles)
+        assert.strictEqual(again.value.dataHash, first.dataHash)
+        assert.strictEqual(again.value.newRows, first.newRows)
+        assert.strictEqual(again.value.duplicatesDropped, first.duplicatesDropped)
+      }
+      assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1,10,1,0", "b,2,20,2,1", "c,3,30,3,0"])
+      // and nothing was ingested twice
+      assert.deepStrictEqual(yield* ingestion.pending(), [])
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a, [`${IN}/b.csv`]: b }))))
+
   it.effect("never ingests an unchanged file twice, and keeps earlier data when new files come", () =>
     Effect.gen(function*() {
       const ingestion = yield* Ingestion

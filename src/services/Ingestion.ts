@@ -252,7 +252,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       if (snapshot === null) return Option.none<IngestionResult>()
       const newFiles = yield* tracking.ingestedByRun(runId)
       // the compatibility files may not have been written when the run stopped
-      yield* Effect.scoped(Effect.flatMap(duck.connect, (c) => writeCompatibilityFiles(c, snapshot.path)))
+      yield* Effect.scoped(Effect.flatMap(duck.connect, (c) => writeCompatibilityFiles(c, snapshots.source(snapshot.path))))
       return Option.some<IngestionResult>({
         newFiles, skipped: [], rejected: [], rowsRead: snapshot.rowsRead, newRows: snapshot.batchRows, totalRows: snapshot.rows,
         duplicatesDropped: snapshot.rowsRead - snapshot.batchRows, finalDataPath: finalDataPath(config.output_folder_path),
