@@ -169,6 +169,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       }
       return yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* duck.connect
+        // DuckDB's worker threads hand back the memory of the pass before (best effort)
+        const handBackMemory = Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         const rejected: Array<RejectedFile> = []
         const accepted: Array<{ name: string; sha256: string; rows: number; checked: CheckedCsv }> = []
         // every file is checked whole (files with the same header in one parallel read) before
@@ -200,7 +202,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         line.done()
         // the check's reading buffers, before the de-duplication reads the files again
-        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
+        yield* handBackMemory
         const fresh = accepted.slice(reloaded)
         if (accepted.length === 0) {
           return {
@@ -216,7 +218,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const batchTable = `batch_${process.pid}_${Date.now()}`
         yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${batchQuery}`)
         // the hash tables of the de-duplication are gone: their memory too, before the writes
-        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
+        yield* handBackMemory
         const batch = yield* snapshots.writeParquet("batch", `SELECT * FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
         const merged = base
@@ -230,7 +232,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // the commit point: the database names the new snapshot and the files in it
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
-        yield* Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
+        yield* handBackMemory
         yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
