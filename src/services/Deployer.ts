@@ -137,17 +137,21 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     const remember = (releaseId: string) => Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) })
 
     /** The production folder's copy: the release's files, and CURRENT naming it. */
+    /** A release's folder in the production folder: assembled in staging, renamed in whole. */
+    const writeFolder = (release: StoredRelease) =>
+      Effect.gen(function*() {
+        const staging = NodePath.join(prod, `.staging-${release.releaseId}`)
+        yield* store.remove(staging).pipe(Effect.ignore)
+        yield* store.makeDirectory(staging).pipe(Effect.orDie)
+        for (const name of RELEASE_FILES) yield* store.writeAtomic(NodePath.join(staging, name), release.files[name]).pipe(Effect.orDie)
+        yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
+        yield* store.rename(staging, NodePath.join(releasesDir, release.releaseId)).pipe(Effect.orDie)
+      })
+
+    /** The production folder's copy: the release's files (when this machine lacks them), and CURRENT naming it. */
     const mirror = (release: StoredRelease) =>
       Effect.gen(function*() {
-        const dir = NodePath.join(releasesDir, release.releaseId)
-        if (!(yield* store.exists(NodePath.join(dir, "trainedmodel.json")).pipe(Effect.orDie))) {
-          const staging = NodePath.join(prod, `.staging-${release.releaseId}`)
-          yield* store.remove(staging).pipe(Effect.ignore)
-          yield* store.makeDirectory(staging).pipe(Effect.orDie)
-          for (const name of RELEASE_FILES) yield* store.writeAtomic(NodePath.join(staging, name), release.files[name]).pipe(Effect.orDie)
-          yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
-          yield* store.rename(staging, dir).pipe(Effect.orDie)
-        }
+        if (!(yield* store.exists(NodePath.join(releasesDir, release.releaseId, "trainedmodel.json")).pipe(Effect.orDie))) yield* writeFolder(release)
         yield* store.writeAtomic(pointer, `${release.releaseId}\n`).pipe(Effect.orDie)
       })
 
@@ -187,8 +191,11 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
           return yield* new DeployError({ message: `cannot deploy: ${path} is missing (${name}); run ingestion, training and scoring first` })
         }
       }
-      const m = yield* model.load(sources["trainedmodel.json"]).pipe(Effect.mapError((e) => new DeployError({ message: `cannot deploy: ${e.message}` })))
-      const scoreText = (yield* store.readText(sources["latestscore.txt"]).pipe(Effect.orDie)).trim()
+      // each file is read once: what is checked is what is deployed
+      const texts = {} as Record<(typeof DEPLOYED_FILES)[number], string>
+      for (const name of DEPLOYED_FILES) texts[name] = yield* store.readText(sources[name]).pipe(Effect.orDie)
+      const m = yield* model.decode(texts["trainedmodel.json"], sources["trainedmodel.json"]).pipe(Effect.mapError((e) => new DeployError({ message: `cannot deploy: ${e.message}` })))
+      const scoreText = texts["latestscore.txt"].trim()
       const f1 = Number(scoreText)
       if (scoreText.length === 0 || !Number.isFinite(f1)) {
         return yield* new DeployError({ message: `cannot deploy: ${sources["latestscore.txt"]} holds "${scoreText}", not a score` })
@@ -205,28 +212,12 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
           if (e.name.startsWith(".staging-")) yield* store.remove(NodePath.join(prod, e.name)).pipe(Effect.orDie)
         }
       }
-      const staging = NodePath.join(prod, `.staging-${releaseId}`)
-      yield* store.makeDirectory(staging).pipe(Effect.orDie)
-      const texts: Record<string, string> = {}
-      const digests: Record<string, string> = {}
-      for (const name of DEPLOYED_FILES) {
-        yield* store.copyFile(sources[name], NodePath.join(staging, name)).pipe(Effect.orDie)
-        texts[name] = yield* store.readText(NodePath.join(staging, name)).pipe(Effect.orDie)
-        digests[name] = sha256(texts[name]!)
-      }
       const deployedAt = new Date().toISOString()
+      const digests = Object.fromEntries(DEPLOYED_FILES.map((name) => [name, sha256(texts[name])]))
       const manifest = JSON.stringify({ releaseId, modelHash: hash, f1, deployedAt, dataHash: m.dataHash, sha256: digests }, null, 2) + "\n"
-      yield* store.writeAtomic(NodePath.join(staging, "manifest.json"), manifest).pipe(Effect.orDie)
+      const release: StoredRelease = { releaseId, createdAt: deployedAt, modelHash: hash, f1, dataHash: m.dataHash, files: { ...texts, "manifest.json": manifest } }
       const dir = NodePath.join(releasesDir, releaseId)
-      yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
-      yield* store.rename(staging, dir).pipe(Effect.orDie)
-      const release: StoredRelease = {
-        releaseId, createdAt: deployedAt, modelHash: hash, f1, dataHash: m.dataHash,
-        files: {
-          "trainedmodel.json": texts["trainedmodel.json"]!, "latestscore.txt": texts["latestscore.txt"]!,
-          "ingestedfiles.txt": texts["ingestedfiles.txt"]!, "manifest.json": manifest
-        }
-      }
+      yield* writeFolder(release)
       // the commit point: from here on the new release is live, on every server
       yield* db.commit(release, { kind: "deploy", reason: null, runId })
       yield* remember(releaseId)
