@@ -48,6 +48,14 @@ export class ReleaseStore extends Effect.Service<ReleaseStore>()("drs/ReleaseSto
         deployed_at: new Date().toISOString(), release_id: releaseId, model_hash: modelHash, f1, kind: how.kind, reason: how.reason, run_id: how.runId
       })}`
 
+    const releaseRow = (release: StoredRelease) => {
+      const f = release.files
+      return sql.insert({
+        release_id: release.releaseId, created_at: release.createdAt, model_hash: release.modelHash, f1: release.f1, data_hash: release.dataHash,
+        model: f["trainedmodel.json"], score: f["latestscore.txt"], ingested: f["ingestedfiles.txt"], manifest: f["manifest.json"]
+      })
+    }
+
     /** The id of the live release: the newest deployment's. */
     const liveId = Effect.fn("ReleaseStore.liveId")(function*() {
       const rows = yield* sql<{ release_id: string }>`SELECT release_id FROM deployments ORDER BY id DESC LIMIT 1`
@@ -72,23 +80,15 @@ export class ReleaseStore extends Effect.Service<ReleaseStore>()("drs/ReleaseSto
 
     /** Record a release and make it live, in one transaction. */
     const commit = Effect.fn("ReleaseStore.commit")(function*(release: StoredRelease, how: DeploymentRecord) {
-      const f = release.files
       yield* sql.withTransaction(Effect.gen(function*() {
-        yield* sql`INSERT INTO releases ${sql.insert({
-          release_id: release.releaseId, created_at: release.createdAt, model_hash: release.modelHash, f1: release.f1, data_hash: release.dataHash,
-          model: f["trainedmodel.json"], score: f["latestscore.txt"], ingested: f["ingestedfiles.txt"], manifest: f["manifest.json"]
-        })}`
+        yield* sql`INSERT INTO releases ${releaseRow(release)}`
         yield* insertDeployment(release.releaseId, release.modelHash, release.f1, how)
       }))
     }, Effect.orDie)
 
     /** Record a release without making it live (one found in the production folder, say). */
     const add = Effect.fn("ReleaseStore.add")(function*(release: StoredRelease) {
-      const f = release.files
-      yield* sql`INSERT INTO releases ${sql.insert({
-        release_id: release.releaseId, created_at: release.createdAt, model_hash: release.modelHash, f1: release.f1, data_hash: release.dataHash,
-        model: f["trainedmodel.json"], score: f["latestscore.txt"], ingested: f["ingestedfiles.txt"], manifest: f["manifest.json"]
-      })} ON CONFLICT DO NOTHING`
+      yield* sql`INSERT INTO releases ${releaseRow(release)} ON CONFLICT DO NOTHING`
     }, Effect.orDie)
 
     /** Make a recorded release live. */

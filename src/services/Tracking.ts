@@ -5,7 +5,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
 import { DataDriftReport } from "../domain/Schemas.js"
-import type { SqlClient as SqlClientTag } from "@effect/sql/SqlClient"
 import { DbTest } from "./Db.js"
 import { ReleaseStore } from "./ReleaseStore.js"
 
@@ -108,15 +107,6 @@ export interface ScheduledRunRow {
   readonly finishedAt: string | null
   readonly outcome: string | null
   readonly runId: number | null
-}
-
-/** One attempt of a workflow activity. */
-export interface ActivityRow {
-  readonly activity: string
-  readonly worker: string
-  readonly startedAt: string
-  readonly finishedAt: string | null
-  readonly status: string
 }
 
 const nowIso = () => new Date().toISOString()
@@ -342,11 +332,6 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       yield* sql`UPDATE workflow_activities SET finished_at = ${nowIso()}, status = ${status} WHERE id = ${id}`
     }, Effect.orDie)
 
-    const activities = Effect.fn("Tracking.activities")(function*(executionId: string) {
-      const rows = yield* sql<{ activity: string; worker: string; started_at: string; finished_at: string | null; status: string }>`SELECT activity, worker, started_at, finished_at, status FROM workflow_activities WHERE execution_id = ${executionId} ORDER BY id`
-      return rows.map((r): ActivityRow => ({ activity: r.activity, worker: r.worker, startedAt: r.started_at, finishedAt: r.finished_at, status: r.status }))
-    }, Effect.orDie)
-
     const recordTiming = Effect.fn("Tracking.recordTiming")(function*(runId: number | null, step: string, ms: number) {
       yield* sql`INSERT INTO step_timings ${sql.insert({ run_id: runId, step, ms, measured_at: nowIso() })}`
     }, Effect.orDie)
@@ -362,12 +347,12 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
       recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, snapshotOfRun, ingestedByRun, deployments,
       startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings,
-      recordTick, finishTick, unfinishedTicks, scheduledRuns, activityStarted, activityFinished, activities
+      recordTick, finishTick, unfinishedTicks, scheduledRuns, activityStarted, activityFinished
     } as const
   })
 }) {
   /** The tracking database's services over one connection: Tracking and the ReleaseStore. */
-  static readonly layerOn = <E, R>(db: Layer.Layer<SqlClientTag, E, R>): Layer.Layer<Tracking | ReleaseStore, E, R> =>
+  static readonly layerOn = <E, R>(db: Layer.Layer<SqlClient.SqlClient, E, R>): Layer.Layer<Tracking | ReleaseStore, E, R> =>
     Layer.mergeAll(Tracking.Default, ReleaseStore.Default).pipe(Layer.provide(db))
 
   /** In-memory SQLite, fresh per build. */
