@@ -10,13 +10,13 @@ import * as Snowflake from "@effect/cluster/Snowflake"
 import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import { Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { liveServices } from "../programs/AppLayer.js"
 import { FullProcessCron, FullProcessWorkflowLive } from "../programs/FullProcessWorkflow.js"
 import { checkSharedStorage } from "../programs/SharedStorage.js"
 import { trackingDbPath } from "../services/AppConfig.js"
-import { DbLive, isPostgresUrl } from "../services/Db.js"
+import { DbLive, isPostgresUrl, migrationRetry } from "../services/Db.js"
 
 /** Cluster timings from one knob: how soon a dead worker's runs move elsewhere. */
 const shardingConfig = (config: AppConfigSchema, host: string, port: number) => {
@@ -41,7 +41,7 @@ const prepareClusterTables = (sharding: Partial<ShardingConfig.ShardingConfig["T
     yield* Effect.scoped(SqlRunnerStorage.make({})).pipe(Effect.provide(ShardingConfig.layer(sharding)))
   }).pipe(
     Effect.sandbox,
-    Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.intersect(Schedule.recurs(20)))),
+    Effect.retry(migrationRetry),
     Effect.unsandbox
   )
 

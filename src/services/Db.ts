@@ -205,9 +205,9 @@ const migrations = { "0001_init": m0001, "0002_model_score": m0002, "0004_snapsh
 /**
  * Two processes starting on a new database at once (two workers, a server and a cron run) both
  * try to migrate it; the one that loses finds the migrations "already running". It tries again
- * shortly, and then finds them done.
+ * shortly, and then finds them done. (The cluster's own tables are created the same way.)
  */
-const migrationRetry = Schedule.spaced("250 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
+export const migrationRetry = Schedule.spaced("250 millis").pipe(Schedule.intersect(Schedule.recurs(20)))
 
 const make = (filename: string): Layer.Layer<SqlClient.SqlClient> =>
   SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
