@@ -45,17 +45,11 @@ export const IngestionResult = Schema.Struct({
 })
 export type IngestionResult = typeof IngestionResult.Type
 
-/** The release that was live when the drift check ran. */
-export const LiveRelease = Schema.Struct({ releaseId: Schema.String, f1: Schema.NullOr(Schema.Number), modelHash: Schema.String })
-
 export const DriftStep = Schema.Struct({
-  live: Schema.NullOr(LiveRelease),
   drift: DriftDecision,
   dataDrift: Schema.NullOr(DataDriftReport),
   /** why there was no performance decision (too few new rows) */
   noDecision: Schema.optional(Schema.String),
-  /** which tests fired: "performance", "data" */
-  fired: Schema.Array(Schema.String),
   /** whether any test the trigger listens to could decide */
   decided: Schema.Boolean
 })
@@ -76,9 +70,6 @@ export type GateVerdict = typeof GateVerdict.Type
 
 export const DeployStep = Schema.Struct({ releaseId: Schema.String, f1: Schema.Number })
 export const ReportStep = Schema.Struct({ pdf: Schema.String })
-
-/** A run the tracking database has started: its id. */
-export const BeginStep = Schema.NullOr(Schema.Struct({ runId: Schema.Number }))
 
 /** How a scheduled tick begins: a run, or why there is none (nothing new; another tick's run still going). */
 export const ScheduledBegin = Schema.Union(

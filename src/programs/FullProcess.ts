@@ -10,7 +10,7 @@
 import { Effect, Either, Exit, type Schema } from "effect"
 import { Snapshots } from "../data/Snapshots.js"
 import {
-  BeginStep, DeployStep, DriftStep, GateVerdict, type IngestionResult, IngestionResult as IngestionResultSchema,
+  DeployStep, DriftStep, GateVerdict, type IngestionResult, IngestionResult as IngestionResultSchema,
   ReportStep, type RunOutcome, ScoreStep, type StepName, TrainStep
 } from "../domain/Run.js"
 import { type DataDriftReport, DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
@@ -170,8 +170,7 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
       yield* alerts.notify({ event: "drift", runId, details: { fired, reason: drift.reason, releaseId: live.value.releaseId } })
     }
     return {
-      live: live._tag === "Some" ? { releaseId: live.value.releaseId, f1: live.value.f1, modelHash: live.value.modelHash } : null,
-      drift, dataDrift, fired,
+      drift, dataDrift,
       decided: (trigger !== "data" && performance !== null) || (trigger !== "performance" && dataDrift !== null),
       ...(noDecision !== undefined ? { noDecision } : {})
     } satisfies DriftStep
@@ -290,7 +289,7 @@ export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, option
 /** fullprocess in this process, under the lock: the CLI, cron and POST /fullprocess. */
 export const fullProcess = (options: FullProcessOptions = {}) =>
   withLock(Effect.gen(function*() {
-    const begun = yield* directly("begin", BeginStep, beginStep("fullprocess"))
+    const begun = yield* beginStep("fullprocess")
     if (begun === null) return { outcome: "no-new-data", runId: null, warnings: [] } satisfies FullProcessSummary as FullProcessSummary
     const runId = begun.runId
     const summary: FullProcessSummary = yield* pipeline(directly, runId, options).pipe(
