@@ -14,6 +14,20 @@ import { readText, referenceFiles, TestLayer } from "./layers.js"
 
 const PROD = "/t/production"
 
+/** A SQLite tracking database in a temporary folder, removed with the scope. */
+const tempDatabase = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+  ).pipe(Effect.map((dir) => NodePath.join(dir, "tracking.sqlite")))
+
+/** A "machine": every service over its own filesystem (a temporary folder) and the tracking database `db`. */
+const machine = (db: string, files: Record<string, string> = {}) =>
+  Effect.map(Layer.build(TestLayer(files, {}, Tracking.layerOn(DbLive(db)))), (context) => ({
+    context,
+    run: <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, context as Context.Context<R>)
+  }))
+
 describe("Deployer", () => {
   it.effect("deploys model, score and ingested list as one release, made live by CURRENT", () =>
     Effect.gen(function*() {
@@ -67,14 +81,10 @@ describe("Deployer", () => {
 
   it.scopedLive("another machine on the same database serves the live release, and each sees the other's rollback", () =>
     Effect.gen(function*() {
-      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-shared-db-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })))
-      const db = NodePath.join(dir, "tracking.sqlite")
-      // two machines: each its own filesystem (its own temp folder), one tracking database
-      const a = yield* Layer.build(TestLayer(referenceFiles(), {}, Tracking.layerOn(DbLive(db))))
-      const b = yield* Layer.build(TestLayer({}, {}, Tracking.layerOn(DbLive(db))))
-      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as Context.Context<R>)
-      const onB = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, b as Context.Context<R>)
+      const db = yield* tempDatabase("drs-shared-db-")
+      // two machines: each its own filesystem, one tracking database
+      const onA = (yield* machine(db, referenceFiles())).run
+      const onB = (yield* machine(db)).run
       yield* onA(FinalRun)
       const first = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
       const second = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
@@ -98,11 +108,9 @@ describe("Deployer", () => {
 
   it.scopedLive("a database from before releases were stored in it takes in the production folder's releases and CURRENT", () =>
     Effect.gen(function*() {
-      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-upgrade-db-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true })))
-      const db = NodePath.join(dir, "tracking.sqlite")
-      const a = yield* Layer.build(TestLayer(referenceFiles(), {}, Tracking.layerOn(DbLive(db))))
-      const onA = <X, E, R>(e: Effect.Effect<X, E, R>) => Effect.provide(e, a as Context.Context<R>)
+      const db = yield* tempDatabase("drs-upgrade-db-")
+      const a = yield* machine(db, referenceFiles())
+      const onA = a.run
       yield* onA(FinalRun)
       const first = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
       const second = yield* onA(Effect.flatMap(Deployer, (d) => d.deploy()))
@@ -112,7 +120,7 @@ describe("Deployer", () => {
         yield* sql`DELETE FROM releases`
         yield* sql`DELETE FROM deployments`
       }).pipe(Effect.provide(DbLive(db)))
-      const upgraded = Context.get(yield* Layer.build(Deployer.Default.pipe(Layer.provide(Layer.succeedContext(a)))), Deployer)
+      const upgraded = Context.get(yield* Layer.build(Deployer.Default.pipe(Layer.provide(Layer.succeedContext(a.context)))), Deployer)
       const live = yield* upgraded.current()
       assert.strictEqual(live.releaseId, second.releaseId)
       assert.strictEqual(live.f1, 0.5714285714285715)
