@@ -135,6 +135,10 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     const page = await (await fetch(`${s2.base}/`)).text()
     assert.include(page, `id="schedule-table"`)
     assert.include(page, ticks[0]![2]!)
+    // and so does the status command, on any machine with the config
+    const status = spawnSync(process.execPath, [MAIN, "status"], { cwd: dir, encoding: "utf8", timeout: 60_000 })
+    assert.strictEqual(status.status, 0, status.stderr)
+    assert.match(status.stdout, new RegExp(`^tick \\S+ on worker (${a.name}|${b.name}): (no-new-data|skipped|redeployed)`, "m"))
     // a rollback through server 1 is served by server 2 within 5 s, without a restart
     const activate = await fetch(`${s1.base}/releases/${first}/activate`, { method: "POST", headers: { authorization: "Bearer secret", "content-type": "application/json" }, body: JSON.stringify({ reason: "test" }) })
     assert.strictEqual(activate.status, 200, await activate.text())

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { DriftStep } from "../src/domain/Run.js"
+import { DriftDecision } from "../src/domain/Schemas.js"
 import * as NodeOs from "node:os"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { lockPath } from "../src/programs/Lock.js"
@@ -188,4 +190,20 @@ describe("old snapshots", () => {
       // and the data set is whole
       assert.strictEqual(current.rows, 60 + 30 + 30)
     }).pipe(Effect.provide(TestLayer(files))))
+})
+
+describe("step results survive JSON, as a workflow stores them", () => {
+  it("a drift decision without a performance score (NaN) comes back as NaN, not as a decode failure", () => {
+    const step = {
+      drift: DriftDecision.make({ test: "raw", drifted: true, newScore: Number.NaN, deployedScore: 0.5, threshold: null, historySize: 0, reason: "data drift" }),
+      dataDrift: null,
+      decided: true
+    }
+    const json = JSON.stringify(Schema.encodeSync(DriftStep)(step))
+    assert.include(json, `"newScore":null`)
+    const back = Schema.decodeUnknownSync(DriftStep)(JSON.parse(json))
+    assert.isNaN(back.drift.newScore)
+    assert.strictEqual(back.drift.deployedScore, 0.5)
+    assert.strictEqual(Schema.decodeUnknownSync(DriftStep)(JSON.parse(JSON.stringify(Schema.encodeSync(DriftStep)({ ...step, drift: DriftDecision.make({ ...step.drift, newScore: 0.75 }) })))).drift.newScore, 0.75)
+  })
 })
