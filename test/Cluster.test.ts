@@ -173,9 +173,11 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     assert.strictEqual(done, "redeployed")
     const rows = activities().filter((r) => r[0] === execution)
     const of = (name: string) => rows.filter((r) => r[1] === name)
-    // what completed before the kill ran once, on the killed worker, and was not redone
+    // what completed before the kill ran once and was not redone (on the killed worker, or on
+    // the other if the run's shard moved to the killed one when it joined)
     for (const name of ["begin", "ingest", "drift-check"]) {
-      assert.deepStrictEqual(of(name).map((r) => [r[2], r[3]]), [[victim.name, "done"]], `${name}: ${JSON.stringify(of(name))}`)
+      assert.deepStrictEqual(of(name).map((r) => r[3]), ["done"], `${name}: ${JSON.stringify(of(name))}`)
+      assert.include([victim.name, survivor.name], of(name)[0]![2], name)
     }
     // the rest was finished by the survivor
     for (const name of ["train", "score", "gate", "deploy", "report", "finish"]) {
