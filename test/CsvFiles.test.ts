@@ -1,6 +1,7 @@
 /** DuckDB's CSV reader with the declared columns: good files become frames, bad ones a CsvError with file, line and column. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { loadDistinct } from "../src/data/CsvFiles.js"
 import { Snapshots } from "../src/data/Snapshots.js"
 import { DuckDb } from "../src/data/DuckDb.js"
 import { DatasetSchema } from "../src/domain/Dataset.js"
@@ -111,4 +112,71 @@ describe("CSV files through DuckDB", () => {
       const e = yield* failure(HEADER, { dataset })
       assert.include(e.reason, "expected u,v,label")
     }))
+})
+
+/** The ingestion's fast path: the files read once into their distinct rows, or undefined when the slow path must say what is wrong. */
+describe("loadDistinct", () => {
+  const load = (files: Record<string, string>, config: Parameters<typeof AppConfig.layerTest>[0] = {}) =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const duck = yield* DuckDb
+      const { dataset, max_field_bytes } = yield* AppConfig
+      return yield* duck.use("test", async (c) => {
+        const srcs = Object.keys(files).map((f) => ({ label: f, path: store.localPath(`/t/in/${f}`) }))
+        const loaded = await loadDistinct(c, srcs, dataset, max_field_bytes, "fast")
+        const tables = Number((await c.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE table_name = 'fast'`)).getRows()[0]![0])
+        const rows = loaded === undefined ? [] : (await c.runAndReadAll(`SELECT * FROM fast ORDER BY ALL`)).getRowsJS()
+        return { loaded, tables, rows }
+      })
+    }).pipe(Effect.provide(Layer.mergeAll(DuckDb.Default, FileStore.layerTemp(Object.fromEntries(Object.entries(files).map(([k, v]) => [`/t/in/${k}`, v]))))
+      .pipe(Layer.provideMerge(AppConfig.layerTest(config)))))
+
+  it.effect("counts each file's rows, repeats included, and keeps the distinct rows in declared order", () =>
+    Effect.gen(function*() {
+      const { loaded, rows } = yield* load({
+        "a.csv": `${HEADER}a,1,2,3,1\na,1,2,3,1\nb,NA,5,6,0\n`,
+        "b.csv": `${HEADER}b,,5,6,0\nc,7,8,9,1\n`
+      })
+      assert.deepStrictEqual(loaded?.map((f) => f.rows), [3, 2])
+      // missing values compare equal (the "NA" and the empty field), and the label is a 0/1 number
+      assert.deepStrictEqual(rows, [["a", 1, 2, 3, 1], ["b", null, 5, 6, 0], ["c", 7, 8, 9, 1]])
+    }))
+
+  it.effect("gives way, and leaves no table, on a bad line, a bad value, an empty file or mixed headers", () =>
+    Effect.gen(function*() {
+      const good = `${HEADER}a,1,2,3,1\n`
+      const cases: Array<[string, Record<string, string>, Parameters<typeof AppConfig.layerTest>[0]]> = [
+        ["not a number", { "a.csv": good, "b.csv": `${HEADER}b,lots,2,3,0\n` }, {}],
+        ["not a label", { "a.csv": good, "b.csv": `${HEADER}b,1,2,3,2\n` }, {}],
+        ["too few fields", { "a.csv": good, "b.csv": `${HEADER}b,1,2,3\n` }, {}],
+        ["an infinity", { "a.csv": `${HEADER}a,inf,2,3,1\n` }, {}],
+        ["a field over max_field_bytes", { "a.csv": `${HEADER}${"x".repeat(101)},1,2,3,1\n` }, { max_field_bytes: 100 }],
+        ["a header and no rows", { "a.csv": good, "b.csv": HEADER }, {}],
+        ["a wrong header", { "a.csv": good, "b.csv": "corp,x\n1,2\n" }, {}],
+        ["another column order", { "a.csv": good, "b.csv": "exited,corporation,lastmonth_activity,lastyear_activity,number_of_employees\n1,b,1,2,3\n" }, {}]
+      ]
+      for (const [what, files, config] of cases) {
+        const { loaded, tables } = yield* load(files, config)
+        assert.isUndefined(loaded, what)
+        assert.strictEqual(tables, 0, what)
+      }
+    }))
+})
+
+describe("DuckDb.warm", () => {
+  it.effect("starts the engine in the background; the first use finds it ready", () =>
+    Effect.gen(function*() {
+      const duck = yield* DuckDb
+      yield* duck.warm
+      assert.deepStrictEqual(yield* duck.rows("SELECT 41 + 1 AS answer"), [{ answer: 42 }])
+    }).pipe(Effect.provide(DuckDb.layerTest())))
+
+  it.effect("never fails itself: an engine that cannot start fails the first use, with the reason", () =>
+    Effect.gen(function*() {
+      const duck = yield* DuckDb
+      yield* duck.warm
+      const e = yield* Effect.flip(duck.rows("SELECT 1"))
+      assert.strictEqual(e._tag, "DataError")
+      assert.match(e.message, /^query: Failed to set config/)
+    }).pipe(Effect.provide(DuckDb.layerTest(AppConfig.layerTest({ duckdb_memory_limit: "lots" })))))
 })

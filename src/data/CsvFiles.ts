@@ -10,7 +10,7 @@ import { createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import { columnsOf, type DatasetSchema } from "../domain/Dataset.js"
 import { CsvError } from "../domain/Errors.js"
-import { ident, lit } from "./DuckDb.js"
+import { ident, lit, releaseThreadMemory } from "./DuckDb.js"
 
 /** pandas' usual spellings of a missing value */
 export const NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"] as const
@@ -85,6 +85,15 @@ const headerFrom = async (src: CsvSource, dataset: DatasetSchema, buffer: Uint8A
 const typeOf = (dataset: DatasetSchema, column: string) =>
   column === dataset.target_column ? "drs_label" : dataset.feature_columns.includes(column) ? "DOUBLE" : "VARCHAR"
 
+/**
+ * The declared columns in declared order. The target is read as the label type, which only
+ * validates it, and lands as a 0/1 number: its code in that type (DuckDb declares it as
+ * ENUM ('0', '1'), so the code is the label; cheaper than a cast through text).
+ */
+const declaredColumns = (dataset: DatasetSchema) =>
+  columnsOf(dataset).map((col) =>
+    col === dataset.target_column ? `enum_code(${ident(col)}) AS ${ident(col)}` : ident(col)).join(", ")
+
 /** A reject of DuckDB's CSV reader, in the words of this system. */
 const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type: string; error_message: string; column_name: string | null }) => {
   const value = /Could not convert string "(.*)" to/s.exec(r.error_message)?.[1]
@@ -145,9 +154,7 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
   const scans = `scan_${process.pid}_${n}`
   const maxLine = maxFieldBytes + 64 * header.length
   const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
-  // the target lands as a 0/1 number; the label type only validates it
-  const declared = columnsOf(dataset).map((col) =>
-    col === dataset.target_column ? `CAST(CAST(${ident(col)} AS VARCHAR) AS UTINYINT) AS ${ident(col)}` : ident(col)).join(", ")
+  const declared = declaredColumns(dataset)
   try {
     await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declared} FROM read_csv(${lit(src.path)},
       header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
@@ -203,10 +210,6 @@ const readCsv = (paths: ReadonlyArray<string>, header: ReadonlyArray<string>, da
       nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)}${extra})`
 }
 
-/** The declared columns in declared order; the target lands as a 0/1 number (the label type only validates it). */
-const declaredColumns = (dataset: DatasetSchema) =>
-  columnsOf(dataset).map((col) =>
-    col === dataset.target_column ? `CAST(CAST(${ident(col)} AS VARCHAR) AS UTINYINT) AS ${ident(col)}` : ident(col)).join(", ")
 
 /**
  * Check files that share a header in one read of all of them (DuckDB reads them in
@@ -223,8 +226,7 @@ const checkGroup = async (
   const rejects = `rej_${process.pid}_${n}`
   const scans = `scan_${process.pid}_${n}`
   const maxLine = maxFieldBytes + 64 * header.length
-  let fileColumn = "drs_file"
-  while (header.includes(fileColumn)) fileColumn = `_${fileColumn}`
+  const fileColumn = freeName(header, "drs_file")
   const checks = valueChecks(dataset, maxFieldBytes)
   try {
     const paths = group.map((g) => g.src.path)
@@ -293,6 +295,65 @@ export const checkCsvs = async (
     }
   }
   return out
+}
+
+/** `name`, or with as many leading underscores as it takes not to be one of `taken`. */
+const freeName = (taken: ReadonlyArray<string>, name: string) => {
+  let out = name
+  while (taken.includes(out)) out = `_${out}`
+  return out
+}
+
+/**
+ * The fast path of an ingestion: a read that keeps no column counts the rows of each file,
+ * then one read takes the files straight into a temporary `table` of their distinct rows
+ * (declared columns in declared order), checked as `checkCsvs` checks them: the reader
+ * fails on any bad line, and the value checks run on the distinct rows. Returns undefined,
+ * and leaves no table, when anything is off (a bad line, a bad value, an empty file, files
+ * with different headers): the caller then checks the files one by one with `checkCsvs`,
+ * whose errors name the file, line and column, and reads the good ones again.
+ */
+export const loadDistinct = async (
+  c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number, table: string
+): Promise<Array<CheckedCsv> | undefined> => {
+  if (srcs.length === 0) return undefined
+  const headers: Array<ReadonlyArray<string>> = []
+  for (const src of srcs) {
+    const header = await readHeader(src, dataset).catch(() => undefined)
+    if (header === undefined || (headers.length > 0 && header.join("\u0000") !== headers[0]!.join("\u0000"))) return undefined
+    headers.push(header)
+  }
+  const header = headers[0]!
+  const paths = srcs.map((s) => s.path)
+  let ok = false
+  try {
+    // the rows of each file, from a read that converts nothing (a file with a bad line may fail it)
+    const fileColumn = freeName(header, "drs_file")
+    const counted = new Map((await c.runAndReadAll(
+      `SELECT ${ident(fileColumn)}, count(*) FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}`)} GROUP BY 1`
+    )).getRows().map((r) => [String(r[0]), Number(r[1])]))
+    const rows = paths.map((p) => counted.get(p) ?? 0)
+    if (rows.some((k) => k === 0)) return undefined
+    // that read's buffers go back to the system before the de-duplication's hash tables grow
+    await releaseThreadMemory(c)
+    // set semantics: DISTINCT drops repeated rows, missing values compare equal (as pandas' drop_duplicates).
+    // No reject table (it keeps the read's buffers: ~10% more memory, and slower): a bad line
+    // fails the read, and the slow path finds it
+    await c.run(`CREATE TEMP TABLE ${table} AS SELECT DISTINCT ${declaredColumns(dataset)}
+      FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`)
+    const checks = valueChecks(dataset, maxFieldBytes)
+    if (checks.length > 0) {
+      const flags = (await c.runAndReadAll(`SELECT ${checks.map((k) => `coalesce(bool_or(${k.where}), false)`).join(", ")} FROM ${table}`)).getRows()[0]!
+      if (flags.some((f) => f === true)) return undefined
+    }
+    ok = true
+    return srcs.map((src, i) => ({ src, header, rows: rows[i]! }))
+  } catch {
+    // a read that fails outright: the checks of the slow path say why, file by file
+    return undefined
+  } finally {
+    if (!ok) await c.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
+  }
 }
 
 /** The rows of checked CSV files, declared columns in declared order: a query to read them (again). */

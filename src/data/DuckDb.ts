@@ -28,6 +28,11 @@ export interface DuckDbShape {
   readonly columns: (sql: string, count: number) => Effect.Effect<ReadonlyArray<Float64Array>, DataError>
   /** A connection held for the scope (its temporary tables live as long as it does). */
   readonly connect: Effect.Effect<DuckDBConnection, DataError, Scope.Scope>
+  /**
+   * Start the engine in the background, for work about to need it: its library loads and its
+   * instance is made while the caller does other work (a failure shows at the first use).
+   */
+  readonly warm: Effect.Effect<void>
 }
 
 /** Copy every DOUBLE column of a streamed result into preallocated Float64Arrays. */
@@ -85,6 +90,7 @@ export class DuckDb extends Effect.Service<DuckDb>()("drs/DuckDb", {
         preserve_insertion_order: "false"
       })
       const c = await db.connect()
+      // the class label: enum_code() of a value is the label itself (see CsvFiles.declaredColumns)
       await c.run(`CREATE TYPE drs_label AS ENUM ('0', '1')`)
       c.closeSync()
       return db
@@ -119,7 +125,9 @@ export class DuckDb extends Effect.Service<DuckDb>()("drs/DuckDb", {
       (c) => Effect.sync(() => c.closeSync())
     )
 
-    return { use, rows, columns, connect } satisfies DuckDbShape
+    const warm = Effect.asVoid(Effect.tap(get, (p) => Effect.sync(() => p.catch(() => undefined))))
+
+    return { use, rows, columns, connect, warm } satisfies DuckDbShape
   })
 }) {
   /** DuckDB is real in tests too: an in-memory instance is cheap. */

@@ -11,7 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import * as NodePath from "node:path"
 import { columnsOf, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { type CheckedCsv, checkCsvs, csvRows } from "../data/CsvFiles.js"
+import { type CheckedCsv, checkCsvs, csvRows, loadDistinct } from "../data/CsvFiles.js"
 import { DuckDb, ident, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
@@ -57,10 +57,15 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
 
     /**
      * The CSV files of the input folder with their hashes, and those not ingested before.
-     * A symbolic link that leads outside the input folder is refused, never read.
+     * A symbolic link that leads outside the input folder is refused, never read. With
+     * `warm`, a file name not ingested before starts the data engine while the files are hashed.
      */
-    const scan = Effect.fn("Ingestion.scan")(function*() {
+    const scan = Effect.fn("Ingestion.scan")(function*(warm = false) {
       const entries = yield* store.list(input).pipe(Effect.orDie)
+      if (warm) {
+        const names = new Set((yield* tracking.ingestedFiles()).map((f) => f.fileName))
+        if (entries.some((e) => !e.isDirectory && isCsvName(e.name) && !names.has(e.name))) yield* duck.warm
+      }
       const known = yield* tracking.ingestedHashes()
       // a file rejected before, and still here (it could not be moved aside), is not retried
       const rejectedBefore = new Map((yield* tracking.rejectedFiles()).map((r) => [r.sha256, r.reason]))
@@ -141,7 +146,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
     })
 
     const ingest = Effect.fn("Ingestion.ingest")(function*(runId: number | null = null) {
-      const { all, pending: files, skipped } = yield* scan()
+      const { all, pending: files, skipped } = yield* scan(true)
       const status = yield* snapshots.status()
       let base = status._tag === "Ok" ? status.snapshot : null
       let rebuilt: string | undefined
@@ -189,19 +194,39 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         const reloaded = accepted.length
         const line = progress.start("ingestion")
-        let rowsSoFar = 0
-        const checked = files.length > 0 ? yield* check(files) : []
-        for (const [k, f] of files.entries()) {
-          const t = checked[k]!
-          if (t instanceof CsvError) rejected.push(yield* quarantine(f, t))
-          else {
-            accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, checked: t })
-            rowsSoFar += t.rows
+        // the batch is kept in a table of the connection for its Parquet file and, on a first
+        // ingestion, finaldata.csv (then the same rows), rather than read back from the file
+        const batchTable = `batch_${process.pid}_${Date.now()}`
+        const batchColumns = columnsOf(dataset).map(ident).join(", ")
+        // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
+        const exceptBase = (rows: string) => base ? `(${rows}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : rows
+        // the usual case, new files that are all good: read once, checked and de-duplicated on
+        // the way, into the batch table itself on a first ingestion
+        const distinctTable = base ? `distinct_${process.pid}_${Date.now()}` : batchTable
+        const fast = reload.length === 0 ? yield* Effect.tryPromise({
+          try: () => loadDistinct(c, files.map((f) => ({ label: f.name, path: store.localPath(f.path) })), dataset, config.max_field_bytes, distinctTable),
+          catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` })
+        }) : undefined
+        if (fast !== undefined) {
+          for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast[k]!.rows, checked: fast[k]! })
+          line.update(fast.reduce((n, t) => n + t.rows, 0), `file ${files.length}/${files.length}`)
+        } else {
+          // otherwise every file is checked whole (files with the same header in one parallel
+          // read) before any row is used, and the good ones are read again
+          let rowsSoFar = 0
+          const checked = files.length > 0 ? yield* check(files) : []
+          for (const [k, f] of files.entries()) {
+            const t = checked[k]!
+            if (t instanceof CsvError) rejected.push(yield* quarantine(f, t))
+            else {
+              accepted.push({ name: f.name, sha256: f.sha256, rows: t.rows, checked: t })
+              rowsSoFar += t.rows
+            }
+            line.update(rowsSoFar, `file ${k + 1}/${files.length}`)
           }
-          line.update(rowsSoFar, `file ${k + 1}/${files.length}`)
         }
         line.done()
-        // the check's reading buffers, before the de-duplication reads the files again
+        // the reading buffers (and the hash tables of the fast path's de-duplication)
         yield* handBackMemory
         const fresh = accepted.slice(reloaded)
         if (accepted.length === 0) {
@@ -210,16 +235,18 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
             finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
           } satisfies IngestionResult as IngestionResult
         }
-        const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
-        // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
-        const batchQuery = base ? `(${union}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : `SELECT DISTINCT * FROM (${union})`
-        // the batch is kept in a table of the connection for its Parquet file and, on a first
-        // ingestion, finaldata.csv (then the same rows), rather than read back from the file
-        const batchTable = `batch_${process.pid}_${Date.now()}`
-        yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${batchQuery}`)
-        // the hash tables of the de-duplication are gone: their memory too, before the writes
-        yield* handBackMemory
-        const batch = yield* snapshots.writeParquet("batch", `SELECT * FROM ${batchTable}`, c)
+        if (fast !== undefined) {
+          if (base) {
+            yield* sqlRun(c, "de-duplicating the new rows",
+              `CREATE TEMP TABLE ${batchTable} AS ${exceptBase(`SELECT ${batchColumns} FROM ${distinctTable}`)}; DROP TABLE ${distinctTable}`)
+          }
+        } else {
+          const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
+          yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${base ? exceptBase(union) : `SELECT DISTINCT * FROM (${union})`}`)
+          // the hash tables of the de-duplication are gone: their memory too, before the writes
+          yield* handBackMemory
+        }
+        const batch = yield* snapshots.writeParquet("batch", `SELECT ${batchColumns} FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
         const merged = base
           ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM read_parquet([${lit(store.localPath(base.path))}, ${lit(store.localPath(batch.path))}])`, c)
