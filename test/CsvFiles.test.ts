@@ -1,7 +1,7 @@
 /** DuckDB's CSV reader with the declared columns: good files become frames, bad ones a CsvError with file, line and column. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { loadDistinct } from "../src/data/CsvFiles.js"
+import { countRecords, loadDistinct } from "../src/data/CsvFiles.js"
 import { Snapshots } from "../src/data/Snapshots.js"
 import { DuckDb } from "../src/data/DuckDb.js"
 import { DatasetSchema } from "../src/domain/Dataset.js"
@@ -179,4 +179,44 @@ describe("DuckDb.warm", () => {
       assert.strictEqual(e._tag, "DataError")
       assert.match(e.message, /^query: Failed to set config/)
     }).pipe(Effect.provide(DuckDb.layerTest(AppConfig.layerTest({ duckdb_memory_limit: "lots" })))))
+})
+
+describe("countRecords", () => {
+  const files = {
+    plain: `${HEADER}a,1,2,3,1\nb,4,5,6,0\n`,
+    "no final line break": `${HEADER}a,1,2,3,1\nb,4,5,6,0`,
+    "empty lines between, after and at the end": `${HEADER}a,1,2,3,1\n\nb,4,5,6,0\n\n\nc,,,,1\n\n`,
+    "header only": HEADER,
+    "a row of missing values": `${HEADER},,,,\n`,
+    // more than one read buffer (1 MiB), with empty lines across the buffers' edges
+    long: HEADER + Array.from({ length: 60_000 }, (_, i) => `id${i},${i},${i * 2},${i % 7},${i % 2}\n${i % 9 === 0 ? "\n" : ""}`).join("")
+  }
+
+  it.effect("counts what DuckDB's reader counts, wherever the empty lines are", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const duck = yield* DuckDb
+      const paths = Object.keys(files).map((k) => store.localPath(`/t/${k}.csv`))
+      const ours = yield* Effect.promise(() => countRecords(paths))
+      const duckdb = yield* Effect.forEach(paths, (p) =>
+        Effect.map(duck.rows(`SELECT count(*) AS n FROM read_csv('${p}', header = true, auto_detect = false, delim = ',', strict_mode = true,
+          columns = {'corporation': 'VARCHAR', 'lastmonth_activity': 'DOUBLE', 'lastyear_activity': 'DOUBLE', 'number_of_employees': 'DOUBLE', 'exited': 'INTEGER'})`),
+        (r) => Number(r[0]!.n)))
+      assert.deepStrictEqual(ours, duckdb)
+      assert.deepStrictEqual(ours?.slice(0, 5), [2, 2, 3, 0, 1])
+      assert.strictEqual(ours?.[5], 60_000)
+    }).pipe(Effect.provide(Layer.mergeAll(DuckDb.layerTest(), FileStore.layerTemp(Object.fromEntries(Object.entries(files).map(([k, v]) => [`/t/${k}.csv`, v])))))))
+
+  it.effect("leaves to DuckDB a file with a quote or a carriage return, where a line break may not end a record", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const count = (name: string) => Effect.promise(() => countRecords([store.localPath("/t/plain.csv"), store.localPath(`/t/${name}.csv`)]))
+      assert.deepStrictEqual(yield* count("plain"), [1, 1])
+      assert.isUndefined(yield* count("quoted"))
+      assert.isUndefined(yield* count("crlf"))
+    }).pipe(Effect.provide(FileStore.layerTemp({
+      "/t/plain.csv": `${HEADER}a,1,2,3,1\n`,
+      "/t/quoted.csv": `${HEADER}"a\nb",1,2,3,1\n`,
+      "/t/crlf.csv": `${HEADER}a,1,2,3,1\r\n`
+    }))))
 })

@@ -10,7 +10,7 @@ import { createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import { columnsOf, type DatasetSchema } from "../domain/Dataset.js"
 import { CsvError } from "../domain/Errors.js"
-import { ident, lit, releaseThreadMemory } from "./DuckDb.js"
+import { ident, lit } from "./DuckDb.js"
 
 /** pandas' usual spellings of a missing value */
 export const NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"] as const
@@ -305,13 +305,49 @@ const freeName = (taken: ReadonlyArray<string>, name: string) => {
 }
 
 /**
- * The fast path of an ingestion: a read that keeps no column counts the rows of each file,
- * then one read takes the files straight into a temporary `table` of their distinct rows
- * (declared columns in declared order), checked as `checkCsvs` checks them: the reader
- * fails on any bad line, and the value checks run on the distinct rows. Returns undefined,
- * and leaves no table, when anything is off (a bad line, a bad value, an empty file, files
- * with different headers): the caller then checks the files one by one with `checkCsvs`,
- * whose errors name the file, line and column, and reads the good ones again.
+ * The records of CSV files as DuckDB's reader counts them, for files it has read without an
+ * error: the non-empty lines after the header. Counted here, from the bytes (a fraction of a
+ * read by DuckDB), but only for files with no quote and no carriage return, where a line
+ * break always ends a record; undefined when any file has one (DuckDB then counts).
+ */
+export const countRecords = async (paths: ReadonlyArray<string>): Promise<Array<number> | undefined> => {
+  const buffer = Buffer.allocUnsafe(1 << 20)
+  const out: Array<number> = []
+  for (const path of paths) {
+    const handle = await NodeFs.open(path, "r")
+    try {
+      // `previous`: the byte before the chunk; as if a line break came before the file
+      let lines = 0, empty = 0, previous = 10, size = 0
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, size)
+        if (bytesRead === 0) break
+        size += bytesRead
+        const chunk = buffer.subarray(0, bytesRead)
+        if (chunk.indexOf(34) !== -1 || chunk.indexOf(13) !== -1) return undefined
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) {
+          lines++
+          if ((at === 0 ? previous : chunk[at - 1]) === 10) empty++
+        }
+        previous = chunk[bytesRead - 1]!
+      }
+      // a last line without a line break is a line too
+      if (size > 0 && previous !== 10) lines++
+      out.push(lines - empty - 1)
+    } finally {
+      await handle.close()
+    }
+  }
+  return out
+}
+
+/**
+ * The fast path of an ingestion: one read takes the files straight into a temporary `table`
+ * of their distinct rows (declared columns in declared order), checked as `checkCsvs` checks
+ * them: the reader fails on any bad line, and the value checks run on the distinct rows.
+ * The rows of each file are counted meanwhile (`countRecords`). Returns undefined, and
+ * leaves no table, when anything is off (a bad line, a bad value, an empty file, files with
+ * different headers): the caller then checks the files one by one with `checkCsvs`, whose
+ * errors name the file, line and column, and reads the good ones again.
  */
 export const loadDistinct = async (
   c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number, table: string
@@ -327,20 +363,22 @@ export const loadDistinct = async (
   const paths = srcs.map((s) => s.path)
   let ok = false
   try {
-    // the rows of each file, from a read that converts nothing (a file with a bad line may fail it)
-    const fileColumn = freeName(header, "drs_file")
-    const counted = new Map((await c.runAndReadAll(
-      `SELECT ${ident(fileColumn)}, count(*) FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}`)} GROUP BY 1`
-    )).getRows().map((r) => [String(r[0]), Number(r[1])]))
-    const rows = paths.map((p) => counted.get(p) ?? 0)
-    if (rows.some((k) => k === 0)) return undefined
-    // that read's buffers go back to the system before the de-duplication's hash tables grow
-    await releaseThreadMemory(c)
     // set semantics: DISTINCT drops repeated rows, missing values compare equal (as pandas' drop_duplicates).
     // No reject table (it keeps the read's buffers: ~10% more memory, and slower): a bad line
     // fails the read, and the slow path finds it
-    await c.run(`CREATE TEMP TABLE ${table} AS SELECT DISTINCT ${declaredColumns(dataset)}
-      FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`)
+    const distinct = c.run(`CREATE TEMP TABLE ${table} AS SELECT DISTINCT ${declaredColumns(dataset)}
+      FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`).then(() => true, () => false)
+    // the rows of each file, counted meanwhile; or by DuckDB, in a read that keeps no column
+    const counted = await countRecords(paths).catch(() => undefined)
+    if (!(await distinct)) return undefined
+    const rows = counted ?? await (async () => {
+      const fileColumn = freeName(header, "drs_file")
+      const byFile = new Map((await c.runAndReadAll(
+        `SELECT ${ident(fileColumn)}, count(*) FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}`)} GROUP BY 1`
+      )).getRows().map((r) => [String(r[0]), Number(r[1])]))
+      return paths.map((p) => byFile.get(p) ?? 0)
+    })()
+    if (rows.some((k) => k === 0)) return undefined
     const checks = valueChecks(dataset, maxFieldBytes)
     if (checks.length > 0) {
       const flags = (await c.runAndReadAll(`SELECT ${checks.map((k) => `coalesce(bool_or(${k.where}), false)`).join(", ")} FROM ${table}`)).getRows()[0]!
