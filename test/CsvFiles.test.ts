@@ -142,6 +142,16 @@ describe("loadDistinct", () => {
       assert.deepStrictEqual(rows, [["a", 1, 2, 3, 1], ["b", null, 5, 6, 0], ["c", 7, 8, 9, 1]])
     }))
 
+  it.effect("counts files with quoted fields through DuckDB, a line break inside quotes included", () =>
+    Effect.gen(function*() {
+      const { loaded, rows } = yield* load({
+        "a.csv": `${HEADER}"a, inc",1,2,3,1\n"b\nc",4,5,6,0\n\n`,
+        "b.csv": `${HEADER.replace("\n", "\r\n")}d,7,8,9,1\r\n`
+      })
+      assert.deepStrictEqual(loaded?.map((f) => f.rows), [2, 1])
+      assert.deepStrictEqual(rows.map((r) => r[0]), ["a, inc", "b\nc", "d"])
+    }))
+
   it.effect("gives way, and leaves no table, on a bad line, a bad value, an empty file or mixed headers", () =>
     Effect.gen(function*() {
       const good = `${HEADER}a,1,2,3,1\n`
