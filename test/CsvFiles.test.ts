@@ -137,7 +137,9 @@ describe("loadDistinct", () => {
         "a.csv": `${HEADER}a,1,2,3,1\na,1,2,3,1\nb,NA,5,6,0\n`,
         "b.csv": `${HEADER}b,,5,6,0\nc,7,8,9,1\n`
       })
-      assert.deepStrictEqual(loaded?.map((f) => f.rows), [3, 2])
+      assert.deepStrictEqual(loaded?.files.map((f) => f.rows), [3, 2])
+      // a feature with a gap is not "whole numbers", so finaldata.csv writes it as floats, as pandas does
+      assert.deepStrictEqual(loaded?.wholeNumbers, [false, true, true])
       // missing values compare equal (the "NA" and the empty field), and the label is a 0/1 number
       assert.deepStrictEqual(rows, [["a", 1, 2, 3, 1], ["b", null, 5, 6, 0], ["c", 7, 8, 9, 1]])
     }))
@@ -148,7 +150,7 @@ describe("loadDistinct", () => {
         "a.csv": `${HEADER}"a, inc",1,2,3,1\n"b\nc",4,5,6,0\n\n`,
         "b.csv": `${HEADER.replace("\n", "\r\n")}d,7,8,9,1\r\n`
       })
-      assert.deepStrictEqual(loaded?.map((f) => f.rows), [2, 1])
+      assert.deepStrictEqual(loaded?.files.map((f) => f.rows), [2, 1])
       assert.deepStrictEqual(rows.map((r) => r[0]), ["a, inc", "b\nc", "d"])
     }))
 

@@ -297,6 +297,13 @@ export const checkCsvs = async (
   return out
 }
 
+/**
+ * SQL, an aggregate: true when a number column has no missing value and only whole numbers,
+ * which pandas writes as integers ("181", not "181.0").
+ */
+export const wholeNumbers = (column: string) =>
+  `(count(${ident(column)}) = count(*) AND coalesce(bool_and(${ident(column)} = trunc(${ident(column)}) AND abs(${ident(column)}) < 9e15), true))`
+
 /** `name`, or with as many leading underscores as it takes not to be one of `taken`. */
 const freeName = (taken: ReadonlyArray<string>, name: string) => {
   let out = name
@@ -340,6 +347,13 @@ export const countRecords = async (paths: ReadonlyArray<string>): Promise<Array<
   return out
 }
 
+export interface LoadedDistinct {
+  /** each file, with its header and rows */
+  readonly files: ReadonlyArray<CheckedCsv>
+  /** for each feature, in declared order: whether its distinct rows hold whole numbers only (see `wholeNumbers`) */
+  readonly wholeNumbers: ReadonlyArray<boolean>
+}
+
 /**
  * The fast path of an ingestion: one read takes the files straight into a temporary `table`
  * of their distinct rows (declared columns in declared order), checked as `checkCsvs` checks
@@ -351,7 +365,7 @@ export const countRecords = async (paths: ReadonlyArray<string>): Promise<Array<
  */
 export const loadDistinct = async (
   c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number, table: string
-): Promise<Array<CheckedCsv> | undefined> => {
+): Promise<LoadedDistinct | undefined> => {
   if (srcs.length === 0) return undefined
   const headers: Array<ReadonlyArray<string>> = []
   for (const src of srcs) {
@@ -379,13 +393,14 @@ export const loadDistinct = async (
       return paths.map((p) => byFile.get(p) ?? 0)
     })()
     if (rows.some((k) => k === 0)) return undefined
+    // the value checks, and in the same scan which features hold whole numbers only
     const checks = valueChecks(dataset, maxFieldBytes)
-    if (checks.length > 0) {
-      const flags = (await c.runAndReadAll(`SELECT ${checks.map((k) => `coalesce(bool_or(${k.where}), false)`).join(", ")} FROM ${table}`)).getRows()[0]!
-      if (flags.some((f) => f === true)) return undefined
-    }
+    const found = (await c.runAndReadAll(`SELECT ${[
+      ...checks.map((k) => `coalesce(bool_or(${k.where}), false)`), ...dataset.feature_columns.map(wholeNumbers), "true"
+    ].join(", ")} FROM ${table}`)).getRows()[0]!
+    if (found.slice(0, checks.length).some((f) => f === true)) return undefined
     ok = true
-    return srcs.map((src, i) => ({ src, header, rows: rows[i]! }))
+    return { files: srcs.map((src, i) => ({ src, header, rows: rows[i]! })), wholeNumbers: found.slice(checks.length, -1).map((v) => v === true) }
   } catch {
     // a read that fails outright: the checks of the slow path say why, file by file
     return undefined

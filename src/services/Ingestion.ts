@@ -11,7 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import * as NodePath from "node:path"
 import { columnsOf, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { type CheckedCsv, checkCsvs, csvRows, loadDistinct } from "../data/CsvFiles.js"
+import { type CheckedCsv, checkCsvs, csvRows, loadDistinct, wholeNumbers } from "../data/CsvFiles.js"
 import { DuckDb, ident, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
@@ -121,20 +121,20 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
 
     /**
      * finaldata.csv and ingestedfiles.txt, for users; the system never reads them back.
-     * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was written from.
+     * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was
+     * written from; `whole`, which features hold whole numbers only, when already known.
      */
-    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, rows: string) {
+    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, rows: string, known?: ReadonlyArray<boolean>) {
       const target = finalDataPath(config.output_folder_path)
       const tmp = NodePath.join(config.output_folder_path, `.drs-tmp-${process.pid}-finaldata.csv`)
       yield* store.makeDirectory(config.output_folder_path).pipe(Effect.orDie)
       // as pandas writes it: a feature with no missing value and only whole numbers is an
       // integer column ("181", not "181.0"); formatting integers is also twice as fast
       const features = dataset.feature_columns
-      const whole = features.length === 0 ? [] : yield* Effect.tryPromise({
-        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) =>
-          `count(${ident(f)}) = count(*) AND coalesce(bool_and(${ident(f)} = trunc(${ident(f)}) AND abs(${ident(f)}) < 9e15), true)`).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
+      const whole = known ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
+        try: async () => (await c.runAndReadAll(`SELECT ${features.map(wholeNumbers).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
         catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
-      })
+      }))
       const select = columnsOf(dataset).map((col) => {
         const j = features.indexOf(col)
         return j >= 0 && whole[j] ? `CAST(${ident(col)} AS BIGINT) AS ${ident(col)}` : ident(col)
@@ -208,8 +208,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
           catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` })
         }) : undefined
         if (fast !== undefined) {
-          for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast[k]!.rows, checked: fast[k]! })
-          line.update(fast.reduce((n, t) => n + t.rows, 0), `file ${files.length}/${files.length}`)
+          for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast.files[k]!.rows, checked: fast.files[k]! })
+          line.update(fast.files.reduce((n, t) => n + t.rows, 0), `file ${files.length}/${files.length}`)
         } else {
           // otherwise every file is checked whole (files with the same header in one parallel
           // read) before any row is used, and the good ones are read again
@@ -260,7 +260,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
         yield* handBackMemory
-        yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable)
+        // on a first ingestion the fast path's checks found which features hold whole numbers
+        yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable, base ? undefined : fast?.wholeNumbers)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
         return {
