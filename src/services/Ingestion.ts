@@ -178,8 +178,8 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const handBackMemory = Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         const rejected: Array<RejectedFile> = []
         const accepted: Array<{ name: string; sha256: string; rows: number; checked: CheckedCsv }> = []
-        // every file is checked whole (files with the same header in one parallel read) before
-        // any row is used; the rows are then read again straight into the de-duplication
+        // the slow path: every file checked whole (files with the same header in one parallel
+        // read) before any row is used; the rows are then read again straight into the de-duplication
         const check = (fs: ReadonlyArray<PendingFile>) =>
           Effect.tryPromise({
             try: () => checkCsvs(c, fs.map((f) => ({ label: f.name, path: store.localPath(f.path) })), dataset, config.max_field_bytes),
