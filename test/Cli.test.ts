@@ -103,6 +103,24 @@ describe("drs CLI on the real filesystem", () => {
     assert.isTrue(moved.some((f) => f.endsWith("broken.csv.error.txt")))
   })
 
+  it("one code cache serves every command: a one-shot command and the server both accept it, so none rewrites it", async () => {
+    // V8 stamps the cache with its flags, and dist/main.js sets one for every command
+    // before the bundle is compiled (and resets it for the servers only afterwards)
+    const cache = NodePath.join(NodePath.dirname(MAIN), "cli.cjs.v8cache")
+    const before = NodeFs.statSync(cache).mtimeMs
+    assert.strictEqual(cli("status").code, 0)
+    const server: ChildProcess = spawn(process.execPath, [MAIN, "serve", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let log = ""
+    server.stderr!.on("data", (d: Buffer) => { log += d.toString() })
+    const exited = new Promise<void>((resolve) => server.on("exit", () => resolve()))
+    for (let i = 0; i < 300 && !/Listening on/.test(log); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.match(log, /Listening on/)
+    server.kill("SIGTERM")
+    await exited
+    assert.strictEqual(cli("--help").code, 0)
+    assert.strictEqual(NodeFs.statSync(cache).mtimeMs, before, "a command rejected the code cache and wrote it again")
+  })
+
   it("serve answers on a real port; apicalls saves every response", async () => {
     const server: ChildProcess = spawn(process.execPath, [MAIN, "serve", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
     try {
