@@ -13,7 +13,7 @@ import { noNewDataOutput, nothingNew, parseQuickArgs } from "./cli/QuickCheck.js
 declare const DRS_BUNDLE: boolean | undefined
 
 // V8's young generation doubles each time it fills (up to 16 MB a half) while the command
-// line starts, and a one-shot command never gives that memory back: about 8 MB more at the
+// line starts, and a one-shot command never gives that memory back: 8–13 MB more at the
 // ingestion's peak. It stays at its first size instead. Set for every command, before the
 // bundle is compiled, because V8 stamps its code cache with the flags.
 setFlagsFromString("--semi-space-growth-factor=1")

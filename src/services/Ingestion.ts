@@ -122,16 +122,16 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
     /**
      * finaldata.csv and ingestedfiles.txt, for users; the system never reads them back.
      * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was
-     * written from; `whole`, which features hold whole numbers only, when already known.
+     * written from; `wholeKnown`, which features hold whole numbers only, when already known.
      */
-    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, rows: string, known?: ReadonlyArray<boolean>) {
+    const writeCompatibilityFiles = Effect.fn("Ingestion.writeCompatibilityFiles")(function*(c: DuckDBConnection, rows: string, wholeKnown?: ReadonlyArray<boolean>) {
       const target = finalDataPath(config.output_folder_path)
       const tmp = NodePath.join(config.output_folder_path, `.drs-tmp-${process.pid}-finaldata.csv`)
       yield* store.makeDirectory(config.output_folder_path).pipe(Effect.orDie)
       // as pandas writes it: a feature with no missing value and only whole numbers is an
       // integer column ("181", not "181.0"); formatting integers is also twice as fast
       const features = dataset.feature_columns
-      const whole = known ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
+      const whole = wholeKnown ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
         try: async () => (await c.runAndReadAll(`SELECT ${features.map(wholeNumbers).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
         catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
       }))
