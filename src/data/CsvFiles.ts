@@ -135,6 +135,27 @@ const valueChecks = (dataset: DatasetSchema, maxFieldBytes: number) => [
   }] : [])
 ]
 
+/** A line DuckDB's reader rejected, from its reject tables. */
+type Reject = { line: bigint; column_name: string | null; error_type: string; error_message: string }
+
+/** The longest line the reader takes: a field of max_field_bytes and room for the others. */
+const maxLineOf = (header: ReadonlyArray<string>, maxFieldBytes: number) => maxFieldBytes + 64 * header.length
+
+/** The CsvError for a rejected line: its file, line and (when the reject names one) column. */
+const rejectError = (src: CsvSource, header: ReadonlyArray<string>, dataset: DatasetSchema, maxFieldBytes: number, r: Reject) => {
+  const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
+  return new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLineOf(header, maxFieldBytes), r) })
+}
+
+/** The CsvError for a value check that failed, with the line of the first bad value when it can be found. */
+const valueError = async (src: CsvSource, header: ReadonlyArray<string>, k: ReturnType<typeof valueChecks>[number]) => {
+  const line = await locate(src.path, header.indexOf(k.column), k.bad)
+  return new CsvError({ file: src.label, ...(line !== undefined ? { line } : {}), column: k.column, reason: k.reason })
+}
+
+/** Files share a header when they have the same columns in the same order. */
+const headerKey = (header: ReadonlyArray<string>) => header.join("\u0000")
+
 let sequence = 0
 
 export interface LoadedCsv {
@@ -152,40 +173,25 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
   const table = `csv_${process.pid}_${n}`
   const rejects = `rej_${process.pid}_${n}`
   const scans = `scan_${process.pid}_${n}`
-  const maxLine = maxFieldBytes + 64 * header.length
-  const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
-  const declared = declaredColumns(dataset)
   try {
-    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declared} FROM read_csv(${lit(src.path)},
-      header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
-      nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)},
-      store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)})`)
+    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declaredColumns(dataset)}
+      FROM ${readCsv([src.path], header, dataset, maxFieldBytes, `, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}`)
     const bad = (await c.runAndReadAll(
       `SELECT line, column_name, error_type, error_message FROM ${rejects} ORDER BY line, column_idx LIMIT 1`
-    )).getRowObjectsJS() as Array<{ line: bigint; column_name: string | null; error_type: string; error_message: string }>
-    if (bad.length > 0) {
-      const r = bad[0]!
-      const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
-      throw new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLine, r) })
-    }
+    )).getRowObjectsJS() as Array<Reject>
+    if (bad.length > 0) throw rejectError(src, header, dataset, maxFieldBytes, bad[0]!)
     const checks = valueChecks(dataset, maxFieldBytes)
     const summary = (await c.runAndReadAll(
       `SELECT count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")} FROM ${table}`
     )).getRowObjectsJS()[0] as Record<string, bigint | number | boolean | null>
-    for (let i = 0; i < checks.length; i++) {
-      if (summary[`c${i}`] === true) {
-        const k = checks[i]!
-        const line = await locate(src.path, header.indexOf(k.column), k.bad)
-        throw new CsvError({ file: src.label, ...(line !== undefined ? { line } : {}), column: k.column, reason: k.reason })
-      }
-    }
+    const failed = checks.find((_, i) => summary[`c${i}`] === true)
+    if (failed !== undefined) throw await valueError(src, header, failed)
     const rows = Number(summary.n)
     if (rows === 0) throw new CsvError({ file: src.label, reason: "the file has a header but no data rows" })
     return { table, rows }
   } catch (e) {
     await c.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
-    if (e instanceof CsvError) throw e
-    throw new CsvError({ file: src.label, reason: `unreadable CSV: ${(e as Error).message.split("\n")[0]}` })
+    throw errorOf(src, e)
   } finally {
     await c.run(`DROP TABLE IF EXISTS ${rejects}; DROP TABLE IF EXISTS ${scans}`).catch(() => undefined)
   }
@@ -203,13 +209,12 @@ const errorOf = (src: CsvSource, e: unknown) =>
 
 /** The read_csv(…) call for files that share `header`, with the declared column types. */
 const readCsv = (paths: ReadonlyArray<string>, header: ReadonlyArray<string>, dataset: DatasetSchema, maxFieldBytes: number, extra = "") => {
-  const maxLine = maxFieldBytes + 64 * header.length
+  const maxLine = maxLineOf(header, maxFieldBytes)
   const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
   return `read_csv([${paths.map(lit).join(", ")}],
       header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
       nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)}${extra})`
 }
-
 
 /**
  * Check files that share a header in one read of all of them (DuckDB reads them in
@@ -225,7 +230,6 @@ const checkGroup = async (
   const n = ++sequence
   const rejects = `rej_${process.pid}_${n}`
   const scans = `scan_${process.pid}_${n}`
-  const maxLine = maxFieldBytes + 64 * header.length
   const fileColumn = freeName(header, "drs_file")
   const checks = valueChecks(dataset, maxFieldBytes)
   try {
@@ -241,23 +245,20 @@ const checkGroup = async (
       `SELECT s.file_path AS file, r.line, r.column_name, r.error_type, r.error_message
       FROM ${rejects} r JOIN ${scans} s ON r.scan_id = s.scan_id AND r.file_id = s.file_id
       QUALIFY row_number() OVER (PARTITION BY s.file_path ORDER BY r.line, r.column_idx) = 1`
-    )).getRowObjectsJS() as Array<{ file: string; line: bigint; column_name: string | null; error_type: string; error_message: string }>
+    )).getRowObjectsJS() as Array<Reject & { file: string }>
     const bySummary = new Map(summary.map((r) => [String(r.file), r]))
     const byReject = new Map(bad.map((r) => [r.file, r]))
     const out: Array<CheckedCsv | CsvError> = []
     for (const { src, header: h } of group) {
       const r = byReject.get(src.path)
       if (r !== undefined) {
-        const column = r.error_type === "LINE SIZE OVER MAXIMUM" || r.error_type === "UNQUOTED VALUE" ? undefined : r.column_name ?? undefined
-        out.push(new CsvError({ file: src.label, line: Number(r.line), column, reason: describeReject(dataset, maxLine, r) }))
+        out.push(rejectError(src, h, dataset, maxFieldBytes, r))
         continue
       }
       const sum = bySummary.get(src.path)
-      const failed = sum === undefined ? -1 : checks.findIndex((_, i) => sum[`c${i}`] === true)
-      if (failed >= 0) {
-        const k = checks[failed]!
-        const line = await locate(src.path, h.indexOf(k.column), k.bad)
-        out.push(new CsvError({ file: src.label, ...(line !== undefined ? { line } : {}), column: k.column, reason: k.reason }))
+      const failed = sum === undefined ? undefined : checks.find((_, i) => sum[`c${i}`] === true)
+      if (failed !== undefined) {
+        out.push(await valueError(src, h, failed))
         continue
       }
       const rows = sum === undefined ? 0 : Number(sum.n)
@@ -282,7 +283,7 @@ export const checkCsvs = async (
   for (const [i, src] of srcs.entries()) {
     try {
       const header = await readHeader(src, dataset)
-      const key = header.join("\u0000")
+      const key = headerKey(header)
       groups.set(key, [...(groups.get(key) ?? []), { i, src, header }])
     } catch (e) {
       out[i] = errorOf(src, e)
@@ -370,7 +371,7 @@ export const loadDistinct = async (
   const headers: Array<ReadonlyArray<string>> = []
   for (const src of srcs) {
     const header = await readHeader(src, dataset).catch(() => undefined)
-    if (header === undefined || (headers.length > 0 && header.join("\u0000") !== headers[0]!.join("\u0000"))) return undefined
+    if (header === undefined || (headers.length > 0 && headerKey(header) !== headerKey(headers[0]!))) return undefined
     headers.push(header)
   }
   const header = headers[0]!
@@ -413,7 +414,7 @@ export const loadDistinct = async (
 export const csvRows = (files: ReadonlyArray<CheckedCsv>, dataset: DatasetSchema, maxFieldBytes: number) => {
   const groups = new Map<string, Array<CheckedCsv>>()
   for (const f of files) {
-    const key = f.header.join("\u0000")
+    const key = headerKey(f.header)
     groups.set(key, [...(groups.get(key) ?? []), f])
   }
   return [...groups.values()].map((g) =>

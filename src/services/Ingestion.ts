@@ -178,13 +178,12 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const handBackMemory = Effect.promise(() => releaseThreadMemory(c).catch(() => undefined))
         const rejected: Array<RejectedFile> = []
         const accepted: Array<{ name: string; sha256: string; rows: number; checked: CheckedCsv }> = []
+        const sources = (fs: ReadonlyArray<PendingFile>) => fs.map((f) => ({ label: f.name, path: store.localPath(f.path) }))
+        const readInputs = <A>(read: () => Promise<A>) =>
+          Effect.tryPromise({ try: read, catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` }) })
         // the slow path: every file checked whole (files with the same header in one parallel
         // read) before any row is used; the rows are then read again straight into the de-duplication
-        const check = (fs: ReadonlyArray<PendingFile>) =>
-          Effect.tryPromise({
-            try: () => checkCsvs(c, fs.map((f) => ({ label: f.name, path: store.localPath(f.path) })), dataset, config.max_field_bytes),
-            catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` })
-          })
+        const check = (fs: ReadonlyArray<PendingFile>) => readInputs(() => checkCsvs(c, sources(fs), dataset, config.max_field_bytes))
         if (reload.length > 0) {
           for (const [k, t] of (yield* check(reload)).entries()) {
             const f = reload[k]!
@@ -203,10 +202,9 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // the usual case, new files that are all good: read once, checked and de-duplicated on
         // the way, into the batch table itself on a first ingestion
         const distinctTable = base ? `distinct_${process.pid}_${Date.now()}` : batchTable
-        const fast = reload.length === 0 ? yield* Effect.tryPromise({
-          try: () => loadDistinct(c, files.map((f) => ({ label: f.name, path: store.localPath(f.path) })), dataset, config.max_field_bytes, distinctTable),
-          catch: (e) => new DataError({ message: `reading the input files: ${(e as Error).message.split("\n")[0]}` })
-        }) : undefined
+        const fast = reload.length === 0
+          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, distinctTable))
+          : undefined
         if (fast !== undefined) {
           for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast.files[k]!.rows, checked: fast.files[k]! })
           line.update(fast.files.reduce((n, t) => n + t.rows, 0), `file ${files.length}/${files.length}`)
