@@ -62,11 +62,13 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
      */
     const scan = Effect.fn("Ingestion.scan")(function*(warm = false) {
       const entries = yield* store.list(input).pipe(Effect.orDie)
-      if (warm) {
-        const names = new Set((yield* tracking.ingestedFiles()).map((f) => f.fileName))
+      // with `warm`, the ingested files' names too: one query gives names and hashes
+      const ingested = warm ? yield* tracking.ingestedFiles() : undefined
+      if (ingested !== undefined) {
+        const names = new Set(ingested.map((f) => f.fileName))
         if (entries.some((e) => !e.isDirectory && isCsvName(e.name) && !names.has(e.name))) yield* duck.warm
       }
-      const known = yield* tracking.ingestedHashes()
+      const known = ingested !== undefined ? new Set(ingested.map((f) => f.sha256)) : yield* tracking.ingestedHashes()
       // a file rejected before, and still here (it could not be moved aside), is not retried
       const rejectedBefore = new Map((yield* tracking.rejectedFiles()).map((r) => [r.sha256, r.reason]))
       const inputReal = entries.length > 0 ? yield* store.realPath(input).pipe(Effect.orDie) : input
