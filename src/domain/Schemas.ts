@@ -1,6 +1,7 @@
 /** The single description of the system's data shapes. */
 import { Cron, Either, Schema } from "effect"
 import { DEFAULT_DATASET, DatasetSchema } from "./Dataset.js"
+import { Calibration, MonitoringConfigFields } from "./Monitoring.js"
 
 export const DriftTest = Schema.Literal("raw", "parametric", "nonparametric")
 export type DriftTest = typeof DriftTest.Type
@@ -44,7 +45,7 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   /** "new": score the live model on this run's new rows (the reference's rule); "all": on everything ingested */
   drift_check_data: Schema.optionalWith(DriftCheckData, { default: () => "new" as const }),
   /** what makes fullprocess retrain: "performance" (the F1 drift test), "data" (a feature's PSI or KS test), or "either" */
-  drift_trigger: Schema.optionalWith(Schema.Literal("performance", "data", "either"), { default: () => "performance" as const }),
+  drift_trigger: Schema.optionalWith(Schema.Literal("performance", "data", "either", "estimated", "realised"), { default: () => "performance" as const }),
   /** a feature drifts when its PSI over 10 quantile bins of the reference is above this … */
   psi_threshold: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 0.25 }),
   /** … or when the two-sample KS test's p-value is below this */
@@ -90,7 +91,8 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   /** retries after the first attempt, with exponential backoff from alert_backoff_ms */
   alert_retries: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)), { default: () => 3 }),
   alert_backoff_ms: Schema.optionalWith(PositiveInt, { default: () => 500 }),
-  dependency_check_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 20_000 })
+  dependency_check_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 20_000 }),
+  ...MonitoringConfigFields
 }) {}
 
 export const AppConfigFromJson = Schema.parseJson(AppConfigSchema)
@@ -120,7 +122,9 @@ export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")(
   converged: Schema.Boolean,
   trainedAt: Schema.String,
   trainingRows: Schema.Number,
-  dataHash: Schema.String
+  dataHash: Schema.String,
+  /** the probabilities' calibration on rows held out of training (CBPE); absent in older artifacts */
+  calibration: Schema.optional(Calibration)
 }) {}
 
 export const ModelArtifactFromJson = Schema.parseJson(ModelArtifact)

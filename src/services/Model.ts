@@ -5,6 +5,7 @@ import { ModelNotFound, NoDataError } from "../domain/Errors.js"
 import { ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
 import { type Frame, presentMedian } from "../lib/Frame.js"
+import { heldOutCalibration } from "../lib/Calibration.js"
 import { classes, fit, probabilities } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
@@ -48,16 +49,22 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       frame.features.forEach((col, j) => {
         for (let i = 0; i < col.length; i++) if (Number.isNaN(col[i]!)) col[i] = fill[j]!
       })
-      const line = progress.start("training")
-      const fitted = fit(frame.features, frame.target, {
-        onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
-        // the frame is the model's (see above): no second copy of the data
-        inPlace: true,
+      const settings = {
         solver: config.solver,
         C: config.regularization_C,
         tolerance: 1e-10,
         maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
         learningRate: config.learning_rate
+      }
+      // CBPE's calibration, on rows held out of a twin fit (before the fit below changes the columns)
+      const calibration = heldOutCalibration(frame.features, frame.target, (train, held) =>
+        probabilities(fit(train.features, train.target, { ...settings, inPlace: true }), held.features, held.rows, fill))
+      const line = progress.start("training")
+      const fitted = fit(frame.features, frame.target, {
+        ...settings,
+        onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
+        // the frame is the model's (see above): no second copy of the data
+        inPlace: true
       })
       line.done()
       if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
@@ -78,7 +85,8 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
         converged: fitted.converged,
         trainedAt: new Date().toISOString(),
         trainingRows: frame.rows,
-        dataHash
+        dataHash,
+        ...(calibration !== undefined ? { calibration } : {})
       })
     })
 
