@@ -1,10 +1,12 @@
 /** The API's handlers over the services. */
 import { HttpApiBuilder } from "@effect/platform"
+import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Effect, Metric, Option } from "effect"
+import { PredictionLog } from "../data/PredictionLog.js"
 import { parseNumberCell } from "../lib/Cells.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -37,7 +39,7 @@ export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { de
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
 /** Feature columns from a CSV document for prediction: the declared features are required columns. */
-export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): Effect.Effect<{ rows: number; columns: Array<Float64Array> }, BadRequest> =>
+export const columnsFromCsv = (text: string, features: ReadonlyArray<string>, idColumn: string | null = null): Effect.Effect<{ rows: number; columns: Array<Float64Array>; ids: Array<string | null> | null }, BadRequest> =>
   Effect.gen(function*() {
     let records: Array<Array<string>>
     try {
@@ -52,6 +54,9 @@ export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): E
     const index = features.map((f) => header.indexOf(f))
     const rows = records.length - 1
     const columns = features.map(() => new Float64Array(rows))
+    // the id column, when the document has one (the prediction log records it)
+    const idIndex = idColumn === null ? -1 : header.indexOf(idColumn)
+    const ids = idIndex < 0 ? null : records.slice(1).map((r) => (r[idIndex] ?? "") === "" ? null : r[idIndex]!)
     for (let i = 0; i < rows; i++) {
       const r = records[i + 1]!
       for (let j = 0; j < features.length; j++) {
@@ -60,16 +65,22 @@ export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): E
         columns[j]![i] = v
       }
     }
-    return { rows, columns }
+    return { rows, columns, ids }
   })
 
 /** Feature columns from JSON rows (already validated by the payload schema). */
-const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyArray<string>) => {
+const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyArray<string>, idColumn: string | null = null) => {
   const columns = features.map((f) => Float64Array.from(rows, (r) => {
     const v = r[f]
     return typeof v === "number" ? v : Number.NaN
   }))
-  return { rows: rows.length, columns }
+  return { rows: rows.length, columns, ids: idsOf(rows, idColumn) }
+}
+
+/** The id column's values of JSON rows (null where a row has none); null when no row has one. */
+const idsOf = (rows: ReadonlyArray<PredictionRow>, idColumn: string | null) => {
+  if (idColumn === null || !rows.some((r) => typeof r[idColumn] === "string")) return null
+  return rows.map((r) => (typeof r[idColumn] === "string" ? r[idColumn] as string : null))
 }
 
 const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
@@ -85,6 +96,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const config = yield* AppConfig
     const features = config.dataset.feature_columns
     const requireToken = yield* makeRequireToken
+    const predictionLog = yield* PredictionLog
 
     return handlers
       .handle("prediction", ({ payload: body }) =>
@@ -92,10 +104,15 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
-          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features)
+          const idColumn = config.dataset.id_column ?? null
+          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features, idColumn) : yield* columnsFromCsv(payload.csv!, features, idColumn)
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
           const p = model.predict(live.model, { features: input.columns, rows: input.rows })
+          yield* predictionLog.record({
+            requestId: NodeCrypto.randomUUID(), at: Date.now(), releaseId: live.releaseId, rows: input.rows,
+            features: input.columns, probabilities: p.probabilities, predictions: p.predictions, ids: input.ids
+          })
           yield* Metric.increment(predictionRequests)
           yield* Metric.incrementBy(predictionsTotal, input.rows)
           return { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }

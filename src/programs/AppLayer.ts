@@ -4,6 +4,7 @@ import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { DuckDb } from "../data/DuckDb.js"
+import { PredictionLog } from "../data/PredictionLog.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { AppConfig, loadConfig, trackingDbPath } from "../services/AppConfig.js"
 import { DbLive } from "../services/Db.js"
@@ -26,7 +27,7 @@ export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.la
 export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | ReleaseStore | Dependencies | Progress, E, R>) =>
   Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default, Alerts.Default)),
-    Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default)),
+    Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default, PredictionLog.Default)),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(base)
   )

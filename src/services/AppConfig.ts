@@ -89,5 +89,6 @@ export const testConfig = (overrides: Partial<ConstructorParameters<typeof AppCo
     prod_deployment_path: "/t/production",
     db_path: ":memory:",
     quarantine_folder_path: "/t/data/quarantine",
+    labels_folder_path: "/t/data/labels",
     ...overrides
   })

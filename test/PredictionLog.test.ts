@@ -1,0 +1,101 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { DuckDb, lit } from "../src/data/DuckDb.js"
+import { PredictionLog, predictionLogGlob, type LoggedRequest } from "../src/data/PredictionLog.js"
+import { AppConfig } from "../src/services/AppConfig.js"
+import { FileStore } from "../src/services/FileStore.js"
+
+const request = (k: number, rows: number, withIds = true): LoggedRequest => ({
+  requestId: `req-${k}`,
+  at: Date.UTC(2026, 11, 1, 12, 0, k),
+  releaseId: "rel-1",
+  rows,
+  features: [
+    Float64Array.from({ length: rows }, (_, i) => (i === 1 ? Number.NaN : k * 100 + i)),
+    Float64Array.from({ length: rows }, (_, i) => i / 2),
+    Float64Array.from({ length: rows }, () => 7)
+  ],
+  probabilities: Float64Array.from({ length: rows }, (_, i) => (i + 1) / (rows + 1)),
+  predictions: Uint8Array.from({ length: rows }, (_, i) => ((i + 1) / (rows + 1) > 0.5 ? 1 : 0)),
+  ids: withIds ? Array.from({ length: rows }, (_, i) => (i === 0 ? null : `c${k}-${i}`)) : null
+})
+
+/** Every logged row (and the files), read back with DuckDB. */
+const readBack = Effect.gen(function*() {
+  const log = yield* PredictionLog
+  const store = yield* FileStore
+  const duck = yield* DuckDb
+  const files = (yield* store.list(log.dir).pipe(Effect.orElseSucceed(() => []))).map((e) => e.name).sort()
+  if (!files.some((f) => f.endsWith(".parquet"))) return { files, rows: [] as ReadonlyArray<Record<string, unknown>> }
+  const rows = yield* duck.rows(`SELECT request_id, CAST(epoch_ms(ts) AS DOUBLE) AS ms, release_id, "row", id, probability, prediction, "f:lastmonth_activity" AS lm, "f:lastyear_activity" AS ly, "f:number_of_employees" AS ne
+    FROM read_parquet(${lit(store.localPath(predictionLogGlob(log.dir)))}) ORDER BY request_id, "row"`)
+  return { files, rows }
+})
+
+const layer = (config: Parameters<typeof AppConfig.layerTest>[0]) => PredictionLog.layerTest(config)
+
+describe("PredictionLog", () => {
+  it.effect("writes every row, with its request, time, release, features as received, probability, prediction and id", () =>
+    Effect.gen(function*() {
+      const log = yield* PredictionLog
+      yield* log.record(request(1, 3))
+      yield* log.record(request(2, 2, false))
+      assert.deepStrictEqual((yield* readBack).rows, [], "nothing is written before the batch is full or old")
+      yield* log.flush
+      const { files, rows } = yield* readBack
+      assert.lengthOf(files, 1)
+      assert.match(files[0]!, /^.+-\d+-\d+-000000\.parquet$/)
+      assert.lengthOf(rows, 5)
+      assert.deepStrictEqual(rows[0], {
+        request_id: "req-1", ms: Date.UTC(2026, 11, 1, 12, 0, 1), release_id: "rel-1", row: 0, id: null,
+        probability: 0.25, prediction: 0, lm: 100, ly: 0, ne: 7
+      })
+      // a missing feature is NULL; the id as sent
+      assert.deepStrictEqual([rows[1]!.lm, rows[1]!.id, rows[1]!.prediction], [null, "c1-1", 0])
+      assert.deepStrictEqual([rows[2]!.id, rows[2]!.prediction, rows[2]!.probability], ["c1-2", 1, 0.75])
+      assert.deepStrictEqual(rows.slice(3).map((r) => [r.request_id, r.row, r.id]), [["req-2", 0, null], ["req-2", 1, null]])
+    }).pipe(Effect.provide(layer({ prediction_log_max_rows: 1000, prediction_log_max_seconds: 3600 }))))
+
+  it.effect("rolls by rows: a full batch is written in the background, one file per batch", () =>
+    Effect.gen(function*() {
+      const log = yield* PredictionLog
+      for (let k = 0; k < 5; k++) yield* log.record(request(k, 2))
+      // 4 rows per batch: batches close after requests 2 and 4; the fifth stays open
+      yield* log.flush
+      const { files, rows } = yield* readBack
+      assert.lengthOf(files, 3)
+      assert.lengthOf(rows, 10)
+    }).pipe(Effect.provide(layer({ prediction_log_max_rows: 4, prediction_log_max_seconds: 3600 }))))
+
+  it.live("rolls by seconds: an open batch is written once its oldest row is prediction_log_max_seconds old", () =>
+    Effect.gen(function*() {
+      const log = yield* PredictionLog
+      yield* log.record(request(1, 3))
+      yield* Effect.sleep("300 millis")
+      assert.lengthOf((yield* readBack).rows, 0)
+      yield* Effect.sleep("1500 millis")
+      assert.lengthOf((yield* readBack).rows, 3)
+    }).pipe(Effect.provide(layer({ prediction_log_max_rows: 1000, prediction_log_max_seconds: 1 }))))
+
+  it.effect("a graceful stop (the scope closing) writes the open batch", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const config = yield* AppConfig
+      // the log's own layer, started and stopped inside this test; the store is shared
+      yield* Effect.scoped(Effect.gen(function*() {
+        const log = yield* PredictionLog
+        yield* log.record(request(1, 3))
+        yield* log.record(request(2, 3))
+      }).pipe(Effect.provide(PredictionLog.Default.pipe(Layer.provide(DuckDb.Default), Layer.provide(Layer.succeed(FileStore, store)), Layer.provide(Layer.succeed(AppConfig, config))))))
+      const rows = yield* readBack.pipe(Effect.provide(PredictionLog.Default.pipe(Layer.provideMerge(DuckDb.Default), Layer.provide(Layer.succeed(FileStore, store)), Layer.provide(Layer.succeed(AppConfig, config)))))
+      assert.lengthOf(rows.rows, 6)
+    }).pipe(Effect.provide(Layer.mergeAll(AppConfig.layerTest({ prediction_log_max_rows: 1000, prediction_log_max_seconds: 3600 }), FileStore.layerTemp()))))
+
+  it.effect("prediction_log: false records nothing", () =>
+    Effect.gen(function*() {
+      const log = yield* PredictionLog
+      yield* log.record(request(1, 3))
+      yield* log.flush
+      assert.deepStrictEqual((yield* readBack).files, [])
+    }).pipe(Effect.provide(layer({ prediction_log: false }))))
+})
