@@ -8,6 +8,7 @@ import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from 
 import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
 import { describeFailure } from "../programs/Failure.js"
 import { fullProcess } from "../programs/FullProcess.js"
+import { monitorProgram } from "../programs/Monitor.js"
 import { withLock } from "../programs/Lock.js"
 import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/GenerateData.js"
 import { DEFAULT_DATASET } from "../domain/Dataset.js"
@@ -188,6 +189,15 @@ const workerCommand = Command.make("worker", {
     return yield* workerProgram(config, { host: Option.getOrUndefined(opts.host), port: Option.getOrUndefined(opts.port) })
   }).pipe(report(opts, () => "worker stopped"))).pipe(Command.withDescription("run a cluster worker: fullprocess as a durable workflow, once per tick of `schedule` across all workers"))
 
+const monitorCommand = Command.make("monitor", common, (opts) =>
+  execute(opts, monitorProgram(null), (r) => [
+    `monitor: ${r.windows} window(s) of ${r.window} over ${r.loggedRows} logged prediction row(s) in ${(r.ms / 1000).toFixed(2)} s`,
+    ...r.labelFiles.map((f) => `  labels: took in ${f.name} (${f.rows} rows)`),
+    ...r.rejectedLabelFiles.map((f) => `  labels: rejected ${f.name}: ${f.error}`),
+    ...Object.entries(r.calibration).map(([id, c]) => `  release ${id}: CBPE on ${c.startsWith("none") ? c : `${c}-calibrated probabilities`}`),
+    ...(r.alerts.length > 0 ? [`  alerts: ${r.alerts.join(", ")}`] : [])
+  ].join("\n"))).pipe(Command.withDescription("take in label files, compute the monitoring windows of served traffic (realised, estimated by CBPE, drift) and alert"))
+
 const generateCommand = Command.make("generate-data", {
   config: configOption,
   out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
@@ -212,7 +222,7 @@ const generateCommand = Command.make("generate-data", {
 
 const root = Command.make("drs").pipe(
   Command.withDescription("Dynamic Risk Assessment: a self-maintaining attrition-risk model"),
-  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, workerCommand, generateCommand])
+  Command.withSubcommands([fullprocessCommand, runCommand, statusCommand, releasesCommand, rollbackCommand, serveCommand, apiCallsCommand, workerCommand, monitorCommand, generateCommand])
 )
 
 const cli = Command.run(root, { name: "drs", version: "1.0.0" })

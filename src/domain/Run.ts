@@ -85,5 +85,5 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
   exitCode: Schema.Number
 }) {}
 
-export const StepName = Schema.Literal("begin", "ingest", "drift-check", "train", "score", "gate", "deploy", "report", "finish", "fail")
+export const StepName = Schema.Literal("begin", "ingest", "monitor", "drift-check", "train", "score", "gate", "deploy", "report", "finish", "fail")
 export type StepName = typeof StepName.Type

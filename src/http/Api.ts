@@ -2,6 +2,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
+import { MonitoringResponse } from "../domain/Monitoring.js"
 import { DataDriftReport } from "../domain/Schemas.js"
 import { ColumnSummary, DependencyReport, MissingData, ScoreResult, StepTiming } from "../domain/Schemas.js"
 
@@ -109,9 +110,24 @@ export class ReleasesGroup extends HttpApiGroup.make("releases")
   .annotate(OpenApi.Title, "Releases")
 {}
 
+export const LabelsResponse = Schema.Struct({ rows: Schema.Number, duplicate: Schema.Boolean })
+
+/** Production monitoring: the windows of served traffic, and labels that arrive later. */
+export class MonitoringGroup extends HttpApiGroup.make("monitoring")
+  .add(HttpApiEndpoint.get("monitoring", "/monitoring").addSuccess(MonitoringResponse))
+  .add(
+    HttpApiEndpoint.post("labels", "/labels")
+      .setPayload(Schema.Union(Schema.Struct({ csv: Schema.String }), HttpApiSchema.Text({ contentType: "text/csv" })))
+      .addSuccess(LabelsResponse)
+      .addError(BadRequest)
+      .addError(Unauthorized)
+  )
+  .annotate(OpenApi.Title, "Monitoring")
+{}
+
 /** The API for a declared dataset: the prediction payload and its OpenAPI schema follow the columns. */
 export const makeApi = (dataset: DatasetSchema) =>
-  HttpApi.make("drs").add(modelGroup(dataset)).add(ReleasesGroup).add(SystemGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
+  HttpApi.make("drs").add(modelGroup(dataset)).add(ReleasesGroup).add(SystemGroup).add(MonitoringGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
 
 export type Api = ReturnType<typeof makeApi>
 

@@ -12,11 +12,12 @@ import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { makeApi } from "./Api.js"
 import { modelHandlers, releaseHandlers, systemHandlers } from "./Handlers.js"
+import { monitoringHandlers } from "./MonitoringHandlers.js"
 
 /** The API of the configured dataset, with its handlers. */
 export const ApiLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => {
   const api = makeApi(config.dataset)
-  return HttpApiBuilder.api(api).pipe(Layer.provide([modelHandlers(api), releaseHandlers(api), systemHandlers(api)]))
+  return HttpApiBuilder.api(api).pipe(Layer.provide([modelHandlers(api), releaseHandlers(api), systemHandlers(api), monitoringHandlers(api)]))
 }))
 
 /** 413 for a declared body over the limit; a streamed body is capped at the limit too. */

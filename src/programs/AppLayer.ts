@@ -15,6 +15,7 @@ import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Model } from "../services/Model.js"
+import { Monitor } from "../services/Monitor.js"
 import { Progress } from "../services/Progress.js"
 import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
@@ -25,7 +26,8 @@ export const FileStoreLive = FileStore.Default.pipe(Layer.provide(NodeContext.la
 
 /** Every service, given a decoded config, a FileStore, the tracking database and the dependency checker. */
 export const servicesLayer = <E, R>(base: Layer.Layer<AppConfig | FileStore | Tracking | ReleaseStore | Dependencies | Progress, E, R>) =>
-  Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default).pipe(
+  Monitor.Default.pipe(
+    Layer.provideMerge(Layer.mergeAll(Diagnostics.Default, Deployer.Default, Reporter.Default)),
     Layer.provideMerge(Layer.mergeAll(Scorer.Default, Ingestion.Default, Alerts.Default)),
     Layer.provideMerge(Layer.mergeAll(Model.Default, Snapshots.Default, PredictionLog.Default)),
     Layer.provideMerge(DuckDb.Default),

@@ -13,6 +13,7 @@ import {
   DeployStep, DriftStep, GateVerdict, type IngestionResult, IngestionResult as IngestionResultSchema,
   ReportStep, type RunOutcome, ScoreStep, type StepName, TrainStep
 } from "../domain/Run.js"
+import { MonitorResult } from "../domain/Monitoring.js"
 import { type DataDriftReport, DriftDecision, type ModelArtifact } from "../domain/Schemas.js"
 import { decideDrift } from "../lib/Drift.js"
 import { Alerts } from "../services/Alerts.js"
@@ -24,6 +25,7 @@ import { Tracking } from "../services/Tracking.js"
 import { dataDriftCheck } from "./DataDriftCheck.js"
 import { describeFailure } from "./Failure.js"
 import { withLock } from "./Lock.js"
+import { monitorStep, monitorVerdict } from "./Monitor.js"
 import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
 export type FullProcessOutcome = RunOutcome
@@ -136,8 +138,11 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
 
     const trigger = config.drift_trigger
     const fired: Array<string> = []
-    if (performance?.drifted && trigger !== "data") fired.push("performance")
-    if (dataDrift?.drifted && trigger !== "performance") fired.push("data")
+    // "estimated"/"realised": the served traffic's newest window of the live release (the monitor step ran just before)
+    const served = live._tag === "Some" && (trigger === "estimated" || trigger === "realised") ? yield* monitorVerdict : null
+    if (served !== null && (trigger === "estimated" ? served.estimatedDrop : served.realisedDrop)) fired.push(trigger)
+    if (performance?.drifted && (trigger === "performance" || trigger === "either")) fired.push("performance")
+    if (dataDrift?.drifted && (trigger === "data" || trigger === "either")) fired.push("data")
     const dataReason = dataDrift === null
       ? null
       : dataDrift.drifted
@@ -151,7 +156,8 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
     } else {
       const parts = [
         performance ? `performance ${performance.reason}` : `performance: ${noDecision ?? "no decision"}`,
-        ...(dataReason ? [dataReason] : [])
+        ...(dataReason ? [dataReason] : []),
+        ...(served !== null ? [`served traffic: ${served.reason}`] : [])
       ]
       drift = DriftDecision.make({
         test: performance?.test ?? config.drift_test,
@@ -171,7 +177,8 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
     }
     return {
       drift, dataDrift,
-      decided: (trigger !== "data" && performance !== null) || (trigger !== "performance" && dataDrift !== null),
+      decided: ((trigger === "performance" || trigger === "either") && performance !== null) || ((trigger === "data" || trigger === "either") && dataDrift !== null) ||
+        (served !== null && served.window !== null && (trigger === "estimated" || served.window.realised !== null)),
       ...(noDecision !== undefined ? { noDecision } : {})
     } satisfies DriftStep
   })
@@ -261,6 +268,7 @@ export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, option
     if (ingested.newFiles.length === 0) {
       return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
     }
+    yield* step("monitor", MonitorResult, monitorStep(runId))
     const d = yield* step("drift-check", DriftStep, driftStep(runId, ingested))
     const base = {
       runId, ingestion: ingested, drift: d.drift, warnings,

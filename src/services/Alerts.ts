@@ -9,7 +9,7 @@ import * as NodeCrypto from "node:crypto"
 import { AppConfig } from "./AppConfig.js"
 import { type AlertDeliveryRow, Tracking } from "./Tracking.js"
 
-export type AlertEventName = "drift" | "deployed" | "gate-refused" | "rolled-back" | "run-failed" | "file-rejected"
+export type AlertEventName = "drift" | "deployed" | "gate-refused" | "rolled-back" | "run-failed" | "file-rejected" | "estimated-drop" | "realised-drop" | "serving-drift"
 
 export interface AlertEvent {
   readonly event: AlertEventName
