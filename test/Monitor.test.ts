@@ -181,6 +181,50 @@ describe("Monitor", () => {
     }))), 60_000)
 })
 
+describe("drift_trigger \"estimated\" and the monitoring alerts", () => {
+  it.effect("an estimated F1 below the live test F1 − tolerance retrains in fullprocess; estimated-drop and serving-drift are raised once per window", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      const tracking = yield* Tracking
+      yield* fullProcess()
+      const release1 = (yield* Effect.flatMap(Deployer, (x) => x.current())).releaseId
+      const liveF1 = (yield* Effect.flatMap(Deployer, (x) => x.current())).f1!
+      // served traffic moved where the model does worse (the day-2 shift above: F1 about 0.53)
+      yield* serve(simulate(5_000, 20, [-0.7, 0.6, 0], "m"), 0)
+      yield* Effect.flatMap(PredictionLog, (l) => l.flush)
+      const first = yield* monitorProgram(null)
+      assert.deepStrictEqual(first.alerts, ["estimated-drop", "serving-drift"])
+      const second = yield* monitorProgram(null)
+      assert.deepStrictEqual(second.alerts, [], "the same window is not announced twice")
+      const delivered = (yield* tracking.alertDeliveries()).map((a) => a.event)
+      assert.deepStrictEqual(delivered, ["deployed", "estimated-drop", "serving-drift"])
+
+      // new training data arrives: the drift check reads the served windows
+      yield* store.writeAtomic("/t/data/sourcedata/more.csv", toCsv(simulate(2_000, 21, [0, 0, 0], "more")))
+      const run = yield* fullProcess()
+      assert.strictEqual(run.outcome, "redeployed")
+      assert.include(run.drift!.reason, `estimated drift (drift_trigger "estimated")`)
+      assert.include(run.drift!.reason, `threshold: live test F1 ${liveF1.toFixed(4)} − 0.05`)
+      assert.notStrictEqual((yield* Effect.flatMap(Deployer, (x) => x.current())).releaseId, release1)
+    }).pipe(Effect.provide(TestLayer({
+      "/t/data/sourcedata/train.csv": toCsv(simulate(5_000, 1)),
+      "/t/data/testdata/test.csv": toCsv(simulate(2_000, 2))
+    }, { drift_trigger: "estimated", deploy_gate: "always", alert_webhook_url: "http://127.0.0.1:9/", alert_retries: 0, alert_timeout_ms: 1000 }))), 60_000)
+
+  it.effect("with nothing served, drift_trigger \"estimated\" makes no decision", () =>
+    Effect.gen(function*() {
+      const store = yield* FileStore
+      yield* fullProcess()
+      yield* store.writeAtomic("/t/data/sourcedata/more.csv", toCsv(simulate(500, 22, [0, 0, 0], "more")))
+      const run = yield* fullProcess()
+      assert.strictEqual(run.outcome, "no-decision")
+      assert.include(run.drift!.reason, "no served rows of release")
+    }).pipe(Effect.provide(TestLayer({
+      "/t/data/sourcedata/train.csv": toCsv(simulate(1_000, 1)),
+      "/t/data/testdata/test.csv": toCsv(simulate(500, 2))
+    }, { drift_trigger: "estimated" }))), 60_000)
+})
+
 const TOKEN = "s3cret-token"
 
 describe("Monitoring over HTTP", () => {
