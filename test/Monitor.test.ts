@@ -121,13 +121,14 @@ describe("Monitor", () => {
         assert.closeTo(w.realised!.f1, cr.perClass["1"]!.f1, 1e-12)
         assert.closeTo(w.realised!.precision, cr.perClass["1"]!.precision, 1e-12)
         assert.closeTo(w.realised!.recall, cr.perClass["1"]!.recall, 1e-12)
-        assert.closeTo(w.realised!.rocAuc!, rocAuc(actual, labelled.map((i) => p.probabilities[i]!))!, 1e-9)
+        // ROC AUC over probability bins 1/20,000 wide: within 1e-3 of the exact figure
+        assert.closeTo(w.realised!.rocAuc!, rocAuc(actual, labelled.map((i) => p.probabilities[i]!))!, 1e-3)
         // estimated: the SQL agrees with the pure CBPE on the calibrated probabilities of every row
         const pure = estimate(calibrateAll(live.model.calibration, p.probabilities), p.predictions)
         assert.closeTo(w.estimated.f1, pure.f1, 1e-9)
         assert.closeTo(w.estimated.precision, pure.precision, 1e-9)
         assert.closeTo(w.estimated.recall, pure.recall, 1e-9)
-        assert.closeTo(w.estimated.rocAuc!, pure.rocAuc!, 1e-9)
+        assert.closeTo(w.estimated.rocAuc!, pure.rocAuc!, 1e-3)
         // and it is right: within 0.03 of the F1 realised on the whole window's true labels
         const truth = classificationReport(Array.from(d.y), Array.from(p.predictions), [0, 1]).perClass["1"]!.f1
         report.push(`day ${day}: estimated F1 ${w.estimated.f1.toFixed(4)}, realised ${truth.toFixed(4)}, |Δ| ${Math.abs(w.estimated.f1 - truth).toFixed(4)}; est. AUC ${w.estimated.rocAuc!.toFixed(4)} vs ${w.realised!.rocAuc!.toFixed(4)}`)

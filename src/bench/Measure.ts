@@ -15,7 +15,7 @@ export const measure = (command: string, args: ReadonlyArray<string>, options: {
     cwd: options.cwd, env: options.env ?? process.env, encoding: "utf8", maxBuffer: 64 << 20
   })
   const m = /DRS-TIME ([\d.]+) (\d+)/.exec(r.stderr)
-  if (r.status !== 0 || !m) throw new Error(`${command} ${args.join(" ")} failed (${r.status}):\n${r.stderr.slice(-2000)}`)
+  if (r.status !== 0 || !m) throw new Error(`${command} ${args.join(" ")} failed (${r.status}):\n${r.stdout.slice(-1000)}${r.stderr.slice(-2000)}`)
   return { wallMs: Number(m[1]) * 1000, peakMiB: Number(m[2]) / 1024, stdout: r.stdout, stderr: r.stderr }
 }
 
