@@ -123,11 +123,11 @@ describe("Monitor", () => {
         assert.closeTo(w.realised!.recall, cr.perClass["1"]!.recall, 1e-12)
         // ROC AUC over probability bins 1/20,000 wide: within 1e-3 of the exact figure
         assert.closeTo(w.realised!.rocAuc!, rocAuc(actual, labelled.map((i) => p.probabilities[i]!))!, 1e-3)
-        // estimated: the SQL agrees with the pure CBPE on the calibrated probabilities of every row
+        // estimated: the binned scan agrees with the pure CBPE on the calibrated probabilities of every row
         const pure = estimate(calibrateAll(live.model.calibration, p.probabilities), p.predictions)
-        assert.closeTo(w.estimated.f1, pure.f1, 1e-9)
-        assert.closeTo(w.estimated.precision, pure.precision, 1e-9)
-        assert.closeTo(w.estimated.recall, pure.recall, 1e-9)
+        assert.closeTo(w.estimated.f1, pure.f1, 1e-4)
+        assert.closeTo(w.estimated.precision, pure.precision, 1e-4)
+        assert.closeTo(w.estimated.recall, pure.recall, 1e-4)
         assert.closeTo(w.estimated.rocAuc!, pure.rocAuc!, 1e-3)
         // and it is right: within 0.03 of the F1 realised on the whole window's true labels
         const truth = classificationReport(Array.from(d.y), Array.from(p.predictions), [0, 1]).perClass["1"]!.f1
@@ -173,7 +173,7 @@ describe("Monitor", () => {
       assert.deepStrictEqual(r.calibration, { [live.releaseId]: "none (raw probabilities)" })
       const w = (yield* Effect.flatMap(Monitor, (m) => m.latest())).windows[0]!
       const p = predictColumns(live.model, d.x, d.n)
-      assert.closeTo(w.estimated.f1, estimate(p.probabilities, p.predictions).f1, 1e-9)
+      assert.closeTo(w.estimated.f1, estimate(p.probabilities, p.predictions).f1, 1e-12)
       assert.isNull(w.realised)
     }).pipe(Effect.provide(TestLayer({
       // 60 training rows: 12 held out, too few to calibrate

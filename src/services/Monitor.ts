@@ -19,11 +19,12 @@ import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Option, Schema } from "effect"
 import * as NodePath from "node:path"
 import { DataError } from "../domain/Errors.js"
-import { type Calibration, type MonitoringWindow, MonitoringResponse, type ServingDrift, type WindowMetrics, windowMillis } from "../domain/Monitoring.js"
+import { type MonitoringWindow, MonitoringResponse, type ServingDrift, type WindowMetrics, windowMillis } from "../domain/Monitoring.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
 import { DuckDb, ident, lit, readDoubleColumns } from "../data/DuckDb.js"
 import { logFeatureColumn, predictionLogDir, predictionLogGlob } from "../data/PredictionLog.js"
 import { Snapshots } from "../data/Snapshots.js"
+import { calibrate } from "../lib/Calibration.js"
 import { featureDrift } from "../lib/DataDrift.js"
 import { isCsvName, sha256 } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
@@ -34,16 +35,17 @@ import { ReleaseStore } from "./ReleaseStore.js"
 import { Tracking } from "./Tracking.js"
 
 /** rows per window the drift measures are computed on (a uniform sample of a larger window) */
-export const DRIFT_SAMPLE = 20_000
+export const DRIFT_SAMPLE = 10_000
 /** reference rows (the training data) the drift measures compare with, at most */
-export const REFERENCE_SAMPLE = 100_000
+export const REFERENCE_SAMPLE = 50_000
 /**
- * ROC AUC (realised and estimated) ranks rows by their probability in bins 1/BINS wide, ties
+ * Windows are aggregated by probability bins 1/BINS wide: ROC AUC (realised and estimated) ranks rows by bin, ties
  * within a bin counting half: one aggregating scan instead of a sort of every row. The
  * difference from the exact figure is at most the share of positive–negative pairs that
- * share a bin, half of it (under 1e-3 in practice).
+ * share a bin, half of it (under 1e-3 in practice); CBPE calibrates each bin's mean
+ * probability (exact where the calibration is linear across the bin).
  */
-export const BINS = 20_000
+export const BINS = 10_000
 
 export const labelsDir = (outputFolder: string) => NodePath.join(outputFolder, "labels")
 export const monitoringPath = (outputFolder: string) => NodePath.join(outputFolder, "monitoring.json")
@@ -69,30 +71,6 @@ const metrics = (tp: number, fp: number, fn: number, rocAuc: number | null): Win
   f1: ratio(2 * tp, 2 * tp + fp + fn),
   rocAuc: rocAuc === null || Number.isNaN(rocAuc) ? null : rocAuc
 })
-
-/** The calibration of each release as tables: isotonic segments (x0, y0, x1, y1) and Platt parameters. */
-const calibrationTables = async (c: DuckDBConnection, calibrations: ReadonlyMap<string, Calibration | undefined>) => {
-  await c.run(`CREATE OR REPLACE TEMP TABLE calib_knots (release_id VARCHAR, x0 DOUBLE, y0 DOUBLE, x1 DOUBLE, y1 DOUBLE)`)
-  await c.run(`CREATE OR REPLACE TEMP TABLE calib_first (release_id VARCHAR, y0 DOUBLE)`)
-  await c.run(`CREATE OR REPLACE TEMP TABLE calib_platt (release_id VARCHAR, a DOUBLE, b DOUBLE)`)
-  const knots = await c.createAppender("calib_knots")
-  const first = await c.createAppender("calib_first")
-  const platt = await c.createAppender("calib_platt")
-  for (const [release, cal] of calibrations) {
-    if (cal === undefined) continue
-    if (cal.method === "platt") {
-      platt.appendVarchar(release); platt.appendDouble(cal.a); platt.appendDouble(cal.b); platt.endRow()
-      continue
-    }
-    first.appendVarchar(release); first.appendDouble(cal.y[0]!); first.endRow()
-    for (let k = 0; k < cal.x.length; k++) {
-      knots.appendVarchar(release); knots.appendDouble(cal.x[k]!); knots.appendDouble(cal.y[k]!)
-      if (k + 1 < cal.x.length) { knots.appendDouble(cal.x[k + 1]!); knots.appendDouble(cal.y[k + 1]!) } else { knots.appendNull(); knots.appendNull() }
-      knots.endRow()
-    }
-  }
-  for (const a of [knots, first, platt]) { a.flushSync(); a.closeSync() }
-}
 
 export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
   effect: Effect.gen(function*() {
@@ -236,66 +214,61 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
       const labelSource = haveLabels
         ? `(SELECT id, arg_max(label, labelled_at) AS label FROM read_parquet(${lit(store.localPath(NodePath.join(labels, "*.parquet")))}) GROUP BY id)`
         : `(SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS UTINYINT) AS label WHERE false)`
-      const clamp = `greatest(least(s.probability, 1 - 1e-12), 1e-12)`
       const features = dataset.feature_columns
+      const ridCase = `coalesce(CASE release_id ${releaseIds.map((r, i) => `WHEN ${lit(r)} THEN ${i}`).join(" ")} END, -1)`
+      const ridName = (k: number) => (k >= 0 ? releaseIds[k]! : "(unknown release)")
 
       const result = yield* duck.use("monitor", async (c) => {
-        await calibrationTables(c, calibrations)
+        const table = `monitor_bins_${Date.now()}_${Math.floor(Math.random() * 1e9)}`
         // one scan: per window, release, prediction and probability bin (1/BINS wide), the counts and sums everything below needs
-        const bins = await c.runAndReadAll(`
-          WITH s AS (SELECT (epoch_ms(ts) // ${W}) * ${W} AS w, release_id, ${haveLabels ? "id" : "CAST(NULL AS VARCHAR) AS id"}, probability, prediction FROM ${logSource}),
-          scored AS (
-            SELECT s.w, s.release_id, s.prediction, l.label, least(CAST(floor(s.probability * ${BINS}) AS INTEGER), ${BINS - 1}) AS b,
-              CASE
-                WHEN pl.release_id IS NOT NULL THEN 1 / (1 + exp(-(pl.a * ln(${clamp} / (1 - ${clamp})) + pl.b)))
-                WHEN f.release_id IS NULL THEN s.probability
-                WHEN k.x0 IS NULL THEN f.y0
-                WHEN k.x1 IS NULL OR k.x1 = k.x0 THEN k.y0
-                ELSE k.y0 + (s.probability - k.x0) * (k.y1 - k.y0) / (k.x1 - k.x0)
-              END AS pc
-            FROM s
-            ASOF LEFT JOIN calib_knots k ON s.release_id = k.release_id AND s.probability >= k.x0
-            LEFT JOIN calib_platt pl ON pl.release_id = s.release_id
-            LEFT JOIN calib_first f ON f.release_id = s.release_id
-            LEFT JOIN ${labelSource} l ON l.id = s.id)
-          SELECT CAST(w AS DOUBLE) AS w, release_id, CAST(prediction AS DOUBLE) AS prediction, CAST(b AS DOUBLE) AS b, CAST(count(*) AS DOUBLE) AS n, sum(pc) AS sp,
-            CAST(count(label) AS DOUBLE) AS nl, CAST(count(*) FILTER (WHERE label = 1) AS DOUBLE) AS pos
-          FROM scored GROUP BY ALL`)
-        const groups = bins.getRowObjectsJS() as Array<{ w: number; release_id: string; prediction: number; b: number; n: number; sp: number; nl: number; pos: number }>
-        // the drift sample: a fixed pseudo-random share of each window's rows (from the row's time and index: no string is read)
-        const perWindow = new Map<string, number>()
-        for (const g of groups) perWindow.set(`${g.w}|${g.release_id}`, (perWindow.get(`${g.w}|${g.release_id}`) ?? 0) + g.n)
-        const rids = [...new Set(groups.map((g) => g.release_id))]
-        const rates = [...perWindow].map(([k, n]) => {
-          const [w, r] = k.split("|")
-          return `(${w}, ${rids.indexOf(r!)}, ${Math.min(1, DRIFT_SAMPLE / n).toExponential()}::DOUBLE)`
-        }).join(", ")
-        const ridCase = `CASE release_id ${rids.map((r, i) => `WHEN ${lit(r)} THEN ${i}`).join(" ")} END`
-        const sample = await readDoubleColumns(c, `WITH rate(w, rid, keep) AS (VALUES ${rates})
-          SELECT CAST(s.w AS DOUBLE), CAST(s.rid AS DOUBLE), s.probability, ${features.map((f) => `coalesce(CAST(${ident(logFeatureColumn(f))} AS DOUBLE), 'nan'::DOUBLE)`).join(", ")}
-          FROM (SELECT (epoch_ms(ts) // ${W}) * ${W} AS w, ${ridCase} AS rid, * FROM ${logSource}) s JOIN rate USING (w, rid)
-          WHERE (epoch_ms(s.ts) * 7919 + s."row" * 104729) % 1000003 < rate.keep * 1000003`, [...perWindow.values()].reduce((a, n) => a + Math.min(n, 2 * DRIFT_SAMPLE + 1000), 0))
-        return { groups, rids, sample }
+        await c.run(`CREATE TEMP TABLE ${table} AS
+          SELECT CAST(w AS DOUBLE) AS w, CAST(rid AS DOUBLE) AS rid, CAST(prediction AS DOUBLE) AS prediction, CAST(b AS DOUBLE) AS b,
+            CAST(count(*) AS DOUBLE) AS n, sum(probability) AS sp, CAST(count(label) AS DOUBLE) AS nl, CAST(count(*) FILTER (WHERE label = 1) AS DOUBLE) AS pos
+          FROM (SELECT (epoch_ms(ts) // ${W}) * ${W} AS w, ${ridCase} AS rid, ${haveLabels ? "id" : "CAST(NULL AS VARCHAR) AS id"}, probability, prediction,
+                  least(CAST(floor(probability * ${BINS}) AS INTEGER), ${BINS - 1}) AS b FROM ${logSource}) s
+          LEFT JOIN ${labelSource} l ON l.id = s.id
+          GROUP BY ALL`)
+        try {
+          const count = Number((await c.runAndReadAll(`SELECT count(*) FROM ${table}`)).getRows()[0]![0])
+          const groups = await readDoubleColumns(c, `SELECT w, rid, prediction, b, n, sp, nl, pos FROM ${table}`, count)
+          const perWindow = (await c.runAndReadAll(`SELECT w, rid, sum(n) FROM ${table} GROUP BY ALL`)).getRows().map((r) => [Number(r[0]), Number(r[1]), Number(r[2])] as const)
+          // the drift sample: a fixed pseudo-random share of each window's rows (from the row's time and index: no string is read)
+          const rates = perWindow.map(([w, rid, n]) => `(${w}, ${rid}, ${Math.min(1, DRIFT_SAMPLE / n).toExponential()}::DOUBLE)`).join(", ")
+          const sample = await readDoubleColumns(c, `WITH rate(w, rid, keep) AS (VALUES ${rates})
+            SELECT CAST(s.w AS DOUBLE), CAST(s.rid AS DOUBLE), s.probability, ${features.map((f) => `coalesce(CAST(${ident(logFeatureColumn(f))} AS DOUBLE), 'nan'::DOUBLE)`).join(", ")}
+            FROM (SELECT (epoch_ms(ts) // ${W}) * ${W} AS w, ${ridCase} AS rid, * FROM ${logSource}) s JOIN rate USING (w, rid)
+            WHERE (epoch_ms(s.ts) * 7919 + s."row" * 104729) % 1000003 < rate.keep * 1000003`, perWindow.reduce((a, [, , n]) => a + Math.min(n, 2 * DRIFT_SAMPLE + 1000), 0))
+          return { groups, sample }
+        } finally {
+          await c.run(`DROP TABLE IF EXISTS ${table}`)
+        }
       }).pipe(Effect.catchAllDefect((d) => Effect.fail(new DataError({ message: `monitor: ${message(d)}` }))))
 
-      // the windows from the bins: exact counts and sums; ROC AUC with ties within a bin counted half
-      interface Acc { w: number; release: string; n: number; nl: number; etp: number; efp: number; efn: number; tp: number; fp: number; fn: number; ebins: Map<number, [number, number]>; rbins: Map<number, [number, number]> }
+      // the windows from the bins: counts exact; a bin's calibrated probabilities are its mean probability calibrated
+      // (exact where the calibration is linear across the bin); ROC AUC with ties within a bin counted half
+      interface Acc { w: number; rid: number; n: number; nl: number; etp: number; efp: number; efn: number; tp: number; fp: number; fn: number; ep: Float64Array; en: Float64Array; rp: Float64Array; rn: Float64Array }
       const accs = new Map<string, Acc>()
-      for (const g of result.groups) {
-        const k = `${g.w}|${g.release_id}`
+      const [gw, gr, gpred, gb, gn, gsp, gnl, gpos] = result.groups
+      for (let i = 0; i < (gw?.length ?? 0); i++) {
+        const k = `${gw![i]}|${gr![i]}`
         let a = accs.get(k)
-        if (a === undefined) accs.set(k, a = { w: g.w, release: g.release_id, n: 0, nl: 0, etp: 0, efp: 0, efn: 0, tp: 0, fp: 0, fn: 0, ebins: new Map(), rbins: new Map() })
-        a.n += g.n
-        a.nl += g.nl
-        if (g.prediction === 1) { a.etp += g.sp; a.efp += g.n - g.sp; a.tp += g.pos; a.fp += g.nl - g.pos } else { a.efn += g.sp; a.fn += g.pos }
-        const e = a.ebins.get(g.b) ?? [0, 0]
-        a.ebins.set(g.b, [e[0] + g.sp, e[1] + g.n - g.sp])
-        const r = a.rbins.get(g.b) ?? [0, 0]
-        a.rbins.set(g.b, [r[0] + g.pos, r[1] + g.nl - g.pos])
+        if (a === undefined) {
+          accs.set(k, a = { w: gw![i]!, rid: gr![i]!, n: 0, nl: 0, etp: 0, efp: 0, efn: 0, tp: 0, fp: 0, fn: 0, ep: new Float64Array(BINS), en: new Float64Array(BINS), rp: new Float64Array(BINS), rn: new Float64Array(BINS) })
+        }
+        const n = gn![i]!, nl = gnl![i]!, pos = gpos![i]!, b = gb![i]!
+        const spc = n * calibrate(calibrations.get(ridName(a.rid)), gsp![i]! / n)
+        a.n += n
+        a.nl += nl
+        if (gpred![i] === 1) { a.etp += spc; a.efp += n - spc; a.tp += pos; a.fp += nl - pos } else { a.efn += spc; a.fn += pos }
+        a.ep[b] = a.ep[b]! + spc
+        a.en[b] = a.en[b]! + n - spc
+        a.rp[b] = a.rp[b]! + pos
+        a.rn[b] = a.rn[b]! + nl - pos
       }
-      const auc = (m: Map<number, [number, number]>) => {
+      const auc = (dps: Float64Array, dns: Float64Array) => {
         let p = 0, n = 0, area = 0
-        for (const [, [dp, dn]] of [...m].sort((x, y) => y[0] - x[0])) {
+        for (let b = BINS - 1; b >= 0; b--) {
+          const dp = dps[b]!, dn = dns[b]!
           area += dn * (2 * p + dp)
           p += dp
           n += dn
@@ -306,7 +279,7 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
       const byWindow = new Map<string, { probability: Array<number>; features: Array<Array<number>> }>()
       const [sw, sr, sp, ...sf] = result.sample
       for (let i = 0; i < (sw?.length ?? 0); i++) {
-        const k = `${sw![i]}|${result.rids[sr![i]!]}`
+        const k = `${sw![i]}|${sr![i]}`
         let g = byWindow.get(k)
         if (g === undefined) byWindow.set(k, g = { probability: [], features: features.map(() => []) })
         g.probability.push(sp![i]!)
@@ -327,9 +300,10 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
         })
       const options = { psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha }
       const windows: Array<MonitoringWindow> = []
-      for (const [k, a] of accs) {
-        const sample = byWindow.get(k)
-        const ref = yield* referenceFor(a.release)
+      const ordered = [...accs.values()].sort((x, y) => x.w - y.w || x.rid - y.rid)
+      for (const a of ordered) {
+        const sample = byWindow.get(`${a.w}|${a.rid}`)
+        const ref = yield* referenceFor(ridName(a.rid))
         const drift: Array<ServingDrift> = []
         if (ref !== null && sample !== undefined) {
           const asDrift = (kind: ServingDrift["kind"], d: ReturnType<typeof featureDrift>): ServingDrift => ({
@@ -345,15 +319,14 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
         windows.push({
           start: new Date(a.w).toISOString(),
           end: new Date(a.w + W).toISOString(),
-          releaseId: a.release,
+          releaseId: ridName(a.rid),
           rows: a.n,
           labelled: a.nl,
-          realised: a.nl === 0 ? null : metrics(a.tp, a.fp, a.fn, auc(a.rbins)),
-          estimated: metrics(a.etp, a.efp, a.efn, auc(a.ebins)),
+          realised: a.nl === 0 ? null : metrics(a.tp, a.fp, a.fn, auc(a.rp, a.rn)),
+          estimated: metrics(a.etp, a.efp, a.efn, auc(a.ep, a.en)),
           drift
         })
       }
-      windows.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : x.releaseId < y.releaseId ? -1 : x.releaseId > y.releaseId ? 1 : 0))
       const logged = new Set(windows.map((w) => w.releaseId))
       const calibration = Object.fromEntries([...calibrations].filter(([id]) => logged.has(id)).map(([id, c]) => [id, c === undefined ? "none (raw probabilities)" : c.method]))
       const loggedRows = windows.reduce((s, w) => s + w.rows, 0)
