@@ -269,7 +269,16 @@ describe("Monitoring over HTTP", () => {
       assert.deepStrictEqual(twice.body(), { rows: 0, duplicate: true })
 
       assert.deepStrictEqual((yield* send(HttpClientRequest.get("/monitoring"))).body(), { windows: [] })
+      assert.include((yield* send(HttpClientRequest.get("/"))).text, `id="production-empty"`)
       yield* monitorProgram(null)
+      // the dashboard's Production section: the chart, the window's volume, labels, F1s and drift
+      const page = (yield* send(HttpClientRequest.get("/"))).text
+      const section = page.slice(page.indexOf(`<section id="production">`), page.indexOf("</section>", page.indexOf(`<section id="production">`)))
+      assert.include(section, `<svg id="production-chart"`)
+      assert.include(section, `class="estimated"`)
+      assert.include(section, `class="realised"`)
+      assert.include(section, `class="threshold"`)
+      assert.match(section, /<\/span> 40<\/td><td>30<\/td>/)
       const m = (yield* send(HttpClientRequest.get("/monitoring"))).body()
       assert.deepStrictEqual(Object.keys(m), ["windows"])
       assert.lengthOf(m.windows, 1)

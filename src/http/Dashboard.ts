@@ -4,6 +4,7 @@
  * bearer token and refreshes the page's content every 30 s.
  */
 import type { DashboardData } from "./DashboardData.js"
+import { productionSection } from "./DashboardProduction.js"
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 const num = (x: number | null | undefined, d = 4) => (x === null || x === undefined || !Number.isFinite(x) ? "n/a" : Number(x.toFixed(d)).toString())
@@ -197,6 +198,7 @@ export const renderDashboard = (d: DashboardData): string => `<!doctype html>
 ${statusStrip(d)}
 ${chart(d)}
 ${dataDrift(d)}
+${productionSection(d.production ?? null)}
 ${releases(d)}
 ${report(d)}
 ${runs(d)}

@@ -8,7 +8,9 @@ import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
 import { Scorer } from "../services/Scorer.js"
+import { Monitor } from "../services/Monitor.js"
 import { Tracking } from "../services/Tracking.js"
+import type { ProductionData } from "./DashboardProduction.js"
 
 export interface DashboardData {
   readonly generatedAt: string
@@ -34,6 +36,8 @@ export interface DashboardData {
   readonly missing: ReadonlyArray<{ readonly column: string; readonly missing: number; readonly percent: number }>
   readonly classificationReport: ClassificationReport | null
   readonly hasReport: boolean
+  /** the served traffic's windows (the last monitor run) */
+  readonly production?: ProductionData | null
 }
 
 /** What a run's stored summary says, in a few words. */
@@ -133,6 +137,11 @@ export const dashboardData = Effect.gen(function*() {
     summary: yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => [])),
     missing: yield* diagnostics.missingData().pipe(Effect.orElseSucceed(() => [])),
     classificationReport: report,
-    hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false))
+    hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false)),
+    production: {
+      windows: (yield* Effect.flatMap(Monitor, (m) => m.latest())).windows,
+      threshold: liveF1 === null ? null : liveF1 - config.estimated_drop_tolerance,
+      window: config.monitor_window
+    }
   } satisfies DashboardData
 }).pipe(Effect.withSpan("dashboardData"))

@@ -7,6 +7,7 @@ import { Diagnostics } from "../services/Diagnostics.js"
 import { FileStore } from "../services/FileStore.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Model, modelHash } from "../services/Model.js"
+import { Monitor } from "../services/Monitor.js"
 import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
@@ -132,7 +133,12 @@ export const reportingStep = (runId: number | null) =>
       dataDrift: (yield* tracking.dataDrift(1))[0] ?? null,
       rocAuc: score.rocAuc,
       logLoss: score.logLoss,
-      ingestedFiles: ingested.map((name) => ({ name, ingestedAt: ingestedAt.get(name) ?? null }))
+      ingestedFiles: ingested.map((name) => ({ name, ingestedAt: ingestedAt.get(name) ?? null })),
+      production: {
+        windows: (yield* Effect.flatMap(Monitor, (m) => m.latest())).windows,
+        threshold: score.f1 - config.estimated_drop_tolerance,
+        window: config.monitor_window
+      }
     }, paths.png, paths.pdf)
     yield* Effect.logInfo(`wrote ${written.pngPath} and ${written.pdfPath}`)
     return { png: written.pngPath, pdf: written.pdfPath, f1: score.f1, releaseId }

@@ -1,4 +1,5 @@
 /** Reporter: the confusion-matrix PNG and the PDF performance report. */
+import type { MonitoringWindow } from "../domain/Monitoring.js"
 import { Effect, Layer } from "effect"
 // pdfkit and pureimage load on first use: a run with nothing to report never pays for them
 type PImageModule = typeof import("pureimage")
@@ -35,6 +36,8 @@ export interface ReportData {
   readonly logLoss: number | null
   /** the files in the data set, with when each was ingested (null where the time is not known) */
   readonly ingestedFiles: ReadonlyArray<{ readonly name: string; readonly ingestedAt: string | null }>
+  /** the served traffic's windows (the last monitor run), for the Production section */
+  readonly production?: { readonly windows: ReadonlyArray<MonitoringWindow>; readonly threshold: number | null; readonly window: string } | null
 }
 
 let pureimage: Promise<PImageModule> | undefined
@@ -186,6 +189,22 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
         f.feature, fmt(f.psi, 3), f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : fmt(f.ksPValue),
         `${fmt(100 * f.missingRateCurrent, 1)} %`, `${fmt(f.meanReference, 2)} → ${fmt(f.meanCurrent, 2)}`, f.flagged ? "yes" : "no"
       ]), [130, 50, 65, 50, 150, 50])
+    }
+
+    h("Production (served traffic)")
+    const prod = data.production ?? null
+    if (prod === null || prod.windows.length === 0) doc.text("no served traffic monitored yet: the prediction log fills as /prediction is called, and monitor computes its windows")
+    else {
+      doc.text(`windows of ${prod.window}; estimated F1 by CBPE from calibrated probabilities, realised F1 on the labelled rows${prod.threshold !== null ? `; threshold (live test F1 − tolerance) ${fmt(prod.threshold)}` : ""}`)
+      table(["window", "served", "labelled", "est. F1", "real. F1", "mean p (train → served)", "drifted features"], prod.windows.slice(-20).map((w) => {
+        const p = w.drift.find((d) => d.kind === "prediction")
+        const drifted = w.drift.filter((d) => d.flagged && d.kind !== "prediction").map((d) => d.feature)
+        return [
+          w.start.slice(0, 16).replace("T", " "), String(w.rows), String(w.labelled),
+          `${fmt(w.estimated.f1)}${prod.threshold !== null && w.estimated.f1 < prod.threshold ? " ▼" : ""}`, w.realised ? fmt(w.realised.f1) : "—",
+          p ? `${fmt(p.meanReference, 3)} → ${fmt(p.meanCurrent, 3)}${p.flagged ? " (drifted)" : ""}` : "n/a", drifted.join(", ") || "none"
+        ]
+      }), [85, 45, 45, 50, 50, 110, 110])
     }
 
     h("Summary statistics (the data set)")
