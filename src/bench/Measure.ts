@@ -83,6 +83,7 @@ export const startServer = async (command: string, args: ReadonlyArray<string>, 
     await new Promise((r) => setTimeout(r, 200))
   }
   return {
+    pid: child.pid!,
     stop: async () => {
       try {
         process.kill(-child.pid!, "SIGTERM")
