@@ -175,7 +175,7 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     const of = (name: string) => rows.filter((r) => r[1] === name)
     // what completed before the kill ran once and was not redone (on the killed worker, or on
     // the other if the run's shard moved to the killed one when it joined)
-    for (const name of ["begin", "ingest", "drift-check"]) {
+    for (const name of ["begin", "ingest", "monitor", "drift-check"]) {
       assert.deepStrictEqual(of(name).map((r) => r[3]), ["done"], `${name}: ${JSON.stringify(of(name))}`)
       assert.include([victim.name, survivor.name], of(name)[0]![2], name)
     }
