@@ -9,7 +9,7 @@ import { estimate } from "../src/lib/drift/Cbpe.js"
 import { classificationReport, rocAuc } from "../src/lib/Metrics.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { prng } from "../src/programs/GenerateData.js"
-import { monitorProgram } from "../src/programs/Monitor.js"
+import { judgeWindows, monitorProgram } from "../src/programs/Monitor.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
 import { predictColumns } from "../src/services/Model.js"
@@ -224,6 +224,30 @@ describe("drift_trigger \"estimated\" and the monitoring alerts", () => {
       "/t/data/sourcedata/train.csv": toCsv(simulate(1_000, 1)),
       "/t/data/testdata/test.csv": toCsv(simulate(500, 2))
     }, { drift_trigger: "estimated" }))), 60_000)
+})
+
+describe("judgeWindows", () => {
+  const w = (start: string, releaseId: string, estimated: number, realised: number | null, flagged: ReadonlyArray<string> = []) => ({
+    start, end: start, releaseId, rows: 100, labelled: realised === null ? 0 : 50,
+    realised: realised === null ? null : { f1: realised, precision: 0, recall: 0, rocAuc: null },
+    estimated: { f1: estimated, precision: 0, recall: 0, rocAuc: null },
+    drift: ["a", "b", "prediction"].map((feature) => ({
+      feature, kind: feature === "prediction" ? "prediction" as const : "numeric" as const, psi: 0, ksStatistic: 0, ksPValue: 1,
+      missingRateReference: 0, missingRateCurrent: 0, meanReference: 0, meanCurrent: 0, currentRows: 100, flagged: flagged.includes(feature), reasons: []
+    }))
+  })
+  it("judges the live release's newest window: estimated and realised F1 against its test F1 − tolerance, and the flagged inputs", () => {
+    const windows = [w("2026-01-01T00:00:00.000Z", "r1", 0.5, 0.5), w("2026-01-02T00:00:00.000Z", "r1", 0.76, 0.70, ["b"]), w("2026-01-03T00:00:00.000Z", "r0", 0.1, 0.1)]
+    const v = judgeWindows(windows, "r1", 0.8, 0.05)
+    assert.strictEqual(v.window?.start, "2026-01-02T00:00:00.000Z")
+    assert.closeTo(v.threshold!, 0.75, 1e-12)
+    assert.deepStrictEqual([v.estimatedDrop, v.realisedDrop, v.servingDrift], [false, true, ["b"]])
+    assert.include(v.reason, "realised F1 0.7000 on 50 labelled row(s) < 0.7500")
+    const unlabelled = judgeWindows([w("2026-01-02T00:00:00.000Z", "r1", 0.7, null)], "r1", 0.8, 0.05)
+    assert.deepStrictEqual([unlabelled.estimatedDrop, unlabelled.realisedDrop], [true, false])
+    assert.include(unlabelled.reason, "no labels yet")
+    assert.isNull(judgeWindows(windows, "r2", 0.8, 0.05).window)
+  })
 })
 
 const TOKEN = "s3cret-token"
