@@ -4,13 +4,16 @@ import { Args, Command, Options, ValidationError } from "@effect/cli"
 // and undici among them) on every command
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import * as NodePath from "node:path"
 import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
 import { describeFailure } from "../programs/Failure.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { withLock } from "../programs/Lock.js"
 import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/GenerateData.js"
-import { DEFAULT_DATASET } from "../domain/Dataset.js"
+import { DatasetSchema, DEFAULT_DATASET } from "../domain/Dataset.js"
+import { ConfigError } from "../domain/Errors.js"
+import { withGeneratedCategories } from "../programs/GenerateRich.js"
 import { AppConfig, loadConfig } from "../services/AppConfig.js"
 import { configStamp, validatedStampPath } from "./QuickCheck.js"
 import { isClusterWorker, superviseWorkers } from "./Workers.js"
@@ -193,17 +196,34 @@ const generateCommand = Command.make("generate-data", {
   out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
   rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("bulk mode: this many rows in total")),
   files: Options.integer("files").pipe(Options.withDefault(4), Options.withDescription("bulk mode: split over this many files")),
-  seed: Options.integer("seed").pipe(Options.withDefault(42))
+  seed: Options.integer("seed").pipe(Options.withDefault(42)),
+  categorical: Options.integer("categorical").pipe(Options.withDefault(0), Options.withDescription(
+    "add this many categorical features (2 to 50 categories each, carrying signal; up to 8); the schema to declare is written to <folder>/dataset.json")),
+  labels: Options.text("labels").pipe(Options.optional, Options.withDescription(
+    "POSITIVE,NEGATIVE: the class labels to write (default: the config's; with --categorical, yes,no)"))
 }, (opts) =>
   Effect.gen(function*() {
     // the columns follow the config's declared dataset (the default columns without a config file)
     const store = yield* FileStore
-    const dataset = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
+    const declared = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
       ? (yield* loadConfig(opts.config)).dataset
       : DEFAULT_DATASET
+    const given = Option.map(opts.labels, (l) => l.split(",").map((x) => x.trim()))
+    if (Option.isSome(given) && (given.value.length !== 2 || given.value.some((x) => x.length === 0) || given.value[0] === given.value[1])) {
+      return yield* new ConfigError({ source: "--labels", message: `--labels takes two different labels, POSITIVE,NEGATIVE (got "${Option.getOrElse(opts.labels, () => "")}")` })
+    }
+    const labels = Option.isSome(given)
+      ? given.value as unknown as readonly [string, string]
+      : opts.categorical > 0 && declared.positive_label === "1" && declared.negative_label === "0" ? ["yes", "no"] as const : undefined
+    const dataset = opts.categorical > 0 || labels !== undefined ? withGeneratedCategories(declared, opts.categorical, labels) : declared
     const written = Option.isSome(opts.rows)
       ? yield* writeBulkData(opts.out, opts.rows.value, opts.files, opts.seed, dataset)
       : yield* writeSampleData(opts.out, SAMPLE_LAYOUT, dataset)
+    if (dataset !== declared) {
+      const path = NodePath.join(opts.out, "dataset.json")
+      yield* store.writeAtomic(path, JSON.stringify({ dataset: Schema.encodeSync(DatasetSchema)(dataset) }, null, 2) + "\n").pipe(Effect.orDie)
+      written.push(path)
+    }
     yield* Console.log(written.join("\n"))
   }).pipe(
     Effect.catchTag("ConfigError", (e) => Effect.zipRight(Console.error(`ConfigError: ${e.message}`), Effect.sync(() => { process.exitCode = 2 }))),

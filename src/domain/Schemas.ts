@@ -100,17 +100,45 @@ export const ConfusionMatrixSchema = Schema.Tuple(
   Schema.Tuple(Schema.Number, Schema.Number)
 )
 
-/** The trained model as saved to disk (trainedmodel.json). */
+/** How one feature is encoded for the model, learnt from the training data (lib/learners/Encoding.ts). */
+export const FeatureEncodingSchema = Schema.Union(
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("numeric"),
+    /** missing values take the training median */
+    impute: Schema.Number
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("categorical"),
+    /** the categories seen in training, sorted; others are unknown */
+    categories: Schema.Array(Schema.String),
+    /** missing values take the training's most frequent category (null: none was seen) */
+    impute: Schema.NullOr(Schema.String)
+  })
+).annotations({ identifier: "FeatureEncoding" })
+
+/**
+ * The trained model as saved to disk (trainedmodel.json). Format 2 carries the encoding
+ * (categories, imputation), the class labels and the names of the encoded columns that the
+ * arrays below are over; format 1 (numeric features, 0/1 labels) still loads.
+ */
 export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")({
-  format: Schema.Literal("drs-logistic-regression/1"),
+  format: Schema.Literal("drs-logistic-regression/1", "drs-logistic-regression/2"),
   features: Schema.Array(Schema.String),
+  /** format 2: each feature's encoding, in feature order */
+  encoding: Schema.optional(Schema.Array(FeatureEncodingSchema)),
+  /** format 2: the class labels as the files write them, [negative, positive] */
+  labels: Schema.optional(Schema.Tuple(Schema.String, Schema.String)),
+  /** format 2: the encoded columns: the numeric features, then each categorical feature's one-hot columns */
+  columns: Schema.optional(Schema.Array(Schema.String)),
   solver: Solver,
   C: Schema.Number,
-  /** feature standardisation: z = (x - mean) / scale */
+  /** column standardisation: z = (x - mean) / scale */
   means: Schema.Array(Schema.Number),
   scales: Schema.Array(Schema.Number),
-  /** missing features are imputed with the training medians */
-  impute: Schema.Array(Schema.Number),
+  /** format 1: missing features are imputed with the training medians */
+  impute: Schema.optional(Schema.Array(Schema.Number)),
   interceptStd: Schema.Number,
   weightsStd: Schema.Array(Schema.Number),
   /** the same model in raw feature space (scikit-learn's coef_ / intercept_) */
@@ -155,10 +183,20 @@ export class ScoreResult extends Schema.Class<ScoreResult>("ScoreResult")({
 
 export class ColumnSummary extends Schema.Class<ColumnSummary>("ColumnSummary")({
   column: Schema.String,
+  /** null for a categorical feature, as are median and std */
   mean: Schema.NullOr(Schema.Number),
   median: Schema.NullOr(Schema.Number),
   std: Schema.NullOr(Schema.Number),
-  count: Schema.Number
+  /** the values present */
+  count: Schema.Number,
+  /** "categorical" for a categorical feature; absent for a numeric one */
+  kind: Schema.optional(Schema.Literal("numeric", "categorical")),
+  /** a categorical feature: how many distinct categories */
+  distinct: Schema.optional(Schema.Number),
+  /** a categorical feature: the most frequent categories (up to 5) with their share of the rows */
+  top: Schema.optional(Schema.Array(Schema.Struct({ category: Schema.String, count: Schema.Number, share: Schema.Number }))),
+  /** a categorical feature: the share of rows where it is missing */
+  missingRate: Schema.optional(Schema.Number)
 }) {}
 
 export class MissingData extends Schema.Class<MissingData>("MissingData")({
@@ -218,7 +256,15 @@ export class FeatureDriftResult extends Schema.Class<FeatureDriftResult>("Featur
   referenceRows: Schema.Number,
   currentRows: Schema.Number,
   flagged: Schema.Boolean,
-  reasons: Schema.Array(Schema.String)
+  reasons: Schema.Array(Schema.String),
+  /** "categorical" for a categorical feature (its test is chi-square, not KS); absent for a numeric one */
+  kind: Schema.optional(Schema.Literal("numeric", "categorical")),
+  /** a categorical feature: the chi-square test of homogeneity over its categories (missing and unseen included) */
+  chiSquare: Schema.optional(Schema.NullOr(Schema.Number)),
+  chiSquarePValue: Schema.optional(Schema.NullOr(Schema.Number)),
+  chiSquareDof: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** a categorical feature: categories of the new rows that the reference never had, and their share */
+  newCategories: Schema.optional(Schema.Array(Schema.Struct({ category: Schema.String, share: Schema.Number })))
 }) {}
 
 /** The data drift of one run: every feature, against which reference. */

@@ -61,7 +61,7 @@ ${table("events", ["when", "event", "what"], d.events.slice(-12).reverse().map((
 
 const dataDrift = (d: DashboardData) => `<section id="data-drift"><h2>Data drift per feature</h2>${d.dataDrift
   ? `<p class="muted">new rows of the latest run against the live model's training data, ${when(d.dataDrift.at)}</p>` +
-    table("data-drift-table", ["feature", "PSI", "KS p-value", "flagged"], d.dataDrift.features.map((f) => [
+    table("data-drift-table", ["feature", "PSI", "p-value (KS; χ² for categories)", "flagged"], d.dataDrift.features.map((f) => [
       td(esc(f.feature)), td(num(f.psi, 3)), td(f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : num(f.ksPValue, 4)),
       td(f.flagged ? `<span class="pill drifted">▲ flagged</span> <span class="muted">${esc(f.reasons.join(", "))}</span>` : `<span class="pill stable">● ok</span>`)
     ]), "")
@@ -104,7 +104,13 @@ const report = (d: DashboardData) => {
 }
 
 const data = (d: DashboardData) => `<section id="data"><h2>Data</h2><div class="two">
-<div><h3>Summary statistics</h3>${table("summary-table", ["column", "mean", "median", "std", "n"], d.summary.map((s) => [td(esc(s.column)), td(num(s.mean)), td(num(s.median)), td(num(s.std)), td(String(s.count))]), "No data ingested yet.")}</div>
+<div><h3>Summary statistics</h3>${table("summary-table", ["column", "mean", "median", "std", "n"], d.summary.filter((s) => s.top === undefined).map((s) => [td(esc(s.column)), td(num(s.mean)), td(num(s.median)), td(num(s.std)), td(String(s.count))]), "No data ingested yet.")}${
+  d.summary.some((s) => s.top !== undefined)
+    ? `<h3>Categorical features</h3>${table("categories-table", ["column", "n", "categories", "most frequent", "missing %"], d.summary.filter((s) => s.top !== undefined).map((s) => [
+      td(esc(s.column)), td(String(s.count)), td(String(s.distinct ?? 0)),
+      `<td>${(s.top ?? []).map((t) => `${esc(t.category)} ${num(100 * t.share, 1)}%`).join(", ")}</td>`, td(num(100 * (s.missingRate ?? 0), 2))
+    ]), "")}`
+    : ""}</div>
 <div><h3>Missing data</h3>${table("missing-table", ["column", "missing", "%"], d.missing.map((m) => [td(esc(m.column)), td(String(m.missing)), td(num(m.percent, 2))]), "No data ingested yet.")}</div>
 </div></section>`
 

@@ -30,7 +30,13 @@ export interface DashboardData {
   readonly schedule: ReadonlyArray<{ readonly tick: string; readonly worker: string; readonly outcome: string | null; readonly runId: number | null; readonly durationMs: number | null }>
   readonly rejected: ReadonlyArray<{ readonly fileName: string; readonly reason: string; readonly at: string }>
   readonly ingested: ReadonlyArray<{ readonly fileName: string; readonly rows: number; readonly at: string }>
-  readonly summary: ReadonlyArray<{ readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number }>
+  readonly summary: ReadonlyArray<{
+    readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number
+    /** a categorical feature's distinct categories and most frequent ones */
+    readonly distinct?: number | undefined
+    readonly top?: ReadonlyArray<{ readonly category: string; readonly share: number }> | undefined
+    readonly missingRate?: number | undefined
+  }>
   readonly missing: ReadonlyArray<{ readonly column: string; readonly missing: number; readonly percent: number }>
   readonly classificationReport: ClassificationReport | null
   readonly hasReport: boolean
@@ -115,7 +121,7 @@ export const dashboardData = Effect.gen(function*() {
     threshold,
     scores: scores.map((s) => ({ at: s.scoredAt, f1: s.f1, kind: s.purpose === "deployed" ? "deployed (test data)" : `drift check (${s.dataKind ?? "?"} data)` })),
     events,
-    dataDrift: drift ? { at: drift.at, features: drift.features.map((f) => ({ feature: f.feature, psi: f.psi, ksPValue: f.ksPValue, flagged: f.flagged, reasons: f.reasons })) } : null,
+    dataDrift: drift ? { at: drift.at, features: drift.features.map((f) => ({ feature: f.feature, psi: f.psi, ksPValue: f.ksPValue ?? f.chiSquarePValue ?? null, flagged: f.flagged, reasons: f.reasons })) } : null,
     releases: releases.map((r) => ({ id: r.releaseId, at: r.deployedAt, f1: r.f1, dataHash: r.dataHash, live: r.live })).reverse(),
     runs: runs.map((r) => {
       const facts = runFacts(r.summary)

@@ -5,7 +5,9 @@ import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Effect, Metric, Option } from "effect"
-import { parseNumberCell } from "../lib/Cells.js"
+import { type DatasetSchema, labelsOf } from "../domain/Dataset.js"
+import type { Unseen } from "../lib/learners/Encoding.js"
+import { frameFromCsv, frameFromJson, type InputFrame } from "../lib/PredictionInput.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -16,7 +18,7 @@ import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
-import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
+import { type Api, BadRequest, Conflict, NotFound, Unauthorized, Unavailable } from "./Api.js"
 import { renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
 
@@ -36,8 +38,8 @@ const asset = (name: string) =>
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
-/** Feature columns from a CSV document for prediction: the declared features are required columns. */
-export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): Effect.Effect<{ rows: number; columns: Array<Float64Array> }, BadRequest> =>
+/** A frame of the rows of a CSV document for prediction: the declared features are required columns. */
+export const frameFromCsvText = (text: string, dataset: DatasetSchema): Effect.Effect<InputFrame, BadRequest> =>
   Effect.gen(function*() {
     let records: Array<Array<string>>
     try {
@@ -46,31 +48,15 @@ export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): E
       return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
     }
     if (records.length < 2) return yield* new BadRequest({ message: "csv: no data rows" })
-    const header = records[0]!.map((h) => h.trim())
-    const missing = features.filter((f) => !header.includes(f))
-    if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
-    const index = features.map((f) => header.indexOf(f))
-    const rows = records.length - 1
-    const columns = features.map(() => new Float64Array(rows))
-    for (let i = 0; i < rows; i++) {
-      const r = records[i + 1]!
-      for (let j = 0; j < features.length; j++) {
-        const v = parseNumberCell(r[index[j]!] ?? "")
-        if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${i + 2}, column "${features[j]}": ${v.invalid}` })
-        columns[j]![i] = v
-      }
-    }
-    return { rows, columns }
+    const frame = frameFromCsv(dataset, records)
+    if ("invalid" in frame) return yield* new BadRequest({ message: `csv: ${frame.invalid}` })
+    return frame
   })
 
-/** Feature columns from JSON rows (already validated by the payload schema). */
-const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyArray<string>) => {
-  const columns = features.map((f) => Float64Array.from(rows, (r) => {
-    const v = r[f]
-    return typeof v === "number" ? v : Number.NaN
-  }))
-  return { rows: rows.length, columns }
-}
+/** What the response says of categories the live model has not seen: each value and how many rows had it. */
+const unseenWarnings = (unseen: ReadonlyArray<Unseen>) =>
+  unseen.flatMap((u) => u.values.map((v) =>
+    `${u.feature}: the category "${v.value}" (${v.rows} row${v.rows === 1 ? "" : "s"}) was not seen in training; encoded as unknown`))
 
 const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
 
@@ -83,7 +69,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const tracking = yield* Tracking
     const store = yield* FileStore
     const config = yield* AppConfig
-    const features = config.dataset.feature_columns
+    const dataset = config.dataset
     const requireToken = yield* makeRequireToken
 
     return handlers
@@ -92,13 +78,21 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
-          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features)
+          const input = payload.rows !== undefined ? frameFromJson(dataset, payload.rows) : yield* frameFromCsvText(payload.csv!, dataset)
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const p = model.predict(live.model, { features: input.columns, rows: input.rows })
+          const unseen: Array<Unseen> = []
+          const p = model.predict(live.model, input, unseen)
           yield* Metric.increment(predictionRequests)
           yield* Metric.incrementBy(predictionsTotal, input.rows)
-          return { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }
+          const [negative, positive] = labelsOf(dataset)
+          return {
+            predictions: Array.from(p.predictions) as Array<0 | 1>,
+            labels: Array.from(p.predictions, (c) => (c === 1 ? positive : negative)),
+            probabilities: Array.from(p.probabilities),
+            releaseId: live.releaseId,
+            warnings: unseenWarnings(unseen)
+          }
         }))
       .handle("scoring", () =>
         Effect.gen(function*() {

@@ -9,13 +9,22 @@ import * as NodePath from "node:path"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { Deployer } from "../services/Deployer.js"
 import { FileStore } from "../services/FileStore.js"
 import { makeApi } from "./Api.js"
 import { modelHandlers, releaseHandlers, systemHandlers } from "./Handlers.js"
 
-/** The API of the configured dataset, with its handlers. */
-export const ApiLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => {
-  const api = makeApi(config.dataset)
+/**
+ * The API of the configured dataset, with its handlers. The OpenAPI document lists the
+ * categories the model live at start-up knows as examples of each categorical feature.
+ */
+export const ApiLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* AppConfig
+  const live = config.dataset.categorical_columns.length === 0
+    ? undefined
+    : yield* Effect.flatMap(Deployer, (d) => d.current()).pipe(Effect.map((l) => l.model), Effect.catchAllCause(() => Effect.succeed(undefined)))
+  const categories = new Map((live?.encoding ?? []).flatMap((e) => (e.kind === "categorical" ? [[e.name, e.categories] as const] : [])))
+  const api = makeApi(config.dataset, categories)
   return HttpApiBuilder.api(api).pipe(Layer.provide([modelHandlers(api), releaseHandlers(api), systemHandlers(api)]))
 }))
 

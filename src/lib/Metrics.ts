@@ -24,12 +24,14 @@ const harmonic = (p: number, r: number) => (p + r === 0 ? 0 : (2 * p * r) / (p +
 /**
  * scikit-learn's `classification_report(actual, predicted, output_dict=True)`: precision,
  * recall, F1 and support per class, accuracy, and the macro and support-weighted averages.
- * `labels` defaults to the sorted labels present in either column.
+ * `labels` defaults to the sorted labels present in either column; `names` keys each class
+ * (by default its number), e.g. by the label text the data uses.
  */
 export const classificationReport = (
   actual: ArrayLike<number>,
   predicted: ArrayLike<number>,
-  labels?: ReadonlyArray<number>
+  labels?: ReadonlyArray<number>,
+  names?: ReadonlyArray<string>
 ): ClassificationReport => {
   const n = actual.length
   if (predicted.length !== n) throw new Error(`classification report needs equal lengths, got ${n} and ${predicted.length}`)
@@ -43,7 +45,7 @@ export const classificationReport = (
   for (let i = 0; i < n; i++) if (actual[i] === predicted[i]) correct++
   const perClass: Record<string, ClassMetrics> = {}
   const rows: Array<ClassMetrics> = []
-  for (const c of classes) {
+  for (const [k, c] of classes.entries()) {
     let tp = 0
     let predictedC = 0
     let actualC = 0
@@ -57,7 +59,7 @@ export const classificationReport = (
     const precision = ratio(tp, predictedC)
     const recall = ratio(tp, actualC)
     const m = { precision, recall, f1: harmonic(precision, recall), support: actualC }
-    perClass[String(c)] = m
+    perClass[names?.[k] ?? String(c)] = m
     rows.push(m)
   }
   const total = rows.reduce((s, m) => s + m.support, 0)

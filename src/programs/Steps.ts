@@ -1,6 +1,7 @@
 /** The pipeline steps, each a program over service tags. */
 import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
+import { labelsOf } from "../domain/Dataset.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
@@ -43,8 +44,8 @@ export const trainingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     // the current snapshot, checked against its hash: never train on nothing or on the wrong data
     const snapshot = yield* snapshots.current()
-    const { frame, impute } = yield* snapshots.trainingFrame(snapshot)
-    const artifact = yield* model.train(frame, snapshot.hash, impute)
+    const frame = yield* snapshots.frame(snapshot.path, snapshot.rows)
+    const artifact = yield* model.train(frame, snapshot.hash)
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)
     yield* tracking.recordModel({
@@ -122,6 +123,7 @@ export const reportingStep = (runId: number | null) =>
       testScore: score.f1,
       testRows: score.rows,
       confusionMatrix: score.confusionMatrix,
+      labels: labelsOf(config.dataset),
       scoreHistory: history.map((s) => ({ at: s.scoredAt, f1: s.f1, purpose: s.purpose })),
       drift: drift.map((d) => ({ at: d.decidedAt, test: d.test, drifted: d.drifted, reason: d.reason })),
       summary: yield* diagnostics.summaryStats(),

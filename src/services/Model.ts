@@ -1,16 +1,21 @@
 /** Model: logistic regression on the declared feature columns; save/load as JSON. */
 import { Effect, Layer, ParseResult, Schema } from "effect"
 import * as NodePath from "node:path"
+import { isCategorical, labelsOf } from "../domain/Dataset.js"
 import { ModelNotFound, NoDataError } from "../domain/Errors.js"
 import { ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
-import { type Frame, presentMedian } from "../lib/Frame.js"
-import { classes, fit, probabilities } from "../lib/Logistic.js"
+import type { Frame } from "../lib/Frame.js"
+import type { Unseen } from "../lib/learners/Encoding.js"
+import { encodingOf, fitLinear, linearProbabilities } from "../lib/learners/Linear.js"
+import { classes } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 import { Progress } from "./Progress.js"
 
 export const modelPath = (folder: string) => NodePath.join(folder, "trainedmodel.json")
+
+type FrameColumns = Pick<Frame, "featureNames" | "features" | "levels" | "rows">
 
 export interface Predictions {
   readonly predictions: Uint8Array
@@ -23,9 +28,9 @@ const encodeArtifact = Schema.encodeSync(ModelArtifactFromJson)
 export const artifactJson = (m: ModelArtifact) => encodeArtifact(m)
 export const modelHash = (m: ModelArtifact) => sha256(artifactJson(m))
 
-/** Predict with a model on columns named by the model's features (missing values: the training medians). */
-export const predictColumns = (m: ModelArtifact, features: ReadonlyArray<ArrayLike<number>>, rows: number): Predictions => {
-  const p = probabilities(m, features, rows, m.impute)
+/** Predict with a model on a frame with the model's features (encoded as the model was trained). */
+export const predictFrame = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Predictions => {
+  const p = linearProbabilities(m, frame, unseen)
   return { predictions: classes(p), probabilities: p }
 }
 
@@ -36,20 +41,16 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     const progress = yield* Progress
 
     /**
-     * Fit on a frame. Missing (NaN) feature values are filled in place with `impute`, by
-     * default the column medians: the frame belongs to the model from here on.
+     * Fit on a frame. Its numeric columns' missing values are filled in place with the
+     * training medians: the frame belongs to the model from here on.
      */
-    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string, impute?: ReadonlyArray<number>) {
+    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string) {
       if (frame.rows === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
-      const fill = impute ?? frame.features.map((col) => {
-        const m = presentMedian(col)
-        return Number.isNaN(m) ? 0 : m
-      })
-      frame.features.forEach((col, j) => {
-        for (let i = 0; i < col.length; i++) if (Number.isNaN(col[i]!)) col[i] = fill[j]!
-      })
+      if (config.solver === "gradient-descent" && frame.levels.some((l) => l !== null)) {
+        return yield* new NoDataError({ message: "the gradient-descent solver takes numeric features only; set solver to liblinear for categorical_columns" })
+      }
       const line = progress.start("training")
-      const fitted = fit(frame.features, frame.target, {
+      const { encoding, columns, fitted } = fitLinear(frame, {
         onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
         // the frame is the model's (see above): no second copy of the data
         inPlace: true,
@@ -63,13 +64,15 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
       yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
       return ModelArtifact.make({
-        format: "drs-logistic-regression/1",
+        format: "drs-logistic-regression/2",
         features: [...frame.featureNames],
+        encoding,
+        labels: labelsOf(config.dataset),
+        columns,
         solver: config.solver,
         C: config.regularization_C,
         means: fitted.means,
         scales: fitted.scales,
-        impute: [...fill],
         interceptStd: fitted.interceptStd,
         weightsStd: fitted.weightsStd,
         coefficients: fitted.coefficients,
@@ -83,7 +86,7 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     })
 
     /** Predictions for a frame whose features are the model's, in its order. */
-    const predict = (m: ModelArtifact, frame: Pick<Frame, "features" | "rows">): Predictions => predictColumns(m, frame.features, frame.rows)
+    const predict = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Predictions => predictFrame(m, frame, unseen)
 
     const save = Effect.fn("Model.save")(function*(m: ModelArtifact, path: string = modelPath(config.output_model_path)) {
       yield* store.writeAtomic(path, JSON.stringify(JSON.parse(artifactJson(m)), null, 2) + "\n").pipe(Effect.orDie)
@@ -98,6 +101,10 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       const declared = config.dataset.feature_columns
       if (m.features.length !== declared.length || m.features.some((f, j) => f !== declared[j])) {
         return yield* new ModelNotFound({ path, message: `the model at ${path} uses the features ${m.features.join(", ")}, but config.json declares ${declared.join(", ")}` })
+      }
+      const kinds = encodingOf(m).filter((e) => (e.kind === "categorical") !== isCategorical(config.dataset, e.name))
+      if (kinds.length > 0) {
+        return yield* new ModelNotFound({ path, message: `the model at ${path} encodes ${kinds.map((e) => `${e.name} as ${e.kind}`).join(", ")}, but config.json's categorical_columns say otherwise` })
       }
       return m
     })

@@ -18,6 +18,8 @@ export interface ReportData {
   readonly testScore: number
   readonly testRows: number
   readonly confusionMatrix: ConfusionMatrix
+  /** the class labels as the data writes them, [negative, positive] */
+  readonly labels?: readonly [string, string]
   readonly scoreHistory: ReadonlyArray<{ readonly at: string; readonly f1: number; readonly purpose: string }>
   readonly drift: ReadonlyArray<{ readonly at: string; readonly test: string; readonly drifted: boolean; readonly reason: string }>
   readonly summary: ReadonlyArray<ColumnSummary>
@@ -27,7 +29,7 @@ export interface ReportData {
   /** the latest per-feature data drift (new rows against the live model's training data) */
   readonly dataDrift: {
     readonly at: string
-    readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
+    readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly chiSquarePValue?: number | null | undefined; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
   } | null
   /** scikit-learn's classification report of the model on the test data */
   readonly classificationReport: ClassificationReport | null
@@ -58,7 +60,7 @@ const collect = (write: (sink: PassThrough) => Promise<void> | void) =>
   })
 
 /** Render a 2×2 confusion matrix (rows: actual, columns: predicted) as a PNG. */
-export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string): Promise<Uint8Array> => {
+export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string, labels: readonly [string, string] = ["0", "1"]): Promise<Uint8Array> => {
   const PImage = await loadPureimage()
   const W = 520
   const H = 460
@@ -90,15 +92,18 @@ export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string):
   ctx.fillStyle = "#111111"
   ctx.font = "14pt DejaVuSans"
   ctx.fillText("Predicted", x0 + cell - 40, y0 - 34)
-  ctx.fillText("0 (stayed)", x0 + 30, y0 - 10)
-  ctx.fillText("1 (exited)", x0 + cell + 30, y0 - 10)
+  // the classes as the data names them, cut to fit a cell
+  const [negative, positive] = labels.map((l) => (l.length > 14 ? `${l.slice(0, 13)}…` : l))
+  ctx.fillText(negative!, x0 + 30, y0 - 10)
+  ctx.fillText(positive!, x0 + cell + 30, y0 - 10)
   ctx.fillText("Actual", 20, y0 + cell + 5)
-  ctx.fillText("0 (stayed)", 60, y0 + cell / 2)
-  ctx.fillText("1 (exited)", 60, y0 + cell + cell / 2)
+  ctx.fillText(negative!, 60, y0 + cell / 2)
+  ctx.fillText(positive!, 60, y0 + cell + cell / 2)
   return collect((sink) => PImage.encodePNGToStream(img, sink))
 }
 
 const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined ? "n/a" : Number(x.toFixed(digits)).toString())
+const pValue = (p: number | null) => (p === null ? "n/a" : p < 1e-4 ? p.toExponential(2) : fmt(p))
 
 /** Render the performance report as a PDF. */
 export const renderReport = async (data: ReportData, confusionPng: Uint8Array): Promise<Uint8Array> => {
@@ -182,14 +187,22 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     if (data.dataDrift === null) doc.text("no data-drift check yet: it runs when new files arrive while a model is live")
     else {
       doc.text(`new rows of the run at ${data.dataDrift.at} against the live model's training data`)
-      table(["feature", "PSI", "KS p-value", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
-        f.feature, fmt(f.psi, 3), f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : fmt(f.ksPValue),
+      table(["feature", "PSI", "p (KS; χ²)", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
+        f.feature, fmt(f.psi, 3), pValue(f.ksPValue ?? f.chiSquarePValue ?? null),
         `${fmt(100 * f.missingRateCurrent, 1)} %`, `${fmt(f.meanReference, 2)} → ${fmt(f.meanCurrent, 2)}`, f.flagged ? "yes" : "no"
       ]), [130, 50, 65, 50, 150, 50])
     }
 
     h("Summary statistics (the data set)")
-    table(["column", "mean", "median", "std", "n"], data.summary.map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])
+    table(["column", "mean", "median", "std", "n"], data.summary.filter((s) => s.top === undefined).map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])
+    const categorical = data.summary.filter((s) => s.top !== undefined)
+    if (categorical.length > 0) {
+      h("Categorical features")
+      table(["column", "n", "categories", "most frequent (share)", "missing"], categorical.map((s) => [
+        s.column, String(s.count), String(s.distinct ?? 0), (s.top ?? []).slice(0, 3).map((t) => `${t.category} ${fmt(100 * t.share, 1)}%`).join(", "),
+        `${fmt(100 * (s.missingRate ?? 0), 2)} %`
+      ]), [110, 55, 65, 215, 50])
+    }
 
     h("Missing data")
     table(["column", "missing", "percent"], data.missing.map((m) => [m.column, String(m.missing), `${fmt(m.percent, 2)} %`]), [200, 150, 145])
@@ -211,15 +224,15 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
 export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
-    const confusionPng = Effect.fn("Reporter.confusionPng")(function*(cm: ConfusionMatrix, title = "Confusion matrix") {
-      return yield* Effect.tryPromise({ try: () => renderConfusionMatrix(cm, title), catch: (e) => new ReportError({ message: `PNG rendering failed: ${String(e)}` }) })
+    const confusionPng = Effect.fn("Reporter.confusionPng")(function*(cm: ConfusionMatrix, title = "Confusion matrix", labels?: readonly [string, string]) {
+      return yield* Effect.tryPromise({ try: () => renderConfusionMatrix(cm, title, labels), catch: (e) => new ReportError({ message: `PNG rendering failed: ${String(e)}` }) })
     })
     const pdf = Effect.fn("Reporter.pdf")(function*(data: ReportData, png: Uint8Array) {
       return yield* Effect.tryPromise({ try: () => renderReport(data, png), catch: (e) => new ReportError({ message: `PDF rendering failed: ${String(e)}` }) })
     })
     /** Render both and write them atomically; returns their paths. */
     const write = Effect.fn("Reporter.write")(function*(data: ReportData, pngPath: string, pdfPath: string) {
-      const png = yield* confusionPng(data.confusionMatrix, `Confusion matrix — F1 ${fmt(data.testScore)}`)
+      const png = yield* confusionPng(data.confusionMatrix, `Confusion matrix — F1 ${fmt(data.testScore)}`, data.labels)
       yield* store.writeAtomic(pngPath, png).pipe(Effect.orDie)
       const bytes = yield* pdf(data, png)
       yield* store.writeAtomic(pdfPath, bytes).pipe(Effect.orDie)

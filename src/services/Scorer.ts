@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 import { DuckDb } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
+import { labelsOf } from "../domain/Dataset.js"
 import { ModelArtifact, ScoreResult } from "../domain/Schemas.js"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { Frame } from "../lib/Frame.js"
@@ -30,7 +31,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
       const cm = confusionMatrix(frame.target, predictions)
       return ScoreResult.make({
         f1: f1FromMatrix(cm), rows: frame.rows, confusionMatrix: cm,
-        classificationReport: classificationReport(frame.target, predictions, [0, 1]),
+        classificationReport: classificationReport(frame.target, predictions, [0, 1], labelsOf(config.dataset)),
         rocAuc: rocAuc(frame.target, probabilities),
         logLoss: logLoss(frame.target, probabilities),
         dataset, modelHash: modelHash(m), at: new Date().toISOString()
