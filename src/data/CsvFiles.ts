@@ -70,7 +70,8 @@ const headerFrom = async (src: CsvSource, dataset: DatasetSchema, buffer: Uint8A
   }
   const expected = columnsOf(dataset)
   const missing = expected.filter((c) => !header.includes(c))
-  const unknown = dataset.extra_columns === "reject" ? extraColumns(header, dataset) : []
+  // undeclared columns are an error with extra_columns "reject"; otherwise named only beside a missing one (a renamed column?)
+  const unknown = dataset.extra_columns === "reject" || missing.length > 0 ? extraColumns(header, dataset) : []
   const dupes = [...new Set(header.filter((h, i) => header.indexOf(h) !== i))]
   if (missing.length > 0 || unknown.length > 0 || dupes.length > 0) {
     const parts = [
@@ -185,8 +186,13 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
   const rejects = `rej_${process.pid}_${n}`
   const scans = `scan_${process.pid}_${n}`
   try {
-    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declaredColumns(dataset)}
+    // every column of the file is read, undeclared ones too (then dropped): the reject
+    // tables name a column by its place among the columns read
+    const extras = extraColumns(header, dataset)
+    const kept = extras.map((_, i) => freeName(header, `drs_extra_${i}`))
+    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declaredColumns(dataset)}${extras.map((e, i) => `, ${ident(e)} AS ${ident(kept[i]!)}`).join("")}
       FROM ${readCsv([src.path], header, dataset, maxFieldBytes, `, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}`)
+    for (const k of kept) await c.run(`ALTER TABLE ${table} DROP COLUMN ${ident(k)}`)
     const bad = (await c.runAndReadAll(
       `SELECT line, column_name, error_type, error_message FROM ${rejects} ORDER BY line, column_idx LIMIT 1`
     )).getRowObjectsJS() as Array<Reject>
@@ -248,7 +254,7 @@ const checkGroup = async (
     // every column is read (and so converted and checked), as when the rows are kept
     const summary = (await c.runAndReadAll(
       `SELECT ${ident(fileColumn)} AS file, count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")}${
-        columnsOf(dataset).map((col, i) => `, count(${ident(col)}) AS v${i}`).join("")}
+        header.map((col, i) => `, count(${ident(col)}) AS v${i}`).join("")}
       FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}
       GROUP BY ALL`
     )).getRowObjectsJS() as Array<Record<string, bigint | number | boolean | string | null>>
