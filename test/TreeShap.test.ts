@@ -37,7 +37,7 @@ const bruteForce = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>,
       if (S & (1 << f)) continue
       let size = 0
       for (let k = 0; k < M; k++) if (S & (1 << k)) size++
-      phi[f] += ((fact(size) * fact(M - size - 1)) / fact(M)) * (v(S | (1 << f)) - v(S))
+      phi[f] = phi[f]! + ((fact(size) * fact(M - size - 1)) / fact(M)) * (v(S | (1 << f)) - v(S))
     }
   }
   return { base: v(0), phi }
