@@ -113,19 +113,23 @@ const stratifiedSplit = (y: ArrayLike<number>, fraction: number, seed: number) =
   const n = y.length
   const nVal = Math.ceil(fraction * n)
   const random = seededRandom(seed + 1)
-  const byClass: Array<Array<number>> = [[], []]
-  for (let i = 0; i < n; i++) byClass[y[i]!]!.push(i)
+  let positives = 0
+  for (let i = 0; i < n; i++) positives += y[i]!
+  const byClass = [new Uint32Array(n - positives), new Uint32Array(positives)]
+  const fill = [0, 0]
+  for (let i = 0; i < n; i++) byClass[y[i]!]![fill[y[i]!]!++] = i
   const take0 = Math.min(byClass[0]!.length, Math.round((nVal * byClass[0]!.length) / n))
   const take = [take0, Math.min(byClass[1]!.length, nVal - take0)]
   const isVal = new Uint8Array(n)
   byClass.forEach((rows, c) => {
-    for (let i = rows.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1))
-      const t = rows[i]!
-      rows[i] = rows[j]!
+    // partial Fisher–Yates: the first take[c] slots become a uniform sample
+    for (let k = 0; k < take[c]!; k++) {
+      const j = k + Math.floor(random() * (rows.length - k))
+      const t = rows[k]!
+      rows[k] = rows[j]!
       rows[j] = t
+      isVal[rows[k]!] = 1
     }
-    for (let k = 0; k < take[c]!; k++) isVal[rows[k]!] = 1
   })
   const train = new Uint32Array(n - nVal)
   const val = new Uint32Array(nVal)
@@ -175,7 +179,8 @@ export const fitBoosting = (
   const binStride = maxBins + 1
   const hctx: HistogramContext = {
     binned, gradients, hessians, binStride,
-    orderedGradients: new Float32Array(n), orderedHessians: new Float32Array(n)
+    // only the smaller child's rows are gathered: at most half of the rows
+    orderedGradients: new Float32Array((n >> 1) + 1), orderedHessians: new Float32Array((n >> 1) + 1)
   }
   const sctx: SplitterContext = {
     nFeatures, binStride, missingBin,

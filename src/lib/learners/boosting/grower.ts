@@ -162,13 +162,21 @@ export const growTree = (
         else scratch[r++] = row
       }
     } else {
+      // the missing bin is above every threshold bin: it goes left only when sent there
       const threshold = split.binIndex
-      const missingLeft = split.missingGoToLeft
-      for (let i = node.start; i < node.stop; i++) {
-        const row = partition[i]!
-        const b = col[row]!
-        if ((missingLeft && b === missingBin) || b <= threshold) partition[l++] = row
-        else scratch[r++] = row
+      if (split.missingGoToLeft) {
+        for (let i = node.start; i < node.stop; i++) {
+          const row = partition[i]!
+          const b = col[row]!
+          if (b <= threshold || b === missingBin) partition[l++] = row
+          else scratch[r++] = row
+        }
+      } else {
+        for (let i = node.start; i < node.stop; i++) {
+          const row = partition[i]!
+          if (col[row]! <= threshold) partition[l++] = row
+          else scratch[r++] = row
+        }
       }
     }
     partition.set(scratch.subarray(0, r), l)
