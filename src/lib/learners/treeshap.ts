@@ -73,56 +73,55 @@ export const expectedTreeValue = (t: CompiledTree): number => {
   return s / t.cover[0]!
 }
 
-/** Adds one row's contributions of one tree to phi. `value(f)` is the row's raw value or code of feature f. */
-const shapRow = (
-  t: CompiledTree,
-  value: (f: number) => number,
-  categorical: Uint8Array,
-  phi: Float64Array,
-  p: PathBuffers
-) => {
-  const recurse = (node: number, at: number, depth: number, zero: number, one: number, feature: number): void => {
-    // copy the parent's path (depth entries) to this level's slot
-    const next = at + depth
-    if (depth > 0) {
-      p.feature.copyWithin(next, at, at + depth)
-      p.zero.copyWithin(next, at, at + depth)
-      p.one.copyWithin(next, at, at + depth)
-      p.weight.copyWithin(next, at, at + depth)
-    }
-    const here = depth > 0 ? next : at
-    extendPath(p, here, depth, zero, one, feature)
-    if (t.split[node] === LEAF) {
-      const v = t.value[node]!
-      for (let i = 1; i <= depth; i++) {
-        const w = unwoundPathSum(p, here, depth, i)
-        const f = p.feature[here + i]!
-        phi[f] = phi[f]! + w * (p.one[here + i]! - p.zero[here + i]!) * v
-      }
-      return
-    }
-    const f = t.feature[node]!
-    const left = goesLeft(t, node, value(f), categorical[f] === 1)
-    const hot = left ? t.left[node]! : t.right[node]!
-    const cold = left ? t.right[node]! : t.left[node]!
-    const cover = t.cover[node]!
-    const hotZero = t.cover[hot]! / cover
-    const coldZero = t.cover[cold]! / cover
-    let incomingZero = 1
-    let incomingOne = 1
-    let d = depth
-    let k = 0
-    for (; k <= d; k++) if (p.feature[here + k] === f) break
-    if (k !== d + 1) {
-      incomingZero = p.zero[here + k]!
-      incomingOne = p.one[here + k]!
-      unwindPath(p, here, d, k)
-      d -= 1
-    }
-    recurse(hot, here, d + 1, hotZero * incomingZero, incomingOne, f)
-    recurse(cold, here, d + 1, coldZero * incomingZero, 0, f)
+interface RowState {
+  t: CompiledTree
+  /** the row's raw value (numeric) or code (categorical) per feature */
+  readonly x: Float64Array
+  readonly categorical: Uint8Array
+  readonly phi: Float64Array
+  readonly p: PathBuffers
+}
+
+const recurse = (st: RowState, node: number, at: number, depth: number, zero: number, one: number, feature: number): void => {
+  const { t, p } = st
+  // this level's path lives after the parent's (depth entries copied)
+  const here = at + depth
+  if (depth > 0) {
+    p.feature.copyWithin(here, at, here)
+    p.zero.copyWithin(here, at, here)
+    p.one.copyWithin(here, at, here)
+    p.weight.copyWithin(here, at, here)
   }
-  recurse(0, 0, 0, 1, 1, -1)
+  extendPath(p, here, depth, zero, one, feature)
+  if (t.split[node] === LEAF) {
+    const v = t.value[node]!
+    const phi = st.phi
+    for (let i = 1; i <= depth; i++) {
+      const w = unwoundPathSum(p, here, depth, i)
+      const f = p.feature[here + i]!
+      phi[f] = phi[f]! + w * (p.one[here + i]! - p.zero[here + i]!) * v
+    }
+    return
+  }
+  const f = t.feature[node]!
+  const left = goesLeft(t, node, st.x[f]!, st.categorical[f] === 1)
+  const hot = left ? t.left[node]! : t.right[node]!
+  const cold = left ? t.right[node]! : t.left[node]!
+  const cover = t.cover[node]!
+  let incomingZero = 1
+  let incomingOne = 1
+  let d = depth
+  let k = 0
+  for (; k <= d; k++) if (p.feature[here + k] === f) break
+  if (k !== d + 1) {
+    // the feature was split on above: undo that split so it is redone here
+    incomingZero = p.zero[here + k]!
+    incomingOne = p.one[here + k]!
+    unwindPath(p, here, d, k)
+    d -= 1
+  }
+  recurse(st, hot, here, d + 1, (t.cover[hot]! / cover) * incomingZero, incomingOne, f)
+  recurse(st, cold, here, d + 1, (t.cover[cold]! / cover) * incomingZero, 0, f)
 }
 
 /**
@@ -145,18 +144,22 @@ export const treeShap = (
   }
   const categorical = Uint8Array.from(features, (f) => (f.kind === "categorical" ? 1 : 0))
   const contributions = Array.from({ length: m }, () => new Float64Array(rows))
-  const phi = new Float64Array(m)
-  let row = 0
-  const value = (f: number): number => {
-    const col = features[f]!
-    return col.kind === "numeric" ? col.values[row]! : col.codes[row]!
-  }
-  for (row = 0; row < rows; row++) {
-    phi.fill(0)
-    for (const t of trees) if (t.split[0] !== LEAF) shapRow(t, value, categorical, phi, p)
-    for (let f = 0; f < m; f++) contributions[f]![row] = phi[f]!
-  }
   let base = model.baseline
   for (const t of trees) base += expectedTreeValue(t)
+  if (trees.length === 0) return { base, contributions }
+  const st: RowState = { t: trees[0]!, x: new Float64Array(m), categorical, phi: new Float64Array(m), p }
+  for (let row = 0; row < rows; row++) {
+    for (let f = 0; f < m; f++) {
+      const col = features[f]!
+      st.x[f] = col.kind === "numeric" ? col.values[row]! : col.codes[row]!
+    }
+    st.phi.fill(0)
+    for (const t of trees) {
+      if (t.split[0] === LEAF) continue
+      st.t = t
+      recurse(st, 0, 0, 0, 1, 1, -1)
+    }
+    for (let f = 0; f < m; f++) contributions[f]![row] = st.phi[f]!
+  }
   return { base, contributions }
 }
