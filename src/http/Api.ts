@@ -56,7 +56,12 @@ export const PredictionResponse = Schema.Struct({
   releaseId: Schema.String,
   f1: Schema.optional(Schema.Number),
   /** what the answer should be read with: categories the live model has not seen */
-  warnings: Schema.Array(Schema.String)
+  warnings: Schema.Array(Schema.String),
+  /** with ?explain=true, one per row: each feature's contribution to the log-odds; base + Σ contributions = log(p / (1 − p)) */
+  explanations: Schema.optional(Schema.Array(Schema.Struct({
+    base: Schema.Number,
+    contributions: Schema.Record({ key: Schema.String, value: Schema.Number })
+  })))
 })
 
 export const DiagnosticsResponse = Schema.Struct({
@@ -82,7 +87,8 @@ const Prometheus = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4;
 const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
 export const modelGroup = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) => HttpApiGroup.make("model")
-  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset, categories), CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset, categories), CsvBody))
+    .setUrlParams(Schema.Struct({ explain: Schema.optional(Schema.Literal("true", "false")) })).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))

@@ -1,5 +1,6 @@
 /** Everything the dashboard shows, gathered from the services (read-only). */
 import { Effect } from "effect"
+import type { LearnerSelection } from "../domain/Schemas.js"
 import type { ClassificationReport } from "../lib/Metrics.js"
 import { mean, quantile, stdPopulation } from "../lib/Stats.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -39,6 +40,10 @@ export interface DashboardData {
   }>
   readonly missing: ReadonlyArray<{ readonly column: string; readonly missing: number; readonly percent: number }>
   readonly classificationReport: ClassificationReport | null
+  /** the live model's global importance on the test data: mean |contribution| per feature */
+  readonly importance: ReadonlyArray<{ readonly feature: string; readonly importance: number }>
+  /** learner "auto": both candidates' figures on the validation split, and the one kept */
+  readonly selection: LearnerSelection | null
   readonly hasReport: boolean
 }
 
@@ -103,12 +108,13 @@ export const dashboardData = Effect.gen(function*() {
   ].sort((a, b) => a.at.localeCompare(b.at))
 
   const drift = (yield* tracking.dataDrift(1))[0]
-  const report = current._tag === "Right"
+  const evaluated = current._tag === "Right"
     ? yield* scorer.testData().pipe(
-      Effect.map((test) => scorer.evaluate(current.right.model, test, config.test_data_path).classificationReport),
+      Effect.map((test) => scorer.evaluate(current.right.model, test, config.test_data_path, true)),
       Effect.orElseSucceed(() => null)
     )
     : null
+  const report = evaluated?.classificationReport ?? null
   const lastRun = runs[0]
   return {
     generatedAt: new Date().toISOString(),
@@ -139,6 +145,8 @@ export const dashboardData = Effect.gen(function*() {
     summary: yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => [])),
     missing: yield* diagnostics.missingData().pipe(Effect.orElseSucceed(() => [])),
     classificationReport: report,
+    importance: evaluated?.importance ?? [],
+    selection: current._tag === "Right" ? current.right.model.selection ?? null : null,
     hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false))
   } satisfies DashboardData
 }).pipe(Effect.withSpan("dashboardData"))

@@ -7,6 +7,8 @@ import { parse as parseCsvSync } from "csv-parse/sync"
 import { Effect, Metric, Option } from "effect"
 import { type DatasetSchema, labelsOf } from "../domain/Dataset.js"
 import type { Unseen } from "../lib/learners/Encoding.js"
+import { contributionsOf } from "../lib/learners/Learners.js"
+import type { ModelArtifact } from "../domain/Schemas.js"
 import { frameFromCsv, frameFromJson, type InputFrame } from "../lib/PredictionInput.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -58,6 +60,15 @@ const unseenWarnings = (unseen: ReadonlyArray<Unseen>) =>
   unseen.flatMap((u) => u.values.map((v) =>
     `${u.feature}: the category "${v.value}" (${v.rows} row${v.rows === 1 ? "" : "s"}) was not seen in training; encoded as unknown`))
 
+/** Each row's explanation: the base log-odds and each feature's contribution (they add up to the row's log-odds). */
+const explanations = (m: ModelArtifact, input: InputFrame) => {
+  const { base, features, contributions } = contributionsOf(m, input)
+  return Array.from({ length: input.rows }, (_, i) => ({
+    base,
+    contributions: Object.fromEntries(features.map((f, j) => [f, contributions[j]![i]!]))
+  }))
+}
+
 const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
 
 export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (handlers) =>
@@ -73,7 +84,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const requireToken = yield* makeRequireToken
 
     return handlers
-      .handle("prediction", ({ payload: body }) =>
+      .handle("prediction", ({ payload: body, urlParams }) =>
         Effect.gen(function*() {
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
@@ -91,7 +102,8 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
             labels: Array.from(p.predictions, (c) => (c === 1 ? positive : negative)),
             probabilities: Array.from(p.probabilities),
             releaseId: live.releaseId,
-            warnings: unseenWarnings(unseen)
+            warnings: unseenWarnings(unseen),
+            ...(urlParams.explain === "true" ? { explanations: explanations(live.model, input) } : {})
           }
         }))
       .handle("scoring", () =>
@@ -99,7 +111,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
           const test = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
           // read-only: nothing is written or recorded
-          return scorer.evaluate(live.model, test, config.test_data_path)
+          return scorer.evaluate(live.model, test, config.test_data_path, true)
         }))
       .handle("summarystats", () =>
         diagnostics.summaryStats().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))))

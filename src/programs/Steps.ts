@@ -2,6 +2,8 @@
 import { Effect, Option } from "effect"
 import * as NodePath from "node:path"
 import { labelsOf } from "../domain/Dataset.js"
+import type { ModelArtifact } from "../domain/Schemas.js"
+import { isBoosting, learnerOf } from "../lib/learners/Learners.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
@@ -36,6 +38,12 @@ export const timed = (runId: number | null, step: string) => <A, E, R>(self: Eff
 export const ingestionStep = (runId: number | null) =>
   Effect.flatMap(Ingestion, (i) => i.ingest(runId)).pipe(timed(runId, "ingestion"))
 
+/** What the model versions table records of a model: a linear one's solver and terms; trees: the learner and the baseline log-odds. */
+const modelTerms = (m: ModelArtifact) =>
+  isBoosting(m)
+    ? { solver: "gradient-boosting", coefficients: [] as ReadonlyArray<number>, intercept: m.booster.baseline }
+    : { solver: m.solver, coefficients: m.coefficients, intercept: m.intercept }
+
 export const trainingStep = (runId: number | null) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -49,11 +57,11 @@ export const trainingStep = (runId: number | null) =>
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)
     yield* tracking.recordModel({
-      modelHash: hash, path, dataHash: snapshot.hash, solver: artifact.solver,
-      coefficients: artifact.coefficients, intercept: artifact.intercept, config
+      modelHash: hash, path, dataHash: snapshot.hash, ...modelTerms(artifact), config
     })
     yield* Effect.logInfo(`trained on ${frame.rows} rows of snapshot ${snapshot.hash.slice(0, 12)}; saved ${path}`)
-    return { path, modelHash: hash, rows: frame.rows, dataHash: snapshot.hash, coefficients: artifact.coefficients, intercept: artifact.intercept }
+    const { coefficients, intercept } = modelTerms(artifact)
+    return { path, modelHash: hash, rows: frame.rows, dataHash: snapshot.hash, learner: learnerOf(artifact), coefficients, intercept }
   }).pipe(timed(runId, "training"))
 
 export const scoringStep = (runId: number | null) =>
@@ -109,7 +117,7 @@ export const reportingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     const { ingested, model, releaseId } = yield* reportedModel
     const test = yield* scorer.testData()
-    const score = yield* scorer.score(model, test, config.test_data_path, "report", "test")
+    const score = yield* scorer.score(model, test, config.test_data_path, "report", "test", true)
     const history = yield* tracking.scores()
     const drift = yield* tracking.driftDecisions()
     const timings = yield* tracking.latestTimings()
@@ -131,6 +139,7 @@ export const reportingStep = (runId: number | null) =>
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
       dependencies: yield* diagnostics.dependencies(),
       classificationReport: score.classificationReport,
+      importance: score.importance,
       dataDrift: (yield* tracking.dataDrift(1))[0] ?? null,
       rocAuc: score.rocAuc,
       logLoss: score.logLoss,

@@ -3,11 +3,15 @@ import { Effect, Layer, ParseResult, Schema } from "effect"
 import * as NodePath from "node:path"
 import { isCategorical, labelsOf } from "../domain/Dataset.js"
 import { ModelNotFound, NoDataError } from "../domain/Errors.js"
-import { ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
+import { BoostingArtifact, type Learner, type LearnerSelection, LogisticArtifact, type ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
 import type { Frame } from "../lib/Frame.js"
 import type { Unseen } from "../lib/learners/Encoding.js"
-import { encodingOf, fitLinear, linearProbabilities } from "../lib/learners/Linear.js"
+import { fitBoosted } from "../lib/learners/Boosted.js"
+import { encodingOf, probabilitiesOf } from "../lib/learners/Learners.js"
+import { fitLinear } from "../lib/learners/Linear.js"
+import { f1Score } from "../lib/Stats.js"
+import { rocAuc } from "../lib/Metrics.js"
 import { classes } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
@@ -30,8 +34,48 @@ export const modelHash = (m: ModelArtifact) => sha256(artifactJson(m))
 
 /** Predict with a model on a frame with the model's features (encoded as the model was trained). */
 export const predictFrame = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Predictions => {
-  const p = linearProbabilities(m, frame, unseen)
+  const p = probabilitiesOf(m, frame, unseen)
   return { predictions: classes(p), probabilities: p }
+}
+
+/** A frame's rows at `rows`, copied. */
+const pick = (frame: Frame, rows: Uint32Array): Frame => ({
+  rows: rows.length, featureNames: frame.featureNames, levels: frame.levels,
+  features: frame.features.map((col) => Float64Array.from(rows, (i) => col[i]!)),
+  target: Float64Array.from(rows, (i) => frame.target[i]!)
+})
+
+const copyFrame = (frame: Frame): Frame => ({ ...frame, features: frame.features.map((c) => c.slice()), target: frame.target.slice() })
+
+/**
+ * A stratified split of a frame's rows, deterministic for a seed: `fraction` of each class
+ * (at most 200,000 rows in all) for validation, the rest to fit on.
+ */
+export const splitFrame = (frame: Frame, fraction: number, seed: number) => {
+  let state = (seed >>> 0) + 0x9e3779b9
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const share = Math.min(fraction, 200_000 / Math.max(1, frame.rows))
+  const fit: Array<number> = []
+  const validation: Array<number> = []
+  for (const cls of [0, 1]) {
+    const rows: Array<number> = []
+    for (let i = 0; i < frame.rows; i++) if (frame.target[i] === cls) rows.push(i)
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[rows[i], rows[j]] = [rows[j]!, rows[i]!]
+    }
+    const k = Math.round(rows.length * share)
+    validation.push(...rows.slice(0, k))
+    fit.push(...rows.slice(k))
+  }
+  const sorted = (xs: Array<number>) => Uint32Array.from(xs.sort((a, b) => a - b))
+  return { fit: pick(frame, sorted(fit)), validation: pick(frame, sorted(validation)) }
 }
 
 export class Model extends Effect.Service<Model>()("drs/Model", {
@@ -40,49 +84,104 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     const config = yield* AppConfig
     const progress = yield* Progress
 
+    /** Logistic regression on a frame (its numeric columns imputed in place: the frame is the fit's). */
+    const trainLinear = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        if (config.solver === "gradient-descent" && frame.levels.some((l) => l !== null)) {
+          return yield* new NoDataError({ message: "the gradient-descent solver takes numeric features only; set solver to liblinear for categorical_columns" })
+        }
+        const line = progress.start("training")
+        const { encoding, columns, fitted } = fitLinear(frame, {
+          onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
+          // the frame is the model's (see above): no second copy of the data
+          inPlace: true,
+          solver: config.solver,
+          C: config.regularization_C,
+          tolerance: 1e-10,
+          maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
+          learningRate: config.learning_rate
+        })
+        line.done()
+        if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
+        yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
+        return LogisticArtifact.make({
+          format: "drs-logistic-regression/2",
+          features: [...frame.featureNames],
+          encoding,
+          labels: labelsOf(config.dataset),
+          columns,
+          solver: config.solver,
+          C: config.regularization_C,
+          means: fitted.means,
+          scales: fitted.scales,
+          interceptStd: fitted.interceptStd,
+          weightsStd: fitted.weightsStd,
+          coefficients: fitted.coefficients,
+          intercept: fitted.intercept,
+          iterations: fitted.iterations,
+          converged: fitted.converged,
+          trainedAt: new Date().toISOString(),
+          trainingRows: frame.rows,
+          dataHash
+        })
+      })
+
+    /** Gradient-boosted trees on a frame. */
+    const trainBoosted = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        const settings = config.gradient_boosting
+        const line = progress.start("training")
+        const fitted = yield* Effect.try({
+          try: () => fitBoosted(frame, settings, (it) => line.update(frame.rows * it, `tree ${it}`)),
+          catch: (e) => new NoDataError({ message: `gradient boosting: ${(e as Error).message}` })
+        })
+        line.done()
+        yield* Effect.annotateCurrentSpan({ rows: frame.rows, trees: fitted.booster.iterations })
+        return BoostingArtifact.make({
+          format: "drs-gradient-boosting/1",
+          features: [...frame.featureNames],
+          encoding: fitted.encoding,
+          labels: labelsOf(config.dataset),
+          booster: fitted.booster,
+          trainedAt: new Date().toISOString(),
+          trainingRows: frame.rows,
+          dataHash
+        })
+      })
+
     /**
-     * Fit on a frame. Its numeric columns' missing values are filled in place with the
-     * training medians: the frame belongs to the model from here on.
+     * learner "auto": both learners on the training rows less a stratified validation split
+     * (a fifth, at most 200,000 rows; never the test data, which the gate uses), the better
+     * F1 there kept and fitted again on every row, with both candidates' figures recorded.
      */
-    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string) {
+    const trainAuto = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        const { fit, validation } = splitFrame(frame, 0.2, config.gradient_boosting.random_state)
+        if (validation.rows === 0 || fit.rows === 0) return yield* trainLinear(frame, dataHash)
+        const candidates: Array<LearnerSelection["candidates"][number]> = []
+        for (const [learner, train] of [["logistic-regression", trainLinear], ["gradient-boosting", trainBoosted]] as const) {
+          const m = yield* train(copyFrame(fit), dataHash)
+          const p = probabilitiesOf(m, validation)
+          candidates.push({ learner, f1: f1Score(validation.target, classes(p)), rocAuc: rocAuc(validation.target, p) })
+        }
+        const chosen = candidates[1]!.f1 > candidates[0]!.f1 ? "gradient-boosting" as const : "logistic-regression" as const
+        yield* Effect.logInfo(`learner auto: ${candidates.map((c) => `${c.learner} F1 ${c.f1.toFixed(4)}`).join(", ")} on ${validation.rows} validation rows; keeping ${chosen}`)
+        const selection: LearnerSelection = { validationRows: validation.rows, candidates, chosen }
+        const m = chosen === "gradient-boosting" ? yield* trainBoosted(frame, dataHash) : yield* trainLinear(frame, dataHash)
+        return m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, selection }) : LogisticArtifact.make({ ...m, selection })
+      })
+
+    /**
+     * Fit the configured learner on a frame. A numeric column's missing values may be filled
+     * in place: the frame belongs to the model from here on.
+     */
+    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string, learner: Learner = config.learner) {
       if (frame.rows === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
-      if (config.solver === "gradient-descent" && frame.levels.some((l) => l !== null)) {
-        return yield* new NoDataError({ message: "the gradient-descent solver takes numeric features only; set solver to liblinear for categorical_columns" })
+      switch (learner) {
+        case "logistic-regression": return yield* trainLinear(frame, dataHash)
+        case "gradient-boosting": return yield* trainBoosted(frame, dataHash)
+        case "auto": return yield* trainAuto(frame, dataHash)
       }
-      const line = progress.start("training")
-      const { encoding, columns, fitted } = fitLinear(frame, {
-        onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
-        // the frame is the model's (see above): no second copy of the data
-        inPlace: true,
-        solver: config.solver,
-        C: config.regularization_C,
-        tolerance: 1e-10,
-        maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
-        learningRate: config.learning_rate
-      })
-      line.done()
-      if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
-      yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
-      return ModelArtifact.make({
-        format: "drs-logistic-regression/2",
-        features: [...frame.featureNames],
-        encoding,
-        labels: labelsOf(config.dataset),
-        columns,
-        solver: config.solver,
-        C: config.regularization_C,
-        means: fitted.means,
-        scales: fitted.scales,
-        interceptStd: fitted.interceptStd,
-        weightsStd: fitted.weightsStd,
-        coefficients: fitted.coefficients,
-        intercept: fitted.intercept,
-        iterations: fitted.iterations,
-        converged: fitted.converged,
-        trainedAt: new Date().toISOString(),
-        trainingRows: frame.rows,
-        dataHash
-      })
     })
 
     /** Predictions for a frame whose features are the model's, in its order. */

@@ -31,6 +31,8 @@ export interface ReportData {
     readonly at: string
     readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly chiSquarePValue?: number | null | undefined; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
   } | null
+  /** each feature's mean |contribution| to the log-odds on the test data (global importance) */
+  readonly importance?: ReadonlyArray<{ readonly feature: string; readonly importance: number }> | undefined
   /** scikit-learn's classification report of the model on the test data */
   readonly classificationReport: ClassificationReport | null
   readonly rocAuc: number | null
@@ -147,11 +149,26 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
       .fillColor("#000000")
 
     h("Model")
+    const m = data.model
     table(["", "value"], [
-      ["solver", `${data.model.solver} (C = ${data.model.C})`],
-      ["features", data.model.features.join(", ")],
-      ["coefficients", data.model.coefficients.map((c) => c.toPrecision(6)).join(", ")],
-      ["intercept", data.model.intercept.toPrecision(6)],
+      ...(m.format === "drs-gradient-boosting/1"
+        ? [
+          ["learner", `gradient-boosted trees (${m.booster.iterations} trees, learning rate ${m.booster.settings.learning_rate})`],
+          ["early stopping", m.booster.early_stopping.enabled
+            ? `on ${m.booster.early_stopping.validation_rows} validation rows${m.booster.early_stopping.stopped_early ? ", stopped early" : ""}; final validation loss ${fmt(m.booster.early_stopping.validation_loss.at(-1) ?? null)}`
+            : "off"],
+          ["features", m.features.join(", ")],
+          ["baseline log-odds", m.booster.baseline.toPrecision(6)]
+        ]
+        : [
+          ["learner", `logistic regression, ${m.solver} (C = ${m.C})`],
+          ["features", m.features.join(", ")],
+          ["coefficients", (m.columns ?? m.features).map((c, j) => `${c} ${m.coefficients[j]!.toPrecision(4)}`).slice(0, 40).join(", ")],
+          ["intercept", m.intercept.toPrecision(6)]
+        ]),
+      ...(m.selection
+        ? [["learner auto", `${m.selection.candidates.map((c) => `${c.learner} F1 ${fmt(c.f1)}, ROC AUC ${fmt(c.rocAuc)}`).join("; ")} on ${m.selection.validationRows} validation rows; kept ${m.selection.chosen}`]]
+        : []),
       ["training rows", String(data.model.trainingRows)],
       ["trained at", data.model.trainedAt],
       ["model sha256", data.modelHash.slice(0, 16)]
@@ -162,6 +179,23 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     doc.image(Buffer.from(confusionPng), { width: 260 })
     if (data.rocAuc !== null || data.logLoss !== null) {
       doc.text(`ROC AUC = ${data.rocAuc === null ? "n/a (one class only)" : fmt(data.rocAuc)} · log loss = ${fmt(data.logLoss)}`)
+    }
+
+    if ((data.importance ?? []).length > 0) {
+      h("Feature importance (mean |contribution to the log-odds| on the test data)")
+      const rows = [...data.importance!].sort((a, b) => b.importance - a.importance)
+      const top = Math.max(...rows.map((r) => r.importance), 1e-12)
+      const x0 = doc.page.margins.left
+      for (const r of rows) {
+        if (doc.y > doc.page.height - doc.page.margins.bottom - 20) doc.addPage()
+        const y = doc.y
+        doc.fontSize(9).fillColor("#000000").text(r.feature.length > 24 ? `${r.feature.slice(0, 23)}…` : r.feature, x0, y, { width: 130, lineBreak: false })
+        doc.rect(x0 + 135, y + 1, Math.max(1, 280 * r.importance / top), 9).fill("#3b6fd8")
+        doc.fillColor("#000000").text(fmt(r.importance), x0 + 425, y, { width: 70, lineBreak: false })
+        doc.x = x0
+        doc.y = y + 14
+      }
+      doc.fontSize(10)
     }
 
     if (data.classificationReport) {

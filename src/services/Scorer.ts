@@ -7,6 +7,7 @@ import { labelsOf } from "../domain/Dataset.js"
 import { ModelArtifact, ScoreResult } from "../domain/Schemas.js"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { Frame } from "../lib/Frame.js"
+import { importanceOf } from "../lib/learners/Learners.js"
 import { classificationReport, logLoss, rocAuc } from "../lib/Metrics.js"
 import { confusionMatrix, f1FromMatrix } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
@@ -26,7 +27,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     const snapshots = yield* Snapshots
 
     /** Score a model on a frame, recording nothing. */
-    const evaluate = (m: ModelArtifact, frame: Frame, dataset: string) => {
+    const evaluate = (m: ModelArtifact, frame: Frame, dataset: string, withImportance = false) => {
       const { predictions, probabilities } = model.predict(m, frame)
       const cm = confusionMatrix(frame.target, predictions)
       return ScoreResult.make({
@@ -34,13 +35,15 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
         classificationReport: classificationReport(frame.target, predictions, [0, 1], labelsOf(config.dataset)),
         rocAuc: rocAuc(frame.target, probabilities),
         logLoss: logLoss(frame.target, probabilities),
-        dataset, modelHash: modelHash(m), at: new Date().toISOString()
+        dataset, modelHash: modelHash(m), at: new Date().toISOString(),
+        // explaining every row costs more than predicting it: only where a person reads it
+        ...(withImportance ? { importance: importanceOf(m, frame) } : {})
       })
     }
 
     /** Score a model on a frame; recorded in the history under `purpose`, with the kind of data it was. */
-    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind) {
-      const result = evaluate(m, frame, dataset)
+    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind, withImportance = false) {
+      const result = evaluate(m, frame, dataset, withImportance)
       yield* tracking.recordScore({ modelHash: result.modelHash, purpose, dataset, rows: frame.rows, f1: result.f1, dataKind })
       yield* Effect.annotateCurrentSpan({ f1: result.f1, dataset })
       return result

@@ -5,13 +5,13 @@
  * `ColumnTransformer([SimpleImputer(median) | SimpleImputer(most_frequent) + OneHotEncoder(handle_unknown="ignore")])`
  * followed by `LogisticRegression`. Pure: frames in, numbers out.
  */
-import type { ModelArtifact } from "../../domain/Schemas.js"
+import type { LogisticArtifact } from "../../domain/Schemas.js"
 import type { Frame } from "../Frame.js"
 import { contributions, fit, type FitOptions, type FittedModel, type OneHot, probabilities } from "../Logistic.js"
 import { categoryCodes, type FeatureEncoding, frameColumn, imputedColumn, learnEncoding, oneHotNames, type Unseen } from "./Encoding.js"
 
 /** The encoding of a model: stored in format 2; format 1's features are numeric, missing values its `impute`. */
-export const encodingOf = (m: ModelArtifact): ReadonlyArray<FeatureEncoding> =>
+export const linearEncoding = (m: LogisticArtifact): ReadonlyArray<FeatureEncoding> =>
   m.encoding ?? m.features.map((name, j) => ({ name, kind: "numeric" as const, impute: m.impute?.[j] ?? 0 }))
 
 type FrameColumns = Pick<Frame, "featureNames" | "features" | "levels" | "rows">
@@ -38,8 +38,8 @@ const inputs = (encoding: ReadonlyArray<FeatureEncoding>, frame: FrameColumns, u
 }
 
 /** Probabilities of the positive class. */
-export const linearProbabilities = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Float64Array => {
-  const x = inputs(encodingOf(m), frame, unseen)
+export const linearProbabilities = (m: LogisticArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Float64Array => {
+  const x = inputs(linearEncoding(m), frame, unseen)
   return probabilities(m, x.dense, frame.rows, x.impute, x.oneHot)
 }
 
@@ -47,8 +47,8 @@ export const linearProbabilities = (m: ModelArtifact, frame: FrameColumns, unsee
  * Each feature's contribution to each row's log-odds, in the encoding's feature order (a
  * categorical feature's one-hot columns summed), and the base they add to.
  */
-export const linearContributions = (m: ModelArtifact, frame: FrameColumns) => {
-  const encoding = encodingOf(m)
+export const linearContributions = (m: LogisticArtifact, frame: FrameColumns) => {
+  const encoding = linearEncoding(m)
   const x = inputs(encoding, frame)
   const { base, contributions: terms } = contributions(m, x.dense, frame.rows, x.impute, x.oneHot)
   // the terms come dense first, then one-hot: back to feature order
