@@ -177,3 +177,25 @@ describe("determinism and serialisation", () => {
     expect(() => predictRaw(model, [], 3)).toThrow(/features/)
   })
 })
+
+describe("bin codes", () => {
+  it("every value's bin is the first threshold >= it (grid-hinted search vs binary search)", () => {
+    const values = Float64Array.from({ length: 20000 }, (_, i) => (i % 97 === 0 ? Number.NaN : Math.exp(Math.sin(i * 12.9898) * 4)))
+    values[1] = 1e301
+    values[2] = -Infinity
+    for (const maxBins of [255, 16]) {
+      const thresholds = findThresholds(values, maxBins)
+      const codes = binColumn({ kind: "numeric", values }, { kind: "numeric", thresholds }, maxBins)
+      values.forEach((x, i) => {
+        const expected = Number.isNaN(x) ? maxBins : thresholds.findIndex((t) => t >= x)
+        expect(codes[i]).toBe(expected === -1 ? thresholds.length : expected)
+      })
+    }
+    // also on the parity data with its many tied values (x3: 62 ages)
+    const col = small.train.features[3]!
+    if (col.kind !== "numeric") throw new Error("numeric expected")
+    const thresholds = findThresholds(col.values, 255)
+    const codes = binColumn(col, { kind: "numeric", thresholds }, 255)
+    col.values.forEach((x, i) => expect(codes[i]).toBe(thresholds.filter((t) => t < x).length))
+  })
+})

@@ -150,20 +150,44 @@ export const binColumn = (
   const t = Float64Array.from(binning.thresholds)
   const values = f.values
   const nt = t.length
+  if (nt === 0) {
+    for (let i = 0; i < n; i++) {
+      const x = values[rows === undefined ? i : rows[i]!]!
+      out[i] = x !== x ? missingBin : 0
+    }
+    return out
+  }
+  // A uniform grid over [t0, t_last] gives each value a starting guess (the bin of its cell's
+  // lower edge); a short local scan from there finds the exact bin: the first t[i] >= x.
+  const first = t[0]!
+  const last = t[nt - 1]!
+  const cells = 4096
+  const width = last - first
+  const scale = width > 0 && Number.isFinite(width) ? cells / width : 0
+  const start = new Uint8Array(cells + 1)
+  for (let c = 0, b = 0; c <= cells; c++) {
+    const edge = scale > 0 ? first + c / scale : first
+    while (b < nt && t[b]! < edge) b++
+    start[c] = b
+  }
   for (let i = 0; i < n; i++) {
     const x = values[rows === undefined ? i : rows[i]!]!
     if (x !== x) {
       out[i] = missingBin
       continue
     }
-    let lo = 0
-    let hi = nt
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (t[mid]! < x) lo = mid + 1
-      else hi = mid
+    if (x <= first) {
+      out[i] = 0
+      continue
     }
-    out[i] = lo
+    if (x > last) {
+      out[i] = nt
+      continue
+    }
+    let b = start[Math.min(cells, Math.floor((x - first) * scale))]!
+    while (b > 0 && t[b - 1]! >= x) b--
+    while (b < nt && t[b]! < x) b++
+    out[i] = b
   }
   return out
 }
