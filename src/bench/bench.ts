@@ -96,7 +96,9 @@ const main = async () => {
   const cpus = NodeOs.cpus().length
 
   if (!args.has("--serve")) await dataBench()
+  if (!args.has("--serve")) await realBench()
   await serveBench(cpus)
+  await serveTreesBench(cpus)
   printTable()
 }
 
@@ -200,6 +202,38 @@ const serveBench = async (cpus: number) => {
   if (ourPredict.errors + ourHealth.errors > 0) say(`warning: ${ourPredict.errors + ourHealth.errors} failed requests on our server`)
 }
 
+/** POST /prediction with a 100-tree model: ours against Flask serving scikit-learn's HistGradientBoostingClassifier. */
+const serveTreesBench = async (cpus: number) => {
+  // the sample data: 120 rows, so early stopping ("auto") is off and both fit 100 trees
+  const sample = project("sample-trees", NodePath.join(ROOT, "data", "sourcedata"), { learner: "gradient-boosting" })
+  measure(node, [MAIN, "fullprocess", "--no-apicalls", "--config", sample.config])
+  const trees = (JSON.parse(NodeFs.readFileSync(NodePath.join(sample.dir, "models", "trainedmodel.json"), "utf8")) as { booster: { trees: Array<unknown> } }).booster.trees.length
+  const body = JSON.stringify({
+    rows: Array.from({ length: 100 }, (_, i) => ({ lastmonth_activity: (i * 37) % 700, lastyear_activity: (i * 911) % 12000, number_of_employees: 1 + ((i * 13) % 600) }))
+  })
+  const seconds = 10
+  const port = 18_500 + (process.pid % 400)
+  say(`HTTP with a ${trees}-tree model: serve --workers ${cpus} against gunicorn -w 2 with HistGradientBoostingClassifier (${seconds} s, c=64)…`)
+  const ours = await startServer(node, [MAIN, "serve", "--config", sample.config, "--port", String(port), "--workers", String(cpus)], `http://127.0.0.1:${port}/health`)
+  load(`http://127.0.0.1:${port}/prediction`, 16, 2, body)
+  const ourPredict = load(`http://127.0.0.1:${port}/prediction`, 64, seconds, body)
+  await ours.stop()
+  const label = `POST /prediction, ${trees}-tree model (100 rows, c=64): requests/s`
+  if (!gunicornOk) {
+    add(label, `${ourPredict.requestsPerSecond.toFixed(0)}/s`, "—", null, "≥ 2× Flask", null)
+    return
+  }
+  const flask = await startServer("/usr/bin/gunicorn", ["-w", "2", "-b", `127.0.0.1:${port + 1}`, "--chdir", PY_BENCH, "flask_app:app"], `http://127.0.0.1:${port + 1}/health`, {
+    env: { ...process.env, DRS_FINALDATA: NodePath.join(sample.dir, "out", "finaldata.csv"), DRS_MODEL: "hgb" }
+  })
+  load(`http://127.0.0.1:${port + 1}/prediction`, 16, 2, body)
+  const theirPredict = load(`http://127.0.0.1:${port + 1}/prediction`, 64, seconds, body)
+  await flask.stop()
+  const r = ourPredict.requestsPerSecond / theirPredict.requestsPerSecond
+  add(label, `${ourPredict.requestsPerSecond.toFixed(0)}/s`, `${theirPredict.requestsPerSecond.toFixed(0)}/s`, r, "≥ 2×", r >= 2)
+  add(`POST /prediction, ${trees}-tree model: p99 latency`, `${ourPredict.p99Ms.toFixed(1)} ms`, `${theirPredict.p99Ms.toFixed(1)} ms`, null, "< 100 ms", ourPredict.p99Ms < 100)
+}
+
 const printTable = () => {
   const cpus = NodeOs.cpus().length
   const table = [
@@ -217,3 +251,54 @@ main().catch((e) => {
   process.stderr.write(`benchmark failed: ${e instanceof Error ? e.message : String(e)}\n`)
   process.exitCode = 1
 })
+
+/**
+ * Real tables: 1M rows of 10 numeric and 5 categorical features (2 to 50 categories) with
+ * text labels and missing values, in 4 files: ingestion against pandas, training against
+ * scikit-learn's one-hot pipeline and HistGradientBoostingClassifier (read + fit, each reading
+ * the same finaldata.csv or snapshot); and the trees on the plain 1M × 3 numeric data.
+ */
+const realBench = async () => {
+  const numeric = Array.from({ length: 10 }, (_, j) => `n${j + 1}`)
+  const base = { id_column: "corporation", feature_columns: numeric, target_column: "churn" }
+  const seedConfig = NodePath.join(work, "real-seed.json")
+  NodeFs.writeFileSync(seedConfig, JSON.stringify({ input_folder_path: "x", output_folder_path: "x", test_data_path: "x", output_model_path: "x", prod_deployment_path: "x", dataset: base }))
+  const input = NodePath.join(work, "in-real-1m")
+  say("generating 1M rows of 10 numeric and 5 categorical features with text labels, in 4 files…")
+  measure(node, [MAIN, "generate-data", input, "--rows", "1000000", "--files", "4", "--seed", "3", "--categorical", "5", "--config", seedConfig])
+  const dataset = (JSON.parse(NodeFs.readFileSync(NodePath.join(input, "dataset.json"), "utf8")) as { dataset: unknown }).dataset
+  NodeFs.rmSync(NodePath.join(input, "dataset.json"))
+  say("ingestion, 1M rows × 15 features, 5 categorical (3 alternating runs each)…")
+  const ours: Array<{ wallMs: number; peakMiB: number }> = []
+  const theirs: Array<{ wallMs: number; peakMiB: number }> = []
+  let config = ""
+  for (let i = 0; i < 3; i++) {
+    const p = project(`real-${i}`, input, { dataset })
+    config = p.config
+    ours.push(measure(node, [MAIN, "run", "--steps", "ingestion", "--config", p.config]))
+    if (pythonOk) theirs.push(measure(PY, [NodePath.join(PY_BENCH, "bench_steps.py"), "ingest", input, NodePath.join(work, `py-real-${i}`)]))
+  }
+  const o = { wallMs: median(ours.map((r) => r.wallMs)), peakMiB: median(ours.map((r) => r.peakMiB)) }
+  const t = pythonOk ? { wallMs: median(theirs.map((r) => r.wallMs)), peakMiB: median(theirs.map((r) => r.peakMiB)) } : null
+  add("ingestion 1M rows, 5 categorical, text labels: wall", fmtMs(o.wallMs), t ? fmtMs(t.wallMs) : "—", t ? o.wallMs / t.wallMs : null, "≤ 0.35×", t ? o.wallMs / t.wallMs <= 0.35 : null)
+  add("ingestion 1M rows, 5 categorical, text labels: peak RSS", `${o.peakMiB.toFixed(0)} MiB`, t ? `${t.peakMiB.toFixed(0)} MiB` : "—", t ? o.peakMiB / t.peakMiB : null, "≤ 0.7×", t ? o.peakMiB / t.peakMiB <= 0.7 : null)
+  // the peers read the config's dataset and the finaldata.csv our ingestion wrote
+  const peerDir = NodePath.join(work, "real-0", "out")
+  const fit = (learner: string, peer: string, label: string, target: number, conf = config, dir = peerDir) => {
+    const a: Array<number> = []
+    const b: Array<number> = []
+    for (let i = 0; i < 2; i++) {
+      a.push(measure(node, [MAIN, "run", "--steps", "training", "--config", conf, "--set", `learner=${learner}`]).wallMs)
+      if (pythonOk) b.push(measure(PY, [NodePath.join(PY_BENCH, "bench_steps.py"), "fit", dir, conf, peer]).wallMs)
+    }
+    const r = pythonOk ? median(a) / median(b) : null
+    add(label, fmtMs(median(a)), pythonOk ? fmtMs(median(b)) : "—", r, `≤ ${target}×`, r === null ? null : r <= target)
+  }
+  say("training on them: logistic regression with one-hot categories against scikit-learn's pipeline (2 alternating runs each)…")
+  fit("logistic-regression", "lr-onehot", "training 1M × 15 (5 categorical), one-hot logistic regression (read + fit)", 0.3)
+  say("gradient-boosted trees against HistGradientBoostingClassifier (2 alternating runs each)…")
+  fit("gradient-boosting", "hgb", "training 1M × 15 (5 categorical), gradient-boosted trees (read + fit)", 1.0)
+  // the plain 1M × 3 numeric data set of the ingestion rows above
+  const plain = NodePath.join(work, "ingest-1m-0")
+  if (NodeFs.existsSync(plain)) fit("gradient-boosting", "hgb", "training 1M × 3, gradient-boosted trees (read + fit)", 0.6, NodePath.join(plain, "config.json"), NodePath.join(plain, "out"))
+}
