@@ -3,20 +3,12 @@ import { Effect } from "effect"
 import * as NodePath from "node:path"
 import * as NodeFs from "node:fs"
 import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
+import { mulberry32 } from "../lib/Random.js"
 import { FileStore } from "../services/FileStore.js"
 import { generateRichLines } from "./GenerateRich.js"
 
 /** mulberry32: a small, fast, seeded PRNG */
-export const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = mulberry32
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

@@ -10,6 +10,7 @@ import type { Unseen } from "../lib/learners/Encoding.js"
 import { fitBoosted } from "../lib/learners/Boosted.js"
 import { encodingOf, probabilitiesOf } from "../lib/learners/Learners.js"
 import { fitLinear } from "../lib/learners/Linear.js"
+import { mulberry32 } from "../lib/Random.js"
 import { f1Score } from "../lib/Stats.js"
 import { rocAuc } from "../lib/Metrics.js"
 import { classes } from "../lib/Logistic.js"
@@ -52,14 +53,7 @@ const copyFrame = (frame: Frame): Frame => ({ ...frame, features: frame.features
  * (at most 200,000 rows in all) for validation, the rest to fit on.
  */
 export const splitFrame = (frame: Frame, fraction: number, seed: number) => {
-  let state = (seed >>> 0) + 0x9e3779b9
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const random = mulberry32(((seed >>> 0) + 0x9e3779b9) >>> 0)
   const share = Math.min(fraction, 200_000 / Math.max(1, frame.rows))
   const fit: Array<number> = []
   const validation: Array<number> = []

@@ -5,6 +5,7 @@
  * columns. Pure and deterministic: the same seed gives the same columns on any machine.
  */
 import type { FeatureColumn } from "../../src/lib/learners/boosting/index.js"
+import { mulberry32 } from "../../src/lib/Random.js"
 
 export interface SyntheticData {
   readonly rows: number
@@ -13,16 +14,6 @@ export interface SyntheticData {
   readonly target: Uint8Array
 }
 
-const mulberry32 = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export const categoricalFeatures = [5, 6, 7] as const
 

@@ -9,6 +9,7 @@
  * reproduced, so large-data thresholds differ slightly from scikit-learn's).
  * Categorical: the code is the bin. Missing (NaN, or code -1 / out of range) gets bin `maxBins`.
  */
+import { mulberry32 } from "../../Random.js"
 
 export type FeatureColumn =
   | { readonly kind: "numeric"; readonly values: Float64Array }
@@ -21,17 +22,8 @@ export type FeatureBinning =
 const ALMOST_INF = 1e300
 export const BINNING_SUBSAMPLE = 200_000
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-export const seededRandom = (seed: number): (() => number) => {
-  let a = (seed >>> 0) ^ 0x9e3779b9
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The learner's seeded generator: mulberry32 from the seed mixed with a constant. */
+export const seededRandom = (seed: number): (() => number) => mulberry32((seed >>> 0) ^ 0x9e3779b9)
 
 /** `k` distinct indices of 0..n-1 (Floyd's algorithm), ascending. */
 export const sampleIndices = (n: number, k: number, random: () => number): Uint32Array => {
