@@ -5,7 +5,8 @@
  *
  *   node dist/bench/bench.js [--quick]     --quick skips the 10M-row ingestion and fullprocess
  *                            [--serve]     only start-up and HTTP
- *                            [--e2e]       only the end-to-end fullprocess rows (with --quick: 1M only)
+ *                            [--e2e]       only the end-to-end fullprocess rows (with --quick: 1M only;
+ *                                          with --e2e-10m: 10M only)
  *                            [--rows50m]   also ingest and train 50M rows (peak RSS against 4 GiB)
  *                            [--learner X] the drift path also with `learner: X` against
  *                                          fullprocess_ref.py --model X (when the config knows `learner`)
@@ -101,7 +102,7 @@ const main = async () => {
   if (!pythonOk) say(`python3 cannot import pandas and sklearn (or ${PY_BENCH} is missing): ours only. Debian: apt-get install python3-pandas python3-sklearn python3-flask gunicorn`)
   const cpus = NodeOs.cpus().length
 
-  if (args.has("--e2e")) await endToEndBench()
+  if (args.has("--e2e") || args.has("--e2e-10m")) await endToEndBench()
   else {
     if (!args.has("--serve")) await dataBench()
     if (!args.has("--serve")) await endToEndBench()
@@ -275,7 +276,7 @@ const endToEnd = (rows: number, reps: number) => {
 
 /** The end-to-end rows: 1M new rows (3 runs each), and 10M (1 run each) unless --quick. */
 const endToEndBench = async () => {
-  endToEnd(1_000_000, 3)
+  if (!args.has("--e2e-10m")) endToEnd(1_000_000, 3)
   if (!args.has("--quick")) {
     endToEnd(10_000_000, 1)
     NodeFs.rmSync(NodePath.join(work, "in-10000000"), { recursive: true, force: true })
