@@ -7,12 +7,16 @@ import { Snapshots } from "../data/Snapshots.js"
 import { DataDriftReport, FeatureDriftResult, type ModelArtifact } from "../domain/Schemas.js"
 import { categoricalDrift } from "../lib/CategoricalDrift.js"
 import { featureDrift } from "../lib/DataDrift.js"
+import type { Frame } from "../lib/Frame.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
 
-/** The report, or null (with the reason logged) where there is no reference or no new rows to compare. */
-export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapshot: SnapshotRow) =>
+/**
+ * The report, or null (with the reason logged) where there is no reference or no new rows to
+ * compare. `batch`: the snapshot's new rows when the caller has read them already.
+ */
+export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapshot: SnapshotRow, batch?: Frame) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
     const tracking = yield* Tracking
@@ -28,7 +32,7 @@ export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapsh
       return null
     }
     const ref = yield* snapshots.frame(reference.path, reference.rows)
-    const cur = yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
+    const cur = batch ?? (yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows))
     const options = { psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha }
     const features = config.dataset.feature_columns.map((name, j) => {
       const refLevels = ref.levels[j]

@@ -1,5 +1,5 @@
 /** The pipeline steps, each a program over service tags. */
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import * as NodePath from "node:path"
 import { labelsOf } from "../domain/Dataset.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
@@ -14,6 +14,7 @@ import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { Snapshots } from "../data/Snapshots.js"
+import { StepTiming } from "../domain/Schemas.js"
 
 export const STEPS = ["ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"] as const
 export type Step = (typeof STEPS)[number]
@@ -95,14 +96,21 @@ export const diagnosticsStep = (runId: number | null) =>
     const store = yield* FileStore
     const scorer = yield* Scorer
     const model = yield* Model
+    const tracking = yield* Tracking
+    // npm outdated waits on the network in its own process (at most its timeout, once a day):
+    // it runs while the rest is computed
+    const dependencies = yield* Effect.fork(diagnostics.dependencies())
     const { model: m } = yield* reportedModel
     const test = yield* scorer.testData()
+    const [summary, missing] = yield* Effect.all([diagnostics.summaryStats(), diagnostics.missingData()], { concurrency: "unbounded" })
+    // a run that has just ingested and trained has timed both: they are not done again to time them
+    const measured = runId === null ? [] : (yield* tracking.timingsOfRun(runId)).filter((t) => t.step === "ingestion" || t.step === "training")
     const result = {
       predictions: Array.from(model.predict(m, test).predictions),
-      summary: yield* diagnostics.summaryStats(),
-      missing: yield* diagnostics.missingData(),
-      timings: yield* diagnostics.timings(),
-      dependencies: yield* diagnostics.dependencies()
+      summary,
+      missing,
+      timings: measured.length === 2 ? measured.map((t) => StepTiming.make({ step: t.step, ms: t.ms })) : yield* diagnostics.timings(),
+      dependencies: yield* Fiber.join(dependencies)
     }
     yield* store.writeAtomic(reportPaths(config.output_model_path).diagnostics, JSON.stringify(result, null, 2) + "\n").pipe(Effect.orDie)
     return result

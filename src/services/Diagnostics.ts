@@ -1,5 +1,5 @@
 /** Diagnostics: summary statistics and missing data (in SQL), step timings, dependencies. */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Ref } from "effect"
 import { DuckDb, ident } from "../data/DuckDb.js"
 import { loadCsv } from "../data/CsvFiles.js"
 import { readFrame, Snapshots } from "../data/Snapshots.js"
@@ -26,6 +26,15 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     const snapshots = yield* Snapshots
     const dataset = config.dataset
 
+    // a snapshot never changes: its statistics are computed once per process (diagnostics and
+    // the report of one run both show them)
+    const computed = yield* Ref.make(new Map<string, unknown>())
+    const once = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Ref.get(computed), (m) =>
+        m.has(key)
+          ? Effect.succeed(m.get(key) as A)
+          : Effect.tap(compute, (a) => Ref.update(computed, (old) => new Map(old).set(key, a))))
+
     /**
      * Each feature of the current data set: a numeric one's mean, median, sample std (ddof 1,
      * as pandas) and count; a categorical one's count, distinct categories, most frequent
@@ -33,7 +42,10 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
      */
     const summaryStats = Effect.fn("Diagnostics.summaryStats")(function*() {
       const s = yield* snapshots.current()
-      const source = snapshots.source(s.path)
+      return yield* once(`summary:${s.hash}`, summaryOf(s.path))
+    })
+    const summaryOf = (path: string) => Effect.gen(function*() {
+      const source = snapshots.source(path)
       const row = (yield* duck.rows(`SELECT count(*) AS total, ${dataset.feature_columns.map((f, j) => {
         const c = ident(f)
         return isCategorical(dataset, f)
@@ -63,8 +75,11 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     /** Missing values per declared column of the current data set. */
     const missingData = Effect.fn("Diagnostics.missingData")(function*() {
       const s = yield* snapshots.current()
+      return yield* once(`missing:${s.hash}`, missingOf(s.path))
+    })
+    const missingOf = (path: string) => Effect.gen(function*() {
       const cols = columnsOf(dataset)
-      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(s.path)}`))[0]!
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(path)}`))[0]!
       const total = num(row.total) ?? 0
       return cols.map((c, j) => {
         const missing = num(row[`m${j}`]) ?? 0

@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 // pdfkit and pureimage load on first use: a run with nothing to report never pays for them
 type PImageModule = typeof import("pureimage")
 import { PassThrough } from "node:stream"
+import { setFlagsFromString } from "node:v8"
 import { ReportError } from "../domain/Errors.js"
 import type { ClassificationReport } from "../lib/Metrics.js"
 import type { ColumnSummary, DependencyReport, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
@@ -266,6 +267,10 @@ export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
     })
     /** Render both and write them atomically; returns their paths. */
     const write = Effect.fn("Reporter.write")(function*(data: ReportData, pngPath: string, pdfPath: string) {
+      // the renderers (fonts, text layout, pixels) make many short-lived objects: the young
+      // generation, kept at its first size for the data steps (see main.ts), may grow from
+      // here, which saves most of the collections (the data steps' peak is behind)
+      yield* Effect.sync(() => setFlagsFromString("--semi-space-growth-factor=2"))
       const png = yield* confusionPng(data.confusionMatrix, `Confusion matrix — F1 ${fmt(data.testScore)}`, data.labels)
       yield* store.writeAtomic(pngPath, png).pipe(Effect.orDie)
       const bytes = yield* pdf(data, png)

@@ -343,10 +343,16 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
         WHERE id = (SELECT MAX(id) FROM step_timings u WHERE u.step = t.step) ORDER BY step`
     }, Effect.orDie)
 
+    /** The steps a run timed, in the order it timed them. */
+    const timingsOfRun = Effect.fn("Tracking.timingsOfRun")(function*(runId: number) {
+      return yield* sql<{ step: string; ms: number; measured_at: string }>`
+        SELECT step, ms, measured_at FROM step_timings WHERE run_id = ${runId} ORDER BY id`
+    }, Effect.orDie)
+
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
       recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, snapshotOfRun, ingestedByRun, deployments,
-      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings,
+      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings, timingsOfRun,
       recordTick, finishTick, unfinishedTicks, scheduledRuns, activityStarted, activityFinished
     } as const
   })
