@@ -143,8 +143,12 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         const staging = NodePath.join(prod, `.staging-${release.releaseId}`)
         yield* store.remove(staging).pipe(Effect.ignore)
         yield* store.makeDirectory(staging).pipe(Effect.orDie)
+        // each file is fsynced, renamed into staging and staging fsynced (writeAtomic)
         for (const name of RELEASE_FILES) yield* store.writeAtomic(NodePath.join(staging, name), release.files[name]).pipe(Effect.orDie)
         yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
+        // a new releases folder is itself an entry of the production folder
+        yield* store.sync(prod).pipe(Effect.orDie)
+        // the rename fsyncs the releases folder: the release is durable before the database names it
         yield* store.rename(staging, NodePath.join(releasesDir, release.releaseId)).pipe(Effect.orDie)
       })
 
