@@ -68,6 +68,11 @@ describe("the dashboard in Chromium", () => {
       const browser = yield* Effect.acquireRelease(Effect.promise(() => launchChromium()), (b) => Effect.promise(() => b.close()))
       const result = yield* Effect.promise(async () => {
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+        // the page's Content-Security-Policy blocks nothing the dashboard needs
+        const violations: Array<string> = []
+        page.on("console", (m) => {
+          if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text())
+        })
         const response = await page.goto(`${base}/`)
         await page.waitForSelector("#score-chart canvas")
         const text = async (sel: string) => (await page.locator(sel).innerText()).trim()
@@ -123,9 +128,11 @@ describe("the dashboard in Chromium", () => {
         const activated = await text("#activate-result")
         await page.waitForFunction((id) => document.getElementById("live-release")?.textContent === id, await page.locator("button.activate").first().getAttribute("data-release").catch(() => null) ?? "")
           .catch(() => undefined)
-        return { ...facts, narrow, asked, activated, liveAfter: await text("#live-release") }
+        return { ...facts, narrow, asked, activated, liveAfter: await text("#live-release"), violations, csp: response?.headers()["content-security-policy"] ?? "" }
       })
       assert.strictEqual(result.status, 200)
+      assert.include(result.csp, "frame-ancestors 'none'")
+      assert.deepStrictEqual(result.violations, [])
       assert.strictEqual(result.title, "DRS monitor")
       assert.notStrictEqual(result.live, first)
       assert.match(result.liveF1, /^0(\.\d+)?$|^1$/)

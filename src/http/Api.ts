@@ -9,7 +9,11 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { message: Schema.String }, HttpApiSchema.annotations({ status: 503 })) {}
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }, HttpApiSchema.annotations({ status: 404 })) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }, HttpApiSchema.annotations({ status: 413 })) {}
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }, HttpApiSchema.annotations({ status: 409 })) {}
+
+/** the longest activation reason kept (it is stored and shown on the dashboard) */
+export const ACTIVATION_REASON_MAX = 500
 
 const Feature = Schema.NullOr(Schema.Number.pipe(Schema.finite()))
 
@@ -61,7 +65,7 @@ const Prometheus = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4;
 const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
 export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
-  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset), CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset), CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable).addError(PayloadTooLarge))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))
@@ -75,6 +79,7 @@ export class SystemGroup extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Prometheus))
   .add(HttpApiEndpoint.get("monitor", "/").addSuccess(Html))
   .add(HttpApiEndpoint.get("uplotJs", "/assets/uplot.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
+  .add(HttpApiEndpoint.get("dashboardJs", "/assets/dashboard.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
   .add(HttpApiEndpoint.get("uplotCss", "/assets/uplot.css").addSuccess(HttpApiSchema.Text({ contentType: "text/css; charset=utf-8" })))
   .annotate(OpenApi.Title, "System")
 {}
@@ -100,7 +105,7 @@ export class ReleasesGroup extends HttpApiGroup.make("releases")
   .add(
     HttpApiEndpoint.post("activate", "/releases/:id/activate")
       .setPath(Schema.Struct({ id: Schema.String }))
-      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(ACTIVATION_REASON_MAX))) }))
       .addSuccess(ActivateResponse)
       .addError(Unauthorized)
       .addError(NotFound)

@@ -3,6 +3,7 @@
  * itself (/assets), and a little script that draws the chart, activates releases with the
  * bearer token and refreshes the page's content every 30 s.
  */
+import * as NodeCrypto from "node:crypto"
 import type { DashboardData } from "./DashboardData.js"
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -206,6 +207,22 @@ ${ingested(d)}
 ${data(d)}
 </main>
 <script src="/assets/uplot.js"></script>
-<script>${SCRIPT}</script>
+<script src="/assets/dashboard.js"></script>
 </body></html>
 `
+
+/** The client script, served as /assets/dashboard.js: the page runs no inline script. */
+export const DASHBOARD_SCRIPT = SCRIPT
+
+/**
+ * The dashboard's headers: scripts only from the app itself, its one inline style by hash, no
+ * framing (it keeps the bearer token in sessionStorage), no referrer.
+ */
+export const dashboardHeaders: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'none'", "script-src 'self'", `style-src 'self' 'sha256-${NodeCrypto.createHash("sha256").update(STYLE).digest("base64")}'`,
+    "img-src 'self' data:", "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY"
+}

@@ -16,8 +16,9 @@ import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
-import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
-import { renderDashboard } from "./Dashboard.js"
+import { type Api, BadRequest, Conflict, NotFound, PayloadTooLarge, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
+import { tooManyRows } from "./Guard.js"
+import { DASHBOARD_SCRIPT, renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
 
 /** uPlot's files, served by the app itself (no CDN); read once. */
@@ -72,7 +73,13 @@ const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyA
   return { rows: rows.length, columns }
 }
 
-const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
+/** Nothing live to serve: said without the server's paths. */
+const unavailable = (e: { readonly brokenRelease?: string | undefined }) =>
+  new Unavailable({ message: e.brokenRelease !== undefined ? `release ${e.brokenRelease} is live but cannot be loaded; see the server log` : "nothing is deployed yet; run fullprocess" })
+
+/** A failure whose message names server paths: logged in full, answered in general terms. */
+const logged = <E extends { readonly message: string }, A>(what: string, answer: () => A) => (e: E) =>
+  Effect.as(Effect.logWarning(`${what}: ${e.message}`), answer())
 
 export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (handlers) =>
   Effect.gen(function*() {
@@ -85,6 +92,10 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const config = yield* AppConfig
     const features = config.dataset.feature_columns
     const requireToken = yield* makeRequireToken
+    const noData = (e: { readonly _tag: string; readonly message: string }) =>
+      e._tag === "NoDataError"
+        ? Effect.succeed(new NotFound({ message: "no ingested data yet: run fullprocess" }))
+        : logged("reading the ingested data", () => new NotFound({ message: "the ingested data cannot be read; see the server log" }))(e)
 
     return handlers
       .handle("prediction", ({ payload: body }) =>
@@ -94,6 +105,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
           const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features)
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
+          if (input.rows > config.max_prediction_rows) return yield* new PayloadTooLarge({ message: tooManyRows(input.rows, config.max_prediction_rows) })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
           const p = model.predict(live.model, { features: input.columns, rows: input.rows })
           yield* Metric.increment(predictionRequests)
@@ -103,15 +115,17 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
       .handle("scoring", () =>
         Effect.gen(function*() {
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const test = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
-          // read-only: nothing is written or recorded
-          return scorer.evaluate(live.model, test, config.test_data_path)
+          const test = yield* scorer.testData().pipe(
+            Effect.catchAll((e) => Effect.flatMap(logged("GET /scoring: test data", () => new BadRequest({ message: "the test data cannot be read; see the server log" }))(e), Effect.fail))
+          )
+          // read-only: nothing is written or recorded; the test data named, not the server's path
+          return scorer.evaluate(live.model, test, NodePath.basename(config.test_data_path))
         }))
       .handle("summarystats", () =>
-        diagnostics.summaryStats().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))))
+        diagnostics.summaryStats().pipe(Effect.catchAll((e) => Effect.flatMap(noData(e), Effect.fail))))
       .handle("diagnostics", () =>
         Effect.gen(function*() {
-          const missing = yield* diagnostics.missingData().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` })))
+          const missing = yield* diagnostics.missingData().pipe(Effect.catchAll((e) => Effect.flatMap(noData(e), Effect.fail)))
           const timings = yield* tracking.latestTimings()
           return {
             missing,
@@ -129,8 +143,11 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
         Effect.gen(function*() {
           yield* requireToken
           const summary = yield* fullProcess().pipe(
-            Effect.catchTag("LockHeld", (e) => new Conflict({ message: e.message })),
-            Effect.catchAll((e) => Effect.die(e))
+            // the lock's path, process and host stay in the server log
+            Effect.catchAll((e) =>
+              e._tag === "LockHeld"
+                ? Effect.flatMap(logged("POST /fullprocess", () => new Conflict({ message: "another run is in progress; try again when it has finished" }))(e), Effect.fail)
+                : Effect.die(e))
           )
           return { outcome: summary.outcome, summary }
         }))
@@ -197,5 +214,6 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
         }))
       .handle("monitor", () => dashboardData.pipe(Effect.map(renderDashboard)))
       .handle("uplotJs", () => asset("uPlot.iife.min.js"))
+      .handle("dashboardJs", () => Effect.succeed(DASHBOARD_SCRIPT))
       .handle("uplotCss", () => asset("uPlot.min.css"))
   }))
