@@ -56,6 +56,14 @@ export const Health = Schema.Struct({
   pid: Schema.Number
 })
 
+/** /health when something it needs is down: which parts, and what is still served. */
+export class HealthDown extends Schema.TaggedError<HealthDown>()("Degraded", {
+  status: Schema.Literal("degraded"),
+  down: Schema.Array(Schema.String),
+  message: Schema.String,
+  releaseId: Schema.NullOr(Schema.String)
+}, HttpApiSchema.annotations({ status: 503 })) {}
+
 export const FullProcessResponse = Schema.Struct({ outcome: Schema.String, summary: Schema.Unknown })
 
 /** a raw CSV document, sent as text/csv */
@@ -75,7 +83,7 @@ export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
   .annotate(OpenApi.Title, "Model")
 
 export class SystemGroup extends HttpApiGroup.make("system")
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health).addError(HealthDown))
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Prometheus))
   .add(HttpApiEndpoint.get("monitor", "/").addSuccess(Html))
   .add(HttpApiEndpoint.get("uplotJs", "/assets/uplot.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))

@@ -4,7 +4,7 @@ import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
-import { Effect, Metric, Option } from "effect"
+import { Effect, Exit, Metric, Option } from "effect"
 import { parseNumberCell } from "../lib/Cells.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -16,7 +16,7 @@ import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
-import { type Api, BadRequest, Conflict, NotFound, PayloadTooLarge, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
+import { type Api, BadRequest, Conflict, HealthDown, NotFound, PayloadTooLarge, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
 import { tooManyRows } from "./Guard.js"
 import { DASHBOARD_SCRIPT, renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
@@ -180,12 +180,25 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
     const live = deployer.current().pipe(Effect.option)
     return handlers
       .handle("health", () =>
-        live.pipe(Effect.map((r) => ({
-          status: "ok" as const,
-          releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
-          f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
-          pid: process.pid
-        }))))
+        Effect.gen(function*() {
+          // the live release this process holds, even when the database cannot be asked
+          const r = yield* deployer.current().pipe(Effect.exit, Effect.map((e) => Exit.isSuccess(e) ? Option.some(e.value) : Option.none()))
+          const releaseId = Option.getOrNull(Option.map(r, (x) => x.releaseId))
+          if (!(yield* deployer.databaseReachable())) {
+            return yield* new HealthDown({
+              status: "degraded", down: ["database"], releaseId,
+              message: releaseId === null
+                ? "the tracking database is unreachable"
+                : `the tracking database is unreachable; predictions are served by release ${releaseId}, the live one when it was last reached`
+            })
+          }
+          return {
+            status: "ok" as const,
+            releaseId,
+            f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
+            pid: process.pid
+          }
+        }))
       .handle("metrics", () =>
         Effect.gen(function*() {
           const r = yield* live
