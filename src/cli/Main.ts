@@ -158,7 +158,10 @@ const statusCommand = Command.make("status", common, (opts) =>
     "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
     ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
     ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`),
-    ...s.schedule.map((t) => `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}`)
+    ...s.schedule.map((t) =>
+      `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}` +
+      `${t.finishedBy !== null && t.finishedBy !== t.worker ? `, finished by ${t.finishedBy}` : ""}` +
+      `${t.foundTick !== null ? `, while the run${t.foundRunId !== null ? ` ${t.foundRunId}` : ""} of tick ${t.foundTick} was going` : ""}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
 
 const releasesCommand = Command.make("releases", common, (opts) =>

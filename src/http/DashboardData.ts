@@ -125,7 +125,7 @@ export const dashboardData = Effect.gen(function*() {
       }
     }),
     schedule: (yield* tracking.scheduledRuns(20)).map((t) => ({
-      tick: t.tick, worker: t.worker, outcome: t.outcome, runId: t.runId,
+      tick: t.tick, worker: t.finishedBy !== null && t.finishedBy !== t.worker ? `${t.worker} → ${t.finishedBy}` : t.worker, outcome: t.outcome, runId: t.runId ?? t.foundRunId,
       durationMs: t.finishedAt ? Date.parse(t.finishedAt) - Date.parse(t.startedAt) : null
     })),
     rejected: (yield* tracking.rejectedFiles()).map((f) => ({ fileName: f.fileName, reason: f.reason, at: f.rejectedAt })).reverse(),
