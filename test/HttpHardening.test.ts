@@ -10,6 +10,7 @@ import { Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
+import { columnsFromCsv } from "../src/http/Handlers.js"
 import { ApiServer } from "../src/http/Server.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { lockPath } from "../src/programs/Lock.js"
@@ -214,4 +215,24 @@ describe("HTTP hardening", () => {
         }
       })
     })))
+})
+
+describe("CSV for prediction, read in place", () => {
+  it.effect("gives the same columns as csv-parse: BOM, CRLF, blank lines, short and long lines, column order; line numbers in errors", () =>
+    Effect.gen(function*() {
+      const features = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
+      const plain = "\uFEFFnumber_of_employees,extra,lastmonth_activity,lastyear_activity\r\n3,x,1,2\r\n\r\n6,y,4\r\n,z,7,8,9\r\n"
+      // the same document with quotes goes through csv-parse
+      const quoted = plain.replace("3,x", `"3",x`)
+      const a = yield* columnsFromCsv(plain, features)
+      const b = yield* columnsFromCsv(quoted, features)
+      assert.strictEqual(a.rows, 3)
+      assert.deepStrictEqual(a.columns.map((c) => Array.from(c)), [[1, 4, 7], [2, Number.NaN, 8], [3, 6, Number.NaN]])
+      assert.deepStrictEqual(a.columns.map((c) => Array.from(c)), b.columns.map((c) => Array.from(c)))
+      const bad = yield* Effect.flip(columnsFromCsv("lastmonth_activity,lastyear_activity,number_of_employees\n1,2,3\n\n4,five,6\n", features))
+      assert.include(bad.message, `line 4, column "lastyear_activity": "five" is not a number`)
+      const many = yield* Effect.flip(columnsFromCsv(csvOf(11), features, 10))
+      assert.strictEqual(many._tag, "PayloadTooLarge")
+      assert.strictEqual((yield* columnsFromCsv(csvOf(10), features, 10)).rows, 10)
+    }))
 })

@@ -1,5 +1,5 @@
 /** The API's handlers over the services. */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
@@ -37,15 +37,103 @@ const asset = (name: string) =>
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
-/** Feature columns from a CSV document for prediction: the declared features are required columns. */
-export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): Effect.Effect<{ rows: number; columns: Array<Float64Array> }, BadRequest> =>
+/** Rows parsed between two yields to the event loop: a large document never holds up other requests for long. */
+const SLICE_ROWS = 1000
+
+/** Let the event loop serve other sockets (a macrotask: a microtask would not let I/O in). */
+const yieldToEventLoop = Effect.async<void>((resume) => {
+  const h = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(h))
+})
+
+/**
+ * Feature columns from a CSV document for prediction: the declared features are required
+ * columns. More than `maxRows` data rows is a PayloadTooLarge, found before any row is parsed.
+ * A document without quotes (the usual numeric one) is split by lines and commas, in slices
+ * with a yield to the event loop between them; one with quotes goes through csv-parse.
+ */
+export const columnsFromCsv = (
+  text: string, features: ReadonlyArray<string>, maxRows = Number.POSITIVE_INFINITY
+): Effect.Effect<{ rows: number; columns: Array<Float64Array> }, BadRequest | PayloadTooLarge> =>
   Effect.gen(function*() {
-    let records: Array<Array<string>>
-    try {
-      records = parseCsvSync(text, { skip_empty_lines: true, bom: true, relax_column_count: true }) as Array<Array<string>>
-    } catch (e) {
-      return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
+    const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+    if (body.includes('"')) {
+      let records: Array<Array<string>>
+      try {
+        records = parseCsvSync(body, { skip_empty_lines: true, relax_column_count: true }) as Array<Array<string>>
+      } catch (e) {
+        return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
+      }
+      if (records.length - 1 > maxRows) return yield* new PayloadTooLarge({ message: tooManyRows(records.length - 1, maxRows) })
+      return yield* columnsOf(records, features, (i) => i + 1)
     }
+    return yield* columnsOfPlain(body, features, maxRows)
+  })
+
+/** The end of the line that starts at `from` (its "\n", or the text's end), and where the line's content ends (before a "\r"). */
+const lineEnd = (text: string, from: number) => {
+  const nl = text.indexOf("\n", from)
+  const end = nl < 0 ? text.length : nl
+  return { next: end + 1, end: end > from && text.charCodeAt(end - 1) === 13 ? end - 1 : end }
+}
+
+/** Columns from a CSV document without quotes, read in place: no array per line, no string per unused cell. */
+const columnsOfPlain = (body: string, features: ReadonlyArray<string>, maxRows: number) =>
+  Effect.gen(function*() {
+    // the data lines, counted before any is parsed
+    let rows = 0
+    let headerAt = -1
+    for (let at = 0; at < body.length;) {
+      const { end, next } = lineEnd(body, at)
+      if (end > at) {
+        if (headerAt < 0) headerAt = at
+        else rows++
+      }
+      at = next
+    }
+    if (rows > maxRows) return yield* new PayloadTooLarge({ message: tooManyRows(rows, maxRows) })
+    if (headerAt < 0 || rows === 0) return yield* new BadRequest({ message: "csv: no data rows" })
+    const header = body.slice(headerAt, lineEnd(body, headerAt).end).split(",").map((h) => h.trim())
+    const missing = features.filter((f) => !header.includes(f))
+    if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
+    // for each column of the document, which feature it holds (-1: none)
+    const featureOf = header.map((h) => features.indexOf(h))
+    for (let c = 0; c < header.length; c++) if (featureOf[c]! >= 0 && header.indexOf(header[c]!) !== c) featureOf[c] = -1
+    const columns = features.map(() => new Float64Array(rows))
+    const seen = new Uint8Array(features.length)
+    let line = 1
+    for (let at = 0; at < headerAt; at = lineEnd(body, at).next) line++
+    let row = 0
+    for (let at = lineEnd(body, headerAt).next, n = line + 1; at < body.length; n++) {
+      const { end, next } = lineEnd(body, at)
+      if (end > at) {
+        if (row > 0 && row % SLICE_ROWS === 0) yield* yieldToEventLoop
+        seen.fill(0)
+        let c = 0
+        for (let start = at; start <= end && c < featureOf.length; c++) {
+          let comma = body.indexOf(",", start)
+          if (comma < 0 || comma > end) comma = end
+          const f = featureOf[c]!
+          if (f >= 0) {
+            const v = parseNumberCell(body.slice(start, comma))
+            if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${n}, column "${features[f]}": ${v.invalid}` })
+            columns[f]![row] = v
+            seen[f] = 1
+          }
+          start = comma + 1
+        }
+        // a short line: its missing cells are missing values
+        for (let f = 0; f < features.length; f++) if (seen[f] === 0) columns[f]![row] = Number.NaN
+        row++
+      }
+      at = next
+    }
+    return { rows, columns }
+  })
+
+/** Columns from split records (the first the header); `lineOf(i)` is the line of record i, for messages. */
+const columnsOf = (records: ReadonlyArray<ReadonlyArray<string>>, features: ReadonlyArray<string>, lineOf: (i: number) => number) =>
+  Effect.gen(function*() {
     if (records.length < 2) return yield* new BadRequest({ message: "csv: no data rows" })
     const header = records[0]!.map((h) => h.trim())
     const missing = features.filter((f) => !header.includes(f))
@@ -54,10 +142,11 @@ export const columnsFromCsv = (text: string, features: ReadonlyArray<string>): E
     const rows = records.length - 1
     const columns = features.map(() => new Float64Array(rows))
     for (let i = 0; i < rows; i++) {
+      if (i > 0 && i % SLICE_ROWS === 0) yield* yieldToEventLoop
       const r = records[i + 1]!
       for (let j = 0; j < features.length; j++) {
         const v = parseNumberCell(r[index[j]!] ?? "")
-        if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${i + 2}, column "${features[j]}": ${v.invalid}` })
+        if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${lineOf(i + 1)}, column "${features[j]}": ${v.invalid}` })
         columns[j]![i] = v
       }
     }
@@ -103,14 +192,19 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
-          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features)
+          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features) : yield* columnsFromCsv(payload.csv!, features, config.max_prediction_rows)
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
           if (input.rows > config.max_prediction_rows) return yield* new PayloadTooLarge({ message: tooManyRows(input.rows, config.max_prediction_rows) })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
           const p = model.predict(live.model, { features: input.columns, rows: input.rows })
           yield* Metric.increment(predictionRequests)
           yield* Metric.incrementBy(predictionsTotal, input.rows)
-          return { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }
+          const result = { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }
+          if (input.rows <= SLICE_ROWS) return result
+          // a large answer: other requests go first, and it is sent as it is built (the checked
+          // schema's encoding walks every element, for nothing: these are numbers and 0/1)
+          yield* yieldToEventLoop
+          return HttpServerResponse.unsafeJson(result) as unknown as typeof result
         }))
       .handle("scoring", () =>
         Effect.gen(function*() {
