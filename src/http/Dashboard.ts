@@ -147,7 +147,8 @@ const SCRIPT = `
     if(xs.length===1){xs.push(xs[0]+60);dep.push(null);chk.push(null);thr.push(thr[0]);}
     el.innerHTML="";
     var opts={width:Math.max(280,el.clientWidth),height:260,legend:{show:false},
-      scales:{y:{range:[0,1]}},
+      // a history of one point (or of points seconds apart) still gets a readable time axis
+      scales:{x:(xs[xs.length-1]-xs[0]<120?{time:true,range:[xs[0]-120,xs[xs.length-1]+120]}:{time:true}),y:{range:[0,1]}},
       series:[{},{label:"deployed (test data)",stroke:"#1f4e99",points:{show:true,size:7},spanGaps:true},
         {label:"drift check",stroke:"#c0392b",points:{show:true,size:7},spanGaps:true},
         {label:"threshold",stroke:"#b7950b",dash:[6,4],points:{show:false}}],

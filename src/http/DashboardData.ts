@@ -111,7 +111,12 @@ export const dashboardData = Effect.gen(function*() {
       : null,
     liveProblem: current._tag === "Left" && current.left.brokenRelease !== undefined ? current.left.message : null,
     lastRun: lastRun ? { id: lastRun.id, outcome: lastRun.status, startedAt: lastRun.startedAt, reason: runFacts(lastRun.summary).reason } : null,
-    drift: last ? { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt } : null,
+    // the first deployment's decision ("no model is deployed yet") is no drift of the model now live
+    drift: last
+      ? last.deployedScore === null && current._tag === "Right"
+        ? { state: "unknown", test: last.test, reason: `release ${current.right.releaseId} is live and has not been checked for drift yet`, decidedAt: last.decidedAt }
+        : { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt }
+      : null,
     threshold,
     scores: scores.map((s) => ({ at: s.scoredAt, f1: s.f1, kind: s.purpose === "deployed" ? "deployed (test data)" : `drift check (${s.dataKind ?? "?"} data)` })),
     events,
