@@ -210,7 +210,7 @@ describe("HTTP hardening", () => {
         assert.include(JSON.parse(conflict.body).message, "another run is in progress")
         const scoring = await get(port, "/scoring")
         assert.strictEqual(scoring.status, 200)
-        for (const r of [conflict, scoring, await get(port, "/summarystats"), await get(port, "/diagnostics"), await post(port, "/prediction", "application/json", "{}")]) {
+        for (const r of [conflict, scoring, await get(port, "/health"), await get(port, "/summarystats"), await get(port, "/diagnostics"), await post(port, "/prediction", "application/json", "{}")]) {
           assertClean(r, "a response")
         }
       })

@@ -52,8 +52,8 @@ export const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   releaseId: Schema.NullOr(Schema.String),
   f1: Schema.NullOr(Schema.Number),
-  /** the server process that answered (one of several with serve --workers) */
-  pid: Schema.Number
+  /** the server process that answered (one of several with serve --workers), as an opaque id: no PID leaves the server */
+  instance: Schema.String
 })
 
 /** /health when something it needs is down: which parts, and what is still served. */

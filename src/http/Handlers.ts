@@ -1,6 +1,7 @@
 /** The API's handlers over the services. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as NodeFs from "node:fs"
+import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
@@ -33,6 +34,9 @@ const asset = (name: string) =>
     }
     return text
   })
+
+/** This server process, as /health names it: random, so it says nothing about the machine. */
+const INSTANCE = randomUUID().slice(0, 8)
 
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
@@ -290,7 +294,7 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
             status: "ok" as const,
             releaseId,
             f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
-            pid: process.pid
+            instance: INSTANCE
           }
         }))
       .handle("metrics", () =>
