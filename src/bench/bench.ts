@@ -11,7 +11,7 @@
  *                            [--real]      only the real-table rows (categories, text labels; both learners)
  *                            [--learner gradient-boosting]  the trees' drift path at 10M rows too
  */
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -102,6 +102,12 @@ const main = async () => {
   if (!pythonOk) say(`python3 cannot import pandas and sklearn (or ${PY_BENCH} is missing): ours only. Debian: apt-get install python3-pandas python3-sklearn python3-flask gunicorn`)
   const cpus = NodeOs.cpus().length
 
+  if (args.has("--health-under-load")) {
+    const sample = project("sample", NodePath.join(ROOT, "data", "sourcedata"))
+    measure(node, [MAIN, "fullprocess", "--no-apicalls", "--config", sample.config])
+    await healthUnderLoad(sample.config, 18_000 + (process.pid % 1000) + 2, 10)
+    return printTable()
+  }
   if (args.has("--e2e") || args.has("--e2e-10m")) await endToEndBench()
   else if (args.has("--real")) await realBench()
   else {
@@ -340,6 +346,34 @@ const serveBench = async (cpus: number) => {
     add("GET /health: latency p50 / p90 / p99", dist(ourHealth), "—", null, "—", null)
   }
   if (ourPredict.errors + ourHealth.errors > 0) say(`warning: ${ourPredict.errors + ourHealth.errors} failed requests on our server`)
+  await healthUnderLoad(sample.config, ourPort + 2, seconds)
+}
+
+/**
+ * /health on one server process while four maximal predictions (max_prediction_rows CSV rows,
+ * the default 10,000) run back to back: large bodies must not stall other requests.
+ */
+const healthUnderLoad = async (config: string, port: number, seconds: number) => {
+  const rows = 10_000
+  const csv = "lastmonth_activity,lastyear_activity,number_of_employees\n" +
+    Array.from({ length: rows }, (_, i) => `${(i * 37) % 700},${(i * 911) % 12000},${1 + ((i * 13) % 600)}`).join("\n") + "\n"
+  const script = NodePath.join(work, "predict-max.lua")
+  NodeFs.writeFileSync(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/csv"\nwrk.body = ${JSON.stringify(csv)}\n`)
+  say(`HTTP: GET /health (c=4) on one server process while 4 predictions of ${rows} CSV rows run (${seconds} s)…`)
+  const server = await startServer(node, [MAIN, "serve", "--config", config, "--port", String(port)], `http://127.0.0.1:${port}/health`)
+  const base = `http://127.0.0.1:${port}`
+  const probe = await fetch(`${base}/prediction`, { method: "POST", headers: { "content-type": "text/csv" }, body: csv })
+  if (probe.status !== 200) say(`warning: a ${rows}-row prediction answered ${probe.status}: ${(await probe.text()).slice(0, 200)}`)
+  const busy = spawn("wrk", ["-t", "1", "-c", "4", "-d", `${seconds + 4}s`, "--timeout", "10s", "--latency", "-s", script, `${base}/prediction`], { stdio: ["ignore", "pipe", "ignore"] })
+  let busyOut = ""
+  busy.stdout!.on("data", (d: Buffer) => { busyOut += d.toString() })
+  const busyDone = new Promise<void>((resolve) => busy.once("close", () => resolve()))
+  await new Promise((r) => setTimeout(r, 1500))
+  const health = load(`${base}/health`, 4, seconds)
+  await busyDone
+  await server.stop()
+  const predictions = Number(/Requests\/sec:\s+([\d.]+)/.exec(busyOut)?.[1] ?? "0")
+  add(`GET /health p99 while 4 × ${rows}-row predictions run`, `${health.p99Ms.toFixed(1)} ms (p50 ${health.p50Ms.toFixed(1)} ms; ${predictions.toFixed(1)} predictions/s)`, "—", null, "< 100 ms", health.p99Ms < 100)
 }
 
 /** POST /prediction with a 100-tree model: ours against Flask serving scikit-learn's HistGradientBoostingClassifier. */

@@ -39,11 +39,20 @@ const logLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Lo
 
 type CommonOptions = { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean; readonly verbose: boolean }
 
+/** A result that finished but is still a failure for cron (exit code ≠ 0): its tag, message and code. */
+type ResultFailure = { readonly tag: string; readonly message: string; readonly exitCode: number }
+
 /** Report a program's outcome (JSON or human) and set the exit code. */
-const report = <A>(opts: CommonOptions, human: (a: A) => string) => <E, R>(program: Effect.Effect<A, E, R>) =>
+const report = <A>(opts: CommonOptions, human: (a: A) => string, failureOf: (a: A) => ResultFailure | null = () => null) => <E, R>(program: Effect.Effect<A, E, R>) =>
   program.pipe(
     Effect.matchCauseEffect({
-      onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
+      onSuccess: (a) => {
+        const f = failureOf(a)
+        const out = opts.json
+          ? Console.log(JSON.stringify(f === null ? { ok: true, result: a } : { ok: false, result: a, error: f }))
+          : f === null ? Console.log(human(a)) : Effect.zipRight(Console.log(human(a)), Console.error(f.message))
+        return f === null ? out : Effect.zipRight(out, Effect.sync(() => { process.exitCode = f.exitCode }))
+      },
       onFailure: (cause) => {
         // one line for what an operator can fix; the stack only for a defect, or with --verbose
         const f = describeFailure(cause)
@@ -62,13 +71,24 @@ const report = <A>(opts: CommonOptions, human: (a: A) => string) => <E, R>(progr
 const execute = <A, E extends { readonly _tag?: string }>(
   opts: CommonOptions,
   program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
-  human: (a: A) => string
+  human: (a: A) => string,
+  failureOf?: (a: A) => ResultFailure | null
 ) =>
   program.pipe(
     // progress lines only on an interactive terminal, never with --json: decided here, once
     Effect.provide(AppLayer(opts.config, opts.set, process.stderr.isTTY === true && !opts.json)),
-    report(opts, human)
+    report(opts, human, failureOf)
   )
+
+/** A run in which every new file was rejected took in nothing: exit 3 (bad data), so cron sees it. */
+const noValidData = (s: { readonly outcome: string; readonly ingestion?: { readonly rejected: ReadonlyArray<{ readonly name: string }> } | undefined }): ResultFailure | null =>
+  s.outcome === "no-valid-data"
+    ? {
+      tag: "NoValidData",
+      message: `fullprocess: every new file was rejected (${(s.ingestion?.rejected ?? []).map((r) => r.name).join(", ")}); nothing was ingested. Fix the files in quarantine and drop them in again`,
+      exitCode: 3
+    }
+    : null
 
 const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: Options.boolean("no-apicalls").pipe(Options.withDescription("skip the API calls after a redeploy")) }, (opts) =>
   execute(opts, Effect.gen(function*() {
@@ -92,7 +112,7 @@ const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: 
     if (s.apiCalls) lines.push(`  API responses: ${s.apiCalls}`)
     for (const w of s.warnings) lines.push(`  warning: ${w}`)
     return lines.join("\n")
-  })).pipe(Command.withDescription("check for new data, ingest, detect drift; retrain, rescore, redeploy and report when the model drifted"))
+  }, noValidData)).pipe(Command.withDescription("check for new data, ingest, detect drift; retrain, rescore, redeploy and report when the model drifted"))
 
 const stepsOption = Options.text("steps").pipe(
   Options.withDefault(STEPS.join(",")),
@@ -141,7 +161,10 @@ const statusCommand = Command.make("status", common, (opts) =>
     "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
     ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
     ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`),
-    ...s.schedule.map((t) => `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}`)
+    ...s.schedule.map((t) =>
+      `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}` +
+      `${t.finishedBy !== null && t.finishedBy !== t.worker ? `, finished by ${t.finishedBy}` : ""}` +
+      `${t.foundTick !== null ? `, while the run${t.foundRunId !== null ? ` ${t.foundRunId}` : ""} of tick ${t.foundTick} was going` : ""}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
 
 const releasesCommand = Command.make("releases", common, (opts) =>

@@ -102,6 +102,9 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
         const hash = yield* sha256OfFile(tmp).pipe(Effect.provideService(FileStore, store), Effect.orDie)
         const path = NodePath.join(dir, `${prefix}-${hash}.parquet`)
         const size = yield* store.size(tmp).pipe(Effect.orDie)
+        // DuckDB wrote the file: fsync it before the rename, which fsyncs the folder, so the
+        // database never names a snapshot that a power loss could leave empty
+        yield* store.sync(tmp).pipe(Effect.orDie)
         yield* store.rename(tmp, path).pipe(Effect.orDie)
         yield* Ref.update(verified, (set) => new Set(set).add(`${hash}:${size}`))
         return { path, hash }

@@ -97,6 +97,8 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   /** bearer token for mutating endpoints; DRS_API_TOKEN overrides */
   api_token: Schema.optional(Schema.String),
   max_body_bytes: Schema.optionalWith(PositiveInt, { default: () => 1_048_576 }),
+  /** rows one POST /prediction may carry; more is a 413 */
+  max_prediction_rows: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
   /** a client must send all request headers within this time */
   server_headers_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
   /** … and the whole request, body included, within this time (a 408, then the socket is closed) */

@@ -9,7 +9,11 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { message: Schema.String }, HttpApiSchema.annotations({ status: 503 })) {}
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }, HttpApiSchema.annotations({ status: 404 })) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }, HttpApiSchema.annotations({ status: 413 })) {}
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }, HttpApiSchema.annotations({ status: 409 })) {}
+
+/** the longest activation reason kept (it is stored and shown on the dashboard) */
+export const ACTIVATION_REASON_MAX = 500
 
 const Feature = Schema.NullOr(Schema.Number.pipe(Schema.finite()))
 
@@ -74,9 +78,17 @@ export const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   releaseId: Schema.NullOr(Schema.String),
   f1: Schema.NullOr(Schema.Number),
-  /** the server process that answered (one of several with serve --workers) */
-  pid: Schema.Number
+  /** the server process that answered (one of several with serve --workers), as an opaque id: no PID leaves the server */
+  instance: Schema.String
 })
+
+/** /health when something it needs is down: which parts, and what is still served. */
+export class HealthDown extends Schema.TaggedError<HealthDown>()("Degraded", {
+  status: Schema.Literal("degraded"),
+  down: Schema.Array(Schema.String),
+  message: Schema.String,
+  releaseId: Schema.NullOr(Schema.String)
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
 export const FullProcessResponse = Schema.Struct({ outcome: Schema.String, summary: Schema.Unknown })
 
@@ -88,7 +100,7 @@ const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
 export const modelGroup = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) => HttpApiGroup.make("model")
   .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset, categories), CsvBody))
-    .setUrlParams(Schema.Struct({ explain: Schema.optional(Schema.Literal("true", "false")) })).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+    .setUrlParams(Schema.Struct({ explain: Schema.optional(Schema.Literal("true", "false")) })).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable).addError(PayloadTooLarge))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))
@@ -98,10 +110,11 @@ export const modelGroup = (dataset: DatasetSchema, categories?: ReadonlyMap<stri
   .annotate(OpenApi.Title, "Model")
 
 export class SystemGroup extends HttpApiGroup.make("system")
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health).addError(HealthDown))
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Prometheus))
   .add(HttpApiEndpoint.get("monitor", "/").addSuccess(Html))
   .add(HttpApiEndpoint.get("uplotJs", "/assets/uplot.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
+  .add(HttpApiEndpoint.get("dashboardJs", "/assets/dashboard.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
   .add(HttpApiEndpoint.get("uplotCss", "/assets/uplot.css").addSuccess(HttpApiSchema.Text({ contentType: "text/css; charset=utf-8" })))
   .annotate(OpenApi.Title, "System")
 {}
@@ -127,7 +140,7 @@ export class ReleasesGroup extends HttpApiGroup.make("releases")
   .add(
     HttpApiEndpoint.post("activate", "/releases/:id/activate")
       .setPath(Schema.Struct({ id: Schema.String }))
-      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(ACTIVATION_REASON_MAX))) }))
       .addSuccess(ActivateResponse)
       .addError(Unauthorized)
       .addError(NotFound)

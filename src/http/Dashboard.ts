@@ -3,6 +3,7 @@
  * itself (/assets), and a little script that draws the chart, activates releases with the
  * bearer token and refreshes the page's content every 30 s.
  */
+import * as NodeCrypto from "node:crypto"
 import type { DashboardData } from "./DashboardData.js"
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -167,7 +168,8 @@ const SCRIPT = `
     if(xs.length===1){xs.push(xs[0]+60);dep.push(null);chk.push(null);thr.push(thr[0]);}
     el.innerHTML="";
     var opts={width:Math.max(280,el.clientWidth),height:260,legend:{show:false},
-      scales:{y:{range:[0,1]}},
+      // a history of one point (or of points seconds apart) still gets a readable time axis
+      scales:{x:(xs[xs.length-1]-xs[0]<120?{time:true,range:[xs[0]-120,xs[xs.length-1]+120]}:{time:true}),y:{range:[0,1]}},
       series:[{},{label:"deployed (test data)",stroke:"#1f4e99",points:{show:true,size:7},spanGaps:true},
         {label:"drift check",stroke:"#c0392b",points:{show:true,size:7},spanGaps:true},
         {label:"threshold",stroke:"#b7950b",dash:[6,4],points:{show:false}}],
@@ -227,6 +229,22 @@ ${ingested(d)}
 ${data(d)}
 </main>
 <script src="/assets/uplot.js"></script>
-<script>${SCRIPT}</script>
+<script src="/assets/dashboard.js"></script>
 </body></html>
 `
+
+/** The client script, served as /assets/dashboard.js: the page runs no inline script. */
+export const DASHBOARD_SCRIPT = SCRIPT
+
+/**
+ * The dashboard's headers: scripts only from the app itself, its one inline style by hash, no
+ * framing (it keeps the bearer token in sessionStorage), no referrer.
+ */
+export const dashboardHeaders: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'none'", "script-src 'self'", `style-src 'self' 'sha256-${NodeCrypto.createHash("sha256").update(STYLE).digest("base64")}'`,
+    "img-src 'self' data:", "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY"
+}

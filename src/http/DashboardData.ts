@@ -123,7 +123,12 @@ export const dashboardData = Effect.gen(function*() {
       : null,
     liveProblem: current._tag === "Left" && current.left.brokenRelease !== undefined ? current.left.message : null,
     lastRun: lastRun ? { id: lastRun.id, outcome: lastRun.status, startedAt: lastRun.startedAt, reason: runFacts(lastRun.summary).reason } : null,
-    drift: last ? { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt } : null,
+    // the first deployment's decision ("no model is deployed yet") is no drift of the model now live
+    drift: last
+      ? last.deployedScore === null && current._tag === "Right"
+        ? { state: "unknown", test: last.test, reason: `release ${current.right.releaseId} is live and has not been checked for drift yet`, decidedAt: last.decidedAt }
+        : { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt }
+      : null,
     threshold,
     scores: scores.map((s) => ({ at: s.scoredAt, f1: s.f1, kind: s.purpose === "deployed" ? "deployed (test data)" : `drift check (${s.dataKind ?? "?"} data)` })),
     events,
@@ -137,7 +142,7 @@ export const dashboardData = Effect.gen(function*() {
       }
     }),
     schedule: (yield* tracking.scheduledRuns(20)).map((t) => ({
-      tick: t.tick, worker: t.worker, outcome: t.outcome, runId: t.runId,
+      tick: t.tick, worker: t.finishedBy !== null && t.finishedBy !== t.worker ? `${t.worker} → ${t.finishedBy}` : t.worker, outcome: t.outcome, runId: t.runId ?? t.foundRunId,
       durationMs: t.finishedAt ? Date.parse(t.finishedAt) - Date.parse(t.startedAt) : null
     })),
     rejected: (yield* tracking.rejectedFiles()).map((f) => ({ fileName: f.fileName, reason: f.reason, at: f.rejectedAt })).reverse(),

@@ -36,30 +36,47 @@ export const frameFromJson = (dataset: DatasetSchema, rows: ReadonlyArray<Readon
   return { rows: rows.length, featureNames: dataset.feature_columns, features, levels }
 }
 
-/** A frame from CSV records (the first the header, matched by name), or why a cell is unusable: its line and column. */
-export const frameFromCsv = (dataset: DatasetSchema, records: ReadonlyArray<ReadonlyArray<string>>): InputFrame | { readonly invalid: string } => {
-  const header = records[0]!.map((h) => h.trim())
-  const missing = dataset.feature_columns.filter((f) => !header.includes(f))
-  if (missing.length > 0) return { invalid: `missing column(s) ${missing.join(", ")}` }
-  const rows = records.length - 1
-  const features: Array<Float64Array> = []
-  const levels: Array<ReadonlyArray<string> | null> = []
-  for (const f of dataset.feature_columns) {
-    const at = header.indexOf(f)
-    if (isCategorical(dataset, f)) {
-      const column = categoryColumn(records.slice(1).map((r) => parseCategoryCell(r[at] ?? "")))
-      features.push(column.values)
-      levels.push(column.levels)
-      continue
+/**
+ * A frame filled cell by cell from CSV text (`set` for a cell of feature f in a row, `missing`
+ * for a cell the line lacks), then built: what a CSV reader writes into.
+ */
+export const frameBuilder = (dataset: DatasetSchema, rows: number) => {
+  const names = dataset.feature_columns
+  const numeric = names.map((f) => (isCategorical(dataset, f) ? null : new Float64Array(rows)))
+  const text = names.map((f) => (isCategorical(dataset, f) ? new Array<string | null>(rows).fill(null) : null))
+  return {
+    /** the cell's value, or why it is unusable */
+    set: (f: number, row: number, cell: string): string | undefined => {
+      const t = text[f]
+      if (t) {
+        t[row] = parseCategoryCell(cell)
+        return undefined
+      }
+      const v = parseNumberCell(cell)
+      if (typeof v === "object") return v.invalid
+      numeric[f]![row] = v
+      return undefined
+    },
+    missing: (f: number, row: number) => {
+      const t = text[f]
+      if (t) t[row] = null
+      else numeric[f]![row] = Number.NaN
+    },
+    build: (): InputFrame => {
+      const features: Array<Float64Array> = []
+      const levels: Array<ReadonlyArray<string> | null> = []
+      for (let f = 0; f < names.length; f++) {
+        const t = text[f]
+        if (t) {
+          const c = categoryColumn(t)
+          features.push(c.values)
+          levels.push(c.levels)
+        } else {
+          features.push(numeric[f]!)
+          levels.push(null)
+        }
+      }
+      return { rows, featureNames: names, features, levels }
     }
-    const column = new Float64Array(rows)
-    for (let i = 0; i < rows; i++) {
-      const v = parseNumberCell(records[i + 1]![at] ?? "")
-      if (typeof v === "object") return { invalid: `line ${i + 2}, column "${f}": ${v.invalid}` }
-      column[i] = v
-    }
-    features.push(column)
-    levels.push(null)
   }
-  return { rows, featureNames: dataset.feature_columns, features, levels }
 }
