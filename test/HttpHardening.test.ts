@@ -10,7 +10,8 @@ import { Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
-import { columnsFromCsv } from "../src/http/Handlers.js"
+import { frameFromCsvText } from "../src/http/Handlers.js"
+import { DatasetSchema, DEFAULT_DATASET } from "../src/domain/Dataset.js"
 import { ApiServer } from "../src/http/Server.js"
 import { fullProcess } from "../src/programs/FullProcess.js"
 import { lockPath } from "../src/programs/Lock.js"
@@ -218,21 +219,23 @@ describe("HTTP hardening", () => {
 })
 
 describe("CSV for prediction, read in place", () => {
-  it.effect("gives the same columns as csv-parse: BOM, CRLF, blank lines, short and long lines, column order; line numbers in errors", () =>
+  it.effect("gives the same columns as csv-parse: BOM, CRLF, blank lines, short and long lines, column order, categories; line numbers in errors", () =>
     Effect.gen(function*() {
-      const features = ["lastmonth_activity", "lastyear_activity", "number_of_employees"]
-      const plain = "\uFEFFnumber_of_employees,extra,lastmonth_activity,lastyear_activity\r\n3,x,1,2\r\n\r\n6,y,4\r\n,z,7,8,9\r\n"
+      const dataset = DatasetSchema.make({ ...DEFAULT_DATASET, feature_columns: [...DEFAULT_DATASET.feature_columns, "plan"], categorical_columns: ["plan"] })
+      const plain = "\uFEFFnumber_of_employees,extra,lastmonth_activity,lastyear_activity,plan\r\n3,x,1,2,gold\r\n\r\n6,y,4\r\n,z,7,8,NA,9\r\n"
       // the same document with quotes goes through csv-parse
       const quoted = plain.replace("3,x", `"3",x`)
-      const a = yield* columnsFromCsv(plain, features)
-      const b = yield* columnsFromCsv(quoted, features)
+      const a = yield* frameFromCsvText(plain, dataset)
+      const b = yield* frameFromCsvText(quoted, dataset)
       assert.strictEqual(a.rows, 3)
-      assert.deepStrictEqual(a.columns.map((c) => Array.from(c)), [[1, 4, 7], [2, Number.NaN, 8], [3, 6, Number.NaN]])
-      assert.deepStrictEqual(a.columns.map((c) => Array.from(c)), b.columns.map((c) => Array.from(c)))
-      const bad = yield* Effect.flip(columnsFromCsv("lastmonth_activity,lastyear_activity,number_of_employees\n1,2,3\n\n4,five,6\n", features))
+      assert.deepStrictEqual(a.features.map((c) => Array.from(c)), [[1, 4, 7], [2, Number.NaN, 8], [3, 6, Number.NaN], [0, Number.NaN, Number.NaN]])
+      assert.deepStrictEqual(a.levels, [null, null, null, ["gold"]])
+      assert.deepStrictEqual(a.features.map((c) => Array.from(c)), b.features.map((c) => Array.from(c)))
+      assert.deepStrictEqual(a.levels, b.levels)
+      const bad = yield* Effect.flip(frameFromCsvText("lastmonth_activity,lastyear_activity,number_of_employees,plan\n1,2,3,a\n\n4,five,6,b\n", dataset))
       assert.include(bad.message, `line 4, column "lastyear_activity": "five" is not a number`)
-      const many = yield* Effect.flip(columnsFromCsv(csvOf(11), features, 10))
+      const many = yield* Effect.flip(frameFromCsvText(csvOf(11), DEFAULT_DATASET, 10))
       assert.strictEqual(many._tag, "PayloadTooLarge")
-      assert.strictEqual((yield* columnsFromCsv(csvOf(10), features, 10)).rows, 10)
+      assert.strictEqual((yield* frameFromCsvText(csvOf(10), DEFAULT_DATASET, 10)).rows, 10)
     }))
 })
