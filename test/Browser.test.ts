@@ -68,6 +68,11 @@ describe("the dashboard in Chromium", () => {
       const browser = yield* Effect.acquireRelease(Effect.promise(() => launchChromium()), (b) => Effect.promise(() => b.close()))
       const result = yield* Effect.promise(async () => {
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+        // the page's Content-Security-Policy blocks nothing the dashboard needs
+        const violations: Array<string> = []
+        page.on("console", (m) => {
+          if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text())
+        })
         const response = await page.goto(`${base}/`)
         await page.waitForSelector("#score-chart canvas")
         const text = async (sel: string) => (await page.locator(sel).innerText()).trim()
@@ -123,9 +128,11 @@ describe("the dashboard in Chromium", () => {
         const activated = await text("#activate-result")
         await page.waitForFunction((id) => document.getElementById("live-release")?.textContent === id, await page.locator("button.activate").first().getAttribute("data-release").catch(() => null) ?? "")
           .catch(() => undefined)
-        return { ...facts, narrow, asked, activated, liveAfter: await text("#live-release") }
+        return { ...facts, narrow, asked, activated, liveAfter: await text("#live-release"), violations, csp: response?.headers()["content-security-policy"] ?? "" }
       })
       assert.strictEqual(result.status, 200)
+      assert.include(result.csp, "frame-ancestors 'none'")
+      assert.deepStrictEqual(result.violations, [])
       assert.strictEqual(result.title, "DRS monitor")
       assert.notStrictEqual(result.live, first)
       assert.match(result.liveF1, /^0(\.\d+)?$|^1$/)
@@ -159,5 +166,55 @@ describe("the dashboard in Chromium", () => {
       const live = yield* Deployer.pipe(Effect.flatMap((d) => d.current()), Effect.provide(ctx))
       assert.strictEqual(live.releaseId, first)
       assert.strictEqual(result.liveAfter, first)
+    })))
+})
+
+describe("the dashboard after the first deployment", () => {
+  it.live("shows the live state in the drift card, not red, and draws the single score", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* Layer.build(ApiServer(1 << 20).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+        Layer.provideMerge(TestLayer({ [`${IN}/one.csv`]: csv(ruled(200, 1)), "/t/data/testdata/testdata.csv": csv(ruled(60, 2)) }, { api_token: TOKEN }))
+      ))
+      const first = yield* fullProcess().pipe(Effect.provide(ctx))
+      assert.strictEqual(first.outcome, "redeployed")
+      const address = Context.get(ctx, HttpServer.HttpServer).address as HttpServer.TcpAddress
+      const browser = yield* Effect.acquireRelease(Effect.promise(() => launchChromium()), (b) => Effect.promise(() => b.close()))
+      const r = yield* Effect.promise(async () => {
+        const page = await browser.newPage({ viewport: { width: 1000, height: 800 } })
+        await page.goto(`http://127.0.0.1:${address.port}/`)
+        await page.waitForSelector("#score-chart canvas")
+        // pixels of the deployed series' colour (#1f4e99): the one point is drawn
+        const pointPixels = await page.evaluate(() => {
+          const c = document.querySelector("#score-chart canvas") as HTMLCanvasElement
+          const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data
+          let n = 0
+          let minX = c.width
+          let maxX = 0
+          // the series' blue, antialiased: clearly more blue than red, and opaque
+          for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 2]! - d[i]! > 60 && d[i + 2]! > 100 && d[i + 3]! > 100) {
+              n++
+              const x = (i / 4) % c.width
+              minX = Math.min(minX, x)
+              maxX = Math.max(maxX, x)
+            }
+          }
+          return { n, minX: minX / c.width, maxX: maxX / c.width }
+        })
+        return {
+          pointPixels,
+          drift: (await page.locator("#drift-state").innerText()).trim(),
+          driftClass: await page.getAttribute("#drift-state", "class"),
+          reason: (await page.locator("#drift-reason").innerText()).trim()
+        }
+      })
+      assert.strictEqual(r.drift, "○ not checked yet")
+      assert.notInclude(r.driftClass!, "drifted")
+      assert.include(r.reason, "is live and has not been checked for drift yet")
+      // drawn whole, inside the plot, not clipped at its edge
+      assert.isAbove(r.pointPixels.n, 10, JSON.stringify(r))
+      assert.isAbove(r.pointPixels.minX, 0.15, JSON.stringify(r))
+      assert.isBelow(r.pointPixels.maxX, 0.95, JSON.stringify(r))
     })))
 })

@@ -192,6 +192,20 @@ describe("scale-out on PostgreSQL: workers and API servers on one database", () 
     const state = () => JSON.stringify({ runs: query(database, "SELECT * FROM runs"), ticks: query(database, "SELECT * FROM scheduled_runs"), rows: activities() }, null, 1)
     assert.deepStrictEqual(query(database, "SELECT status FROM runs"), [["redeployed"]], state() + logs())
     assert.strictEqual(Number(query(database, "SELECT count(*) FROM releases")[0]![0]), 1)
+    // the tick's record names the worker that started the run and the one that finished it
+    const [tick, startedBy, finishedBy, runId] = query(database, `SELECT tick, worker, finished_by, run_id FROM scheduled_runs WHERE execution_id = '${execution}'`)[0]!
+    assert.strictEqual(startedBy, of("begin")[0]![2], state())
+    assert.strictEqual(finishedBy, survivor.name, state())
+    assert.strictEqual(runId, query(database, "SELECT id FROM runs")[0]![0])
+    // ticks that came while that run was going were recorded as skipped, with the run they found
+    const skipped = query(database, `SELECT found_tick, found_run_id, finished_by FROM scheduled_runs WHERE outcome = 'skipped'`)
+    assert.isAbove(skipped.length, 0, state() + logs())
+    for (const [foundTick, foundRun, by] of skipped) {
+      assert.strictEqual(foundTick, tick, state())
+      assert.include(["", runId], foundRun, state())
+      assert.include([victim.name, survivor.name], by)
+    }
+    assert.isTrue(skipped.some((r) => r[1] === runId), state())
   }, 180_000)
 
   it("a worker that cannot see the shared folders refuses to start, and says why", () => {

@@ -159,3 +159,26 @@ describe("clean failures of the built CLI", () => {
     }
   })
 })
+
+describe("a run that took in nothing", () => {
+  it("every new file rejected: exit 3, outcome no-valid-data, said on stderr and in --json; the run recorded so", () => {
+    const dir = project()
+    for (const f of NodeFs.readdirSync(NodePath.join(dir, "in"))) NodeFs.rmSync(NodePath.join(dir, "in", f))
+    NodeFs.writeFileSync(NodePath.join(dir, "in", "bad1.csv"), "nonsense\n1\n")
+    NodeFs.writeFileSync(NodePath.join(dir, "in", "bad2.csv"), "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited\nx,1,2,three,0\n")
+    const r = run(dir, ["fullprocess", "--no-apicalls"])
+    assert.strictEqual(r.code, 3, r.stdout + r.stderr)
+    assert.strictEqual(r.stdout.split("\n")[0], "fullprocess: no-valid-data")
+    assert.match(errorLines(r.stderr).join("\n"), /every new file was rejected \(bad1\.csv, bad2\.csv\)/)
+    assert.strictEqual(lastRun(NodePath.join(dir, "out", "drs.sqlite")).status, "no-valid-data")
+
+    NodeFs.writeFileSync(NodePath.join(dir, "in", "bad3.csv"), "nonsense\n2\n")
+    const json = run(dir, ["fullprocess", "--no-apicalls", "--json"])
+    assert.strictEqual(json.code, 3, json.stdout + json.stderr)
+    const out = JSON.parse(json.stdout)
+    assert.isFalse(out.ok)
+    assert.strictEqual(out.result.outcome, "no-valid-data")
+    assert.deepStrictEqual(out.error.exitCode, 3)
+    assert.strictEqual(out.error.tag, "NoValidData")
+  })
+})

@@ -12,7 +12,12 @@ import { prng } from "../src/programs/GenerateData.js"
 import { judgeWindows, monitorProgram } from "../src/programs/Monitor.js"
 import { Deployer } from "../src/services/Deployer.js"
 import { FileStore } from "../src/services/FileStore.js"
-import { predictColumns } from "../src/services/Model.js"
+import type { ModelArtifact } from "../src/domain/Schemas.js"
+import { predictFrame } from "../src/services/Model.js"
+
+/** Predictions of numeric feature columns (the simulated data has no categories). */
+const predictColumns = (m: ModelArtifact, features: ReadonlyArray<Float64Array>, rows: number) =>
+  predictFrame(m, { rows, featureNames: m.features, features, levels: features.map(() => null) })
 import { Monitor } from "../src/services/Monitor.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { TestLayer } from "./layers.js"

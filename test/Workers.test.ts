@@ -19,7 +19,7 @@ afterAll(() => {
 
 /** GET on a fresh connection each time, so the port's balancing sees every request. */
 const health = (port: number) =>
-  new Promise<{ pid: number; releaseId: string }>((resolve, reject) => {
+  new Promise<{ instance: string; releaseId: string }>((resolve, reject) => {
     const req = NodeHttp.get({ host: "127.0.0.1", port, path: "/health", agent: false, headers: { connection: "close" } }, (res) => {
       let body = ""
       res.on("data", (c: Buffer) => (body += c.toString()))
@@ -47,8 +47,19 @@ describe("serve --workers", () => {
           }
         }, 50)
       })
-      const pids = new Set<number>()
-      for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await health(port)).pid)
+      const instances = new Set<string>()
+      for (let i = 0; i < 40 && instances.size < 2; i++) instances.add((await health(port)).instance)
+      assert.strictEqual(instances.size, 2)
+      // the two answering processes are the primary's children (health names no PID)
+      const children = () =>
+        NodeFs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+          try {
+            return Number(NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]) === server.pid
+          } catch {
+            return false
+          }
+        })
+      const pids = new Set(children())
       assert.strictEqual(pids.size, 2)
       assert.isFalse(pids.has(server.pid!))
       const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)))

@@ -87,6 +87,7 @@ export const frame = (rows: ReadonlyArray<Row>): Frame => ({
   rows: rows.length,
   featureNames: DEFAULT_DATASET.feature_columns,
   features: DEFAULT_DATASET.feature_columns.map((f) => Float64Array.from(rows, (r) => (r[f as keyof Row] as number | null) ?? Number.NaN)),
+  levels: DEFAULT_DATASET.feature_columns.map(() => null),
   target: Float64Array.from(rows, (r) => r.exited)
 })
 

@@ -36,6 +36,7 @@ export const median = (xs: ReadonlyArray<number>) => {
 export interface Load {
   readonly requestsPerSecond: number
   readonly p99Ms: number
+  readonly p90Ms: number
   readonly p50Ms: number
   readonly errors: number
 }
@@ -56,12 +57,14 @@ export const load = (url: string, connections: number, seconds: number, body?: s
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
+  const p90 = /\s90%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout)
   return {
     requestsPerSecond: rps ? Number(rps[1]) : 0,
     p99Ms: p99 ? toMs(p99[1]!, p99[2]!) : Number.NaN,
     p50Ms: p50 ? toMs(p50[1]!, p50[2]!) : Number.NaN,
+    p90Ms: p90 ? toMs(p90[1]!, p90[2]!) : Number.NaN,
     errors: (errors ? Number(errors[1]) : 0) + (socket ? Number(socket[1]) + Number(socket[2]) + Number(socket[3]) + Number(socket[4]) : 0)
   }
 }

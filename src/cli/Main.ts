@@ -4,14 +4,17 @@ import { Args, Command, Options, ValidationError } from "@effect/cli"
 // and undici among them) on every command
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Console, Effect, Either, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import * as NodePath from "node:path"
 import { AppLayer, FileStoreLive } from "../programs/AppLayer.js"
 import { describeFailure } from "../programs/Failure.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { monitorProgram } from "../programs/Monitor.js"
 import { withLock } from "../programs/Lock.js"
 import { SAMPLE_LAYOUT, writeBulkData, writeSampleData } from "../programs/GenerateData.js"
-import { DEFAULT_DATASET } from "../domain/Dataset.js"
+import { DatasetSchema, DEFAULT_DATASET } from "../domain/Dataset.js"
+import { ConfigError } from "../domain/Errors.js"
+import { withGeneratedCategories } from "../programs/GenerateRich.js"
 import { AppConfig, loadConfig } from "../services/AppConfig.js"
 import { configStamp, validatedStampPath } from "./QuickCheck.js"
 import { isClusterWorker, superviseWorkers } from "./Workers.js"
@@ -37,11 +40,20 @@ const logLayer = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Lo
 
 type CommonOptions = { readonly config: string; readonly set: ReadonlyArray<string>; readonly json: boolean; readonly verbose: boolean }
 
+/** A result that finished but is still a failure for cron (exit code ≠ 0): its tag, message and code. */
+type ResultFailure = { readonly tag: string; readonly message: string; readonly exitCode: number }
+
 /** Report a program's outcome (JSON or human) and set the exit code. */
-const report = <A>(opts: CommonOptions, human: (a: A) => string) => <E, R>(program: Effect.Effect<A, E, R>) =>
+const report = <A>(opts: CommonOptions, human: (a: A) => string, failureOf: (a: A) => ResultFailure | null = () => null) => <E, R>(program: Effect.Effect<A, E, R>) =>
   program.pipe(
     Effect.matchCauseEffect({
-      onSuccess: (a) => (opts.json ? Console.log(JSON.stringify({ ok: true, result: a })) : Console.log(human(a))),
+      onSuccess: (a) => {
+        const f = failureOf(a)
+        const out = opts.json
+          ? Console.log(JSON.stringify(f === null ? { ok: true, result: a } : { ok: false, result: a, error: f }))
+          : f === null ? Console.log(human(a)) : Effect.zipRight(Console.log(human(a)), Console.error(f.message))
+        return f === null ? out : Effect.zipRight(out, Effect.sync(() => { process.exitCode = f.exitCode }))
+      },
       onFailure: (cause) => {
         // one line for what an operator can fix; the stack only for a defect, or with --verbose
         const f = describeFailure(cause)
@@ -60,13 +72,24 @@ const report = <A>(opts: CommonOptions, human: (a: A) => string) => <E, R>(progr
 const execute = <A, E extends { readonly _tag?: string }>(
   opts: CommonOptions,
   program: Effect.Effect<A, E, Layer.Layer.Success<ReturnType<typeof AppLayer>>>,
-  human: (a: A) => string
+  human: (a: A) => string,
+  failureOf?: (a: A) => ResultFailure | null
 ) =>
   program.pipe(
     // progress lines only on an interactive terminal, never with --json: decided here, once
     Effect.provide(AppLayer(opts.config, opts.set, process.stderr.isTTY === true && !opts.json)),
-    report(opts, human)
+    report(opts, human, failureOf)
   )
+
+/** A run in which every new file was rejected took in nothing: exit 3 (bad data), so cron sees it. */
+const noValidData = (s: { readonly outcome: string; readonly ingestion?: { readonly rejected: ReadonlyArray<{ readonly name: string }> } | undefined }): ResultFailure | null =>
+  s.outcome === "no-valid-data"
+    ? {
+      tag: "NoValidData",
+      message: `fullprocess: every new file was rejected (${(s.ingestion?.rejected ?? []).map((r) => r.name).join(", ")}); nothing was ingested. Fix the files in quarantine and drop them in again`,
+      exitCode: 3
+    }
+    : null
 
 const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: Options.boolean("no-apicalls").pipe(Options.withDescription("skip the API calls after a redeploy")) }, (opts) =>
   execute(opts, Effect.gen(function*() {
@@ -90,7 +113,7 @@ const fullprocessCommand = Command.make("fullprocess", { ...common, noApiCalls: 
     if (s.apiCalls) lines.push(`  API responses: ${s.apiCalls}`)
     for (const w of s.warnings) lines.push(`  warning: ${w}`)
     return lines.join("\n")
-  })).pipe(Command.withDescription("check for new data, ingest, detect drift; retrain, rescore, redeploy and report when the model drifted"))
+  }, noValidData)).pipe(Command.withDescription("check for new data, ingest, detect drift; retrain, rescore, redeploy and report when the model drifted"))
 
 const stepsOption = Options.text("steps").pipe(
   Options.withDefault(STEPS.join(",")),
@@ -139,7 +162,10 @@ const statusCommand = Command.make("status", common, (opts) =>
     "error" in s.deployed ? `deployed: ${s.deployed.error}` : `deployed: release ${s.deployed.releaseId}, F1 ${s.deployed.f1}`,
     ...s.runs.map((r) => `run ${r.id} ${r.command}: ${r.status} (${r.startedAt})`),
     ...s.drift.map((d) => `drift ${d.decidedAt}: ${d.drifted ? "yes" : "no"} — ${d.reason}`),
-    ...s.schedule.map((t) => `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}`)
+    ...s.schedule.map((t) =>
+      `tick ${t.tick} on worker ${t.worker}: ${t.outcome ?? "running"}${t.runId !== null ? ` (run ${t.runId})` : ""}` +
+      `${t.finishedBy !== null && t.finishedBy !== t.worker ? `, finished by ${t.finishedBy}` : ""}` +
+      `${t.foundTick !== null ? `, while the run${t.foundRunId !== null ? ` ${t.foundRunId}` : ""} of tick ${t.foundTick} was going` : ""}`)
   ].join("\n"))).pipe(Command.withDescription("show the deployed release, recent runs and drift decisions"))
 
 const releasesCommand = Command.make("releases", common, (opts) =>
@@ -203,17 +229,34 @@ const generateCommand = Command.make("generate-data", {
   out: Args.directory({ name: "folder", exists: "either" }).pipe(Args.withDefault("data")),
   rows: Options.integer("rows").pipe(Options.optional, Options.withDescription("bulk mode: this many rows in total")),
   files: Options.integer("files").pipe(Options.withDefault(4), Options.withDescription("bulk mode: split over this many files")),
-  seed: Options.integer("seed").pipe(Options.withDefault(42))
+  seed: Options.integer("seed").pipe(Options.withDefault(42)),
+  categorical: Options.integer("categorical").pipe(Options.withDefault(0), Options.withDescription(
+    "add this many categorical features (2 to 50 categories each, carrying signal; up to 8); the schema to declare is written to <folder>/dataset.json")),
+  labels: Options.text("labels").pipe(Options.optional, Options.withDescription(
+    "POSITIVE,NEGATIVE: the class labels to write (default: the config's; with --categorical, yes,no)"))
 }, (opts) =>
   Effect.gen(function*() {
     // the columns follow the config's declared dataset (the default columns without a config file)
     const store = yield* FileStore
-    const dataset = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
+    const declared = (yield* store.exists(opts.config).pipe(Effect.orElseSucceed(() => false)))
       ? (yield* loadConfig(opts.config)).dataset
       : DEFAULT_DATASET
+    const given = Option.map(opts.labels, (l) => l.split(",").map((x) => x.trim()))
+    if (Option.isSome(given) && (given.value.length !== 2 || given.value.some((x) => x.length === 0) || given.value[0] === given.value[1])) {
+      return yield* new ConfigError({ source: "--labels", message: `--labels takes two different labels, POSITIVE,NEGATIVE (got "${Option.getOrElse(opts.labels, () => "")}")` })
+    }
+    const labels = Option.isSome(given)
+      ? given.value as unknown as readonly [string, string]
+      : opts.categorical > 0 && declared.positive_label === "1" && declared.negative_label === "0" ? ["yes", "no"] as const : undefined
+    const dataset = opts.categorical > 0 || labels !== undefined ? withGeneratedCategories(declared, opts.categorical, labels) : declared
     const written = Option.isSome(opts.rows)
       ? yield* writeBulkData(opts.out, opts.rows.value, opts.files, opts.seed, dataset)
       : yield* writeSampleData(opts.out, SAMPLE_LAYOUT, dataset)
+    if (dataset !== declared) {
+      const path = NodePath.join(opts.out, "dataset.json")
+      yield* store.writeAtomic(path, JSON.stringify({ dataset: Schema.encodeSync(DatasetSchema)(dataset) }, null, 2) + "\n").pipe(Effect.orDie)
+      written.push(path)
+    }
     yield* Console.log(written.join("\n"))
   }).pipe(
     Effect.catchTag("ConfigError", (e) => Effect.zipRight(Console.error(`ConfigError: ${e.message}`), Effect.sync(() => { process.exitCode = 2 }))),

@@ -8,12 +8,13 @@ import { parse } from "csv-parse"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
-import { columnsOf, type DatasetSchema } from "../domain/Dataset.js"
+import { columnsOf, type DatasetSchema, isCategorical } from "../domain/Dataset.js"
 import { CsvError } from "../domain/Errors.js"
+import { NA_STRINGS } from "../lib/Cells.js"
 import { ident, lit } from "./DuckDb.js"
 
-/** pandas' usual spellings of a missing value */
-export const NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"] as const
+/** pandas' spellings of a missing value, in every column */
+export const NULL_STRINGS = NA_STRINGS
 
 const HEADER_PROBE = 1 << 20
 
@@ -69,7 +70,8 @@ const headerFrom = async (src: CsvSource, dataset: DatasetSchema, buffer: Uint8A
   }
   const expected = columnsOf(dataset)
   const missing = expected.filter((c) => !header.includes(c))
-  const unknown = header.filter((h) => !expected.includes(h))
+  // undeclared columns are an error with extra_columns "reject"; otherwise named only beside a missing one (a renamed column?)
+  const unknown = dataset.extra_columns === "reject" || missing.length > 0 ? extraColumns(header, dataset) : []
   const dupes = [...new Set(header.filter((h, i) => header.indexOf(h) !== i))]
   if (missing.length > 0 || unknown.length > 0 || dupes.length > 0) {
     const parts = [
@@ -82,8 +84,18 @@ const headerFrom = async (src: CsvSource, dataset: DatasetSchema, buffer: Uint8A
   return header
 }
 
+/** The columns of a header that the schema does not declare (read as text, then dropped). */
+export const extraColumns = (header: ReadonlyArray<string>, dataset: DatasetSchema): ReadonlyArray<string> => {
+  const expected = columnsOf(dataset)
+  return header.filter((h) => !expected.includes(h))
+}
+
+/** A declared feature that holds numbers (not text categories). */
+export const isNumeric = (dataset: DatasetSchema, column: string) =>
+  dataset.feature_columns.includes(column) && !isCategorical(dataset, column)
+
 const typeOf = (dataset: DatasetSchema, column: string) =>
-  column === dataset.target_column ? "drs_label" : dataset.feature_columns.includes(column) ? "DOUBLE" : "VARCHAR"
+  column === dataset.target_column ? "drs_label" : isNumeric(dataset, column) ? "DOUBLE" : "VARCHAR"
 
 /**
  * The declared columns in declared order. The target is read as the label type, which only
@@ -100,7 +112,7 @@ const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type
   switch (r.error_type) {
     case "CAST":
       return r.column_name === dataset.target_column
-        ? `"${value ?? ""}" is not a class label (expected 0 or 1)`
+        ? `"${value ?? ""}" is not a class label (expected ${dataset.negative_label} or ${dataset.positive_label})`
         : `"${value ?? ""}" is not a number`
     case "TOO MANY COLUMNS":
     case "MISSING COLUMNS": {
@@ -124,15 +136,15 @@ const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type
 
 /** What the reader accepts but the system does not: infinite numbers, over-long text fields. */
 const valueChecks = (dataset: DatasetSchema, maxFieldBytes: number) => [
-  ...dataset.feature_columns.map((f) => ({
+  ...dataset.feature_columns.filter((f) => isNumeric(dataset, f)).map((f) => ({
     column: f, where: `isinf(${ident(f)})`, reason: "an infinite value is not a usable number",
     bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !NULL_STRINGS.includes(cell.trim() as never)
   })),
-  ...(dataset.id_column ? [{
-    column: dataset.id_column, where: `strlen(${ident(dataset.id_column)}) > ${maxFieldBytes}`,
+  ...[...(dataset.id_column ? [dataset.id_column] : []), ...dataset.categorical_columns].map((column) => ({
+    column, where: `strlen(${ident(column)}) > ${maxFieldBytes}`,
     reason: `the field is longer than max_field_bytes (${maxFieldBytes} bytes)`,
     bad: (cell: string) => Buffer.byteLength(cell) > maxFieldBytes
-  }] : [])
+  }))
 ]
 
 /** A line DuckDB's reader rejected, from its reject tables. */
@@ -174,8 +186,13 @@ export const loadCsv = async (c: DuckDBConnection, src: CsvSource, dataset: Data
   const rejects = `rej_${process.pid}_${n}`
   const scans = `scan_${process.pid}_${n}`
   try {
-    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declaredColumns(dataset)}
+    // every column of the file is read, undeclared ones too (then dropped): the reject
+    // tables name a column by its place among the columns read
+    const extras = extraColumns(header, dataset)
+    const kept = extras.map((_, i) => freeName(header, `drs_extra_${i}`))
+    await c.run(`CREATE TEMP TABLE ${table} AS SELECT ${declaredColumns(dataset)}${extras.map((e, i) => `, ${ident(e)} AS ${ident(kept[i]!)}`).join("")}
       FROM ${readCsv([src.path], header, dataset, maxFieldBytes, `, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}`)
+    for (const k of kept) await c.run(`ALTER TABLE ${table} DROP COLUMN ${ident(k)}`)
     const bad = (await c.runAndReadAll(
       `SELECT line, column_name, error_type, error_message FROM ${rejects} ORDER BY line, column_idx LIMIT 1`
     )).getRowObjectsJS() as Array<Reject>
@@ -237,7 +254,7 @@ const checkGroup = async (
     // every column is read (and so converted and checked), as when the rows are kept
     const summary = (await c.runAndReadAll(
       `SELECT ${ident(fileColumn)} AS file, count(*) AS n${checks.map((k, i) => `, bool_or(${k.where}) AS c${i}`).join("")}${
-        columnsOf(dataset).map((col, i) => `, count(${ident(col)}) AS v${i}`).join("")}
+        header.map((col, i) => `, count(${ident(col)}) AS v${i}`).join("")}
       FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}, store_rejects = true, rejects_table = ${lit(rejects)}, rejects_scan = ${lit(scans)}`)}
       GROUP BY ALL`
     )).getRowObjectsJS() as Array<Record<string, bigint | number | boolean | string | null>>
@@ -397,7 +414,8 @@ export const loadDistinct = async (
     // the value checks, and in the same scan which features hold whole numbers only
     const checks = valueChecks(dataset, maxFieldBytes)
     const found = (await c.runAndReadAll(`SELECT ${[
-      ...checks.map((k) => `coalesce(bool_or(${k.where}), false)`), ...dataset.feature_columns.map(wholeNumbers), "true"
+      ...checks.map((k) => `coalesce(bool_or(${k.where}), false)`),
+      ...dataset.feature_columns.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")), "true"
     ].join(", ")} FROM ${table}`)).getRows()[0]!
     if (found.slice(0, checks.length).some((f) => f === true)) return undefined
     ok = true
@@ -434,6 +452,21 @@ const locate = async (path: string, column: number, bad: (cell: string) => boole
   return undefined
 }
 
-/** SELECT list turning a loaded table's features into DOUBLEs with NaN for missing, then the target. */
-export const frameSelect = (dataset: DatasetSchema) =>
-  [...dataset.feature_columns.map((f) => `coalesce(${ident(f)}, 'nan'::DOUBLE)`), `CAST(${ident(dataset.target_column)} AS DOUBLE)`].join(", ")
+/**
+ * SELECT list turning a loaded table's features into DOUBLEs with NaN for missing, then the
+ * target: a numeric feature as its value, a categorical one as the index of its value in
+ * `levels` (the feature's sorted categories in the data read).
+ */
+export const frameSelect = (dataset: DatasetSchema, levels: ReadonlyMap<string, ReadonlyArray<string>> = new Map()) =>
+  [
+    ...dataset.feature_columns.map((f) => {
+      if (!isCategorical(dataset, f)) return `coalesce(${ident(f)}, 'nan'::DOUBLE)`
+      const ls = levels.get(f) ?? []
+      return ls.length === 0 ? `'nan'::DOUBLE` : `coalesce(enum_code(CAST(${ident(f)} AS ENUM (${ls.map(lit).join(", ")})))::DOUBLE, 'nan'::DOUBLE)`
+    }),
+    `CAST(${ident(dataset.target_column)} AS DOUBLE)`
+  ].join(", ")
+
+/** A query for the sorted distinct categories of each categorical feature of `source` (one row, one list per feature). */
+export const levelsSelect = (dataset: DatasetSchema, source: string) =>
+  `SELECT ${dataset.categorical_columns.map((f) => `list(DISTINCT ${ident(f)} ORDER BY ${ident(f)}) FILTER (WHERE ${ident(f)} IS NOT NULL)`).join(", ")} FROM ${source}`

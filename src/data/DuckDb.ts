@@ -90,8 +90,8 @@ export class DuckDb extends Effect.Service<DuckDb>()("drs/DuckDb", {
         preserve_insertion_order: "false"
       })
       const c = await db.connect()
-      // the class label: enum_code() of a value is the label itself (see CsvFiles.declaredColumns)
-      await c.run(`CREATE TYPE drs_label AS ENUM ('0', '1')`)
+      // the class label: enum_code() of a value is 0 for negative_label, 1 for positive_label (see CsvFiles.declaredColumns)
+      await c.run(`CREATE TYPE drs_label AS ENUM (${lit(config.dataset.negative_label)}, ${lit(config.dataset.positive_label)})`)
       c.closeSync()
       return db
     }

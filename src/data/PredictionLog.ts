@@ -20,8 +20,8 @@
  * request), `id` (the id column's value when the row carried one), `probability`,
  * `prediction`, and one typed column per declared feature, named `f:<feature>`: DuckDB
  * reads only the columns a query names, so drift per window scans each feature alone, with
- * no JSON to parse. A missing feature is NULL. (Categorical features, when the dataset
- * declares them, become VARCHAR columns the same way: see `featureColumnType`.)
+ * no JSON to parse. A missing feature is NULL. A categorical feature is a VARCHAR column of
+ * the categories as received.
  */
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Fiber, Layer, Metric, Ref, Schedule } from "effect"
@@ -38,8 +38,6 @@ export const predictionLogDir = (config: AppConfigSchema) =>
 /** The name of a feature's column in the log. */
 export const logFeatureColumn = (feature: string) => `f:${feature}`
 
-/** A feature's column type in the log: DOUBLE for a numeric feature (the only kind declared today). */
-export const featureColumnType = (_feature: string): "DOUBLE" | "VARCHAR" => "DOUBLE"
 
 /** Every logged file, for DuckDB (a glob: the files of every process on every machine). */
 export const predictionLogGlob = (dir: string) => NodePath.join(dir, "*.parquet")
@@ -49,8 +47,10 @@ export interface LoggedRequest {
   readonly at: number
   readonly releaseId: string
   readonly rows: number
-  /** the declared features in order, NaN where a value is missing */
+  /** the declared features in order, NaN where a value is missing; a categorical one as codes into `levels` */
   readonly features: ReadonlyArray<Float64Array>
+  /** per feature: the categories a categorical feature's codes index, null for a numeric one (absent: all numeric) */
+  readonly levels?: ReadonlyArray<ReadonlyArray<string> | null>
   readonly probabilities: Float64Array
   readonly predictions: Uint8Array
   /** the id column's values, null where a row has none; null when no row has one */
@@ -104,13 +104,32 @@ export const writeBatch = async (c: DuckDBConnection, requests: ReadonlyArray<Lo
   const feats = features.map(() => new Float64Array(n))
   const anyIds = requests.some((r) => r.ids !== null)
   const ids: Array<string | null> | null = anyIds ? new Array<string | null>(n).fill(null) : null
+  // a categorical feature: each request's codes mapped into one list of the batch's categories
+  const batchLevels = features.map((_, j) => (requests.some((r) => r.levels?.[j]) ? new Map<string, number>() : null))
   let off = 0
   requests.forEach((r, k) => {
     req.fill(k, off, off + r.rows)
     for (let i = 0; i < r.rows; i++) row[off + i] = i
     prob.set(r.probabilities, off)
     pred.set(r.predictions, off)
-    feats.forEach((col, j) => col.set(r.features[j]!, off))
+    feats.forEach((col, j) => {
+      const levels = r.levels?.[j]
+      const dictionary = batchLevels[j]
+      if (!levels || !dictionary) {
+        col.set(r.features[j]!, off)
+        return
+      }
+      const map = levels.map((l) => {
+        let code = dictionary.get(l)
+        if (code === undefined) dictionary.set(l, code = dictionary.size)
+        return code
+      })
+      const codes = r.features[j]!
+      for (let i = 0; i < r.rows; i++) {
+        const v = codes[i]!
+        col[off + i] = v === v ? map[v]! : Number.NaN
+      }
+    })
     if (ids && r.ids) for (let i = 0; i < r.rows; i++) ids[off + i] = r.ids[i] ?? null
     off += r.rows
   })
@@ -131,7 +150,11 @@ export const writeBatch = async (c: DuckDBConnection, requests: ReadonlyArray<Lo
     })
     appender.flushSync()
     appender.closeSync()
-    const featureSelect = features.map((f, j) => `CASE WHEN isnan(r.f${j}) THEN NULL ELSE r.f${j} END AS ${ident(logFeatureColumn(f))}`)
+    const featureSelect = features.map((f, j) => {
+      const dictionary = batchLevels[j]
+      const value = dictionary ? `([${[...dictionary.keys()].map(lit).join(", ")}]::VARCHAR[])[CAST(r.f${j} AS INTEGER) + 1]` : `r.f${j}`
+      return `CASE WHEN isnan(r.f${j}) THEN NULL ELSE ${value} END AS ${ident(logFeatureColumn(f))}`
+    })
     await c.run(`COPY (
       SELECT q.request_id, make_timestamp(CAST(q.at_ms * 1000 AS BIGINT)) AS ts, q.release_id, CAST(r."row" AS INTEGER) AS "row",
         ${anyIds ? "r.id" : "CAST(NULL AS VARCHAR)"} AS id, r.probability, CAST(r.prediction AS UTINYINT) AS prediction${featureSelect.length > 0 ? ", " : ""}${featureSelect.join(", ")}

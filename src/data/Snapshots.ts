@@ -4,16 +4,17 @@
  * file (written to a temporary name, then renamed); readers open a snapshot by its hash.
  * The tracking database names the current one; the two are checked against each other.
  */
+import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Layer, Ref } from "effect"
 import * as NodePath from "node:path"
 import { type DatasetSchema, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, NoDataError, SnapshotError } from "../domain/Errors.js"
 import { sha256OfFile } from "../lib/Dataset.js"
-import { type Frame, presentMedian } from "../lib/Frame.js"
+import type { Frame } from "../lib/Frame.js"
 import { AppConfig, trackingDbPath } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
-import { frameSelect, loadCsv } from "./CsvFiles.js"
+import { frameSelect, levelsSelect, loadCsv } from "./CsvFiles.js"
 import { DuckDb, lit, readDoubleColumns } from "./DuckDb.js"
 
 export const snapshotDir = (outputFolder: string) => NodePath.join(outputFolder, "snapshots")
@@ -22,6 +23,23 @@ export type SnapshotStatus =
   | { readonly _tag: "None" }
   | { readonly _tag: "Ok"; readonly snapshot: SnapshotRow }
   | { readonly _tag: "Broken"; readonly snapshot: SnapshotRow; readonly problem: string }
+
+/** The sorted categories of each categorical feature in `source` (none when the schema has no categorical feature). */
+const categoryLevels = async (c: DuckDBConnection, ds: DatasetSchema, source: string): Promise<Map<string, ReadonlyArray<string>>> => {
+  if (ds.categorical_columns.length === 0) return new Map()
+  const row = (await c.runAndReadAll(levelsSelect(ds, source))).getRowsJS()[0]!
+  return new Map(ds.categorical_columns.map((f, j) => [f, ((row[j] ?? []) as Array<string>)]))
+}
+
+/** The rows of `source` (a table, a subquery in parentheses, or a read_parquet call) as a frame of `rows` rows. */
+export const readFrame = async (c: DuckDBConnection, ds: DatasetSchema, source: string, rows: number): Promise<Frame> => {
+  const levels = await categoryLevels(c, ds, source)
+  const cols = await readDoubleColumns(c, `SELECT ${frameSelect(ds, levels)} FROM ${source}`, rows)
+  return {
+    rows: cols[0]?.length ?? 0, featureNames: ds.feature_columns, features: cols.slice(0, -1),
+    levels: ds.feature_columns.map((f) => levels.get(f) ?? null), target: cols.at(-1)!
+  }
+}
 
 export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
   effect: Effect.gen(function*() {
@@ -72,7 +90,7 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
      * Write the rows of `query` (over the connection's tables) as a new Parquet file in the
      * snapshot folder, atomically, named by its hash. Returns its path, hash and row count.
      */
-    const writeParquet = (prefix: string, query: string, c: import("@duckdb/node-api").DuckDBConnection) =>
+    const writeParquet = (prefix: string, query: string, c: DuckDBConnection) =>
       Effect.gen(function*() {
         yield* store.makeDirectory(dir).pipe(Effect.orDie)
         const tmp = NodePath.join(dir, `.tmp-${process.pid}-${Date.now()}-${prefix}.parquet`)
@@ -84,6 +102,9 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
         const hash = yield* sha256OfFile(tmp).pipe(Effect.provideService(FileStore, store), Effect.orDie)
         const path = NodePath.join(dir, `${prefix}-${hash}.parquet`)
         const size = yield* store.size(tmp).pipe(Effect.orDie)
+        // DuckDB wrote the file: fsync it before the rename, which fsyncs the folder, so the
+        // database never names a snapshot that a power loss could leave empty
+        yield* store.sync(tmp).pipe(Effect.orDie)
         yield* store.rename(tmp, path).pipe(Effect.orDie)
         yield* Ref.update(verified, (set) => new Set(set).add(`${hash}:${size}`))
         return { path, hash }
@@ -93,21 +114,7 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
 
     /** All columns of a Parquet file as a frame; features NaN where missing. */
     const frame = Effect.fn("Snapshots.frame")(function*(path: string, rows: number, ds: DatasetSchema = dataset) {
-      const cols = yield* duck.columns(`SELECT ${frameSelect(ds)} FROM ${source(path)}`, rows)
-      return { rows: cols[0]?.length ?? 0, featureNames: ds.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! } satisfies Frame
-    })
-
-    /**
-     * The frame to train on, NaN where a value is missing, and the column medians of the
-     * present values that fill them (computed from the columns read: one scan of the snapshot).
-     */
-    const trainingFrame = Effect.fn("Snapshots.trainingFrame")(function*(s: SnapshotRow) {
-      const f = yield* frame(s.path, s.rows)
-      const impute = f.features.map((col) => {
-        const m = presentMedian(col)
-        return Number.isFinite(m) ? m : 0
-      })
-      return { frame: f, impute }
+      return yield* duck.use("frame", (c) => readFrame(c, ds, source(path), rows))
     })
 
     /** The rows of CSV files (validated like ingestion, not de-duplicated) as one frame: the test data. */
@@ -123,11 +130,11 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
         }
         const rows = tables.reduce((n, t) => n + t.rows, 0)
         if (rows === 0) return yield* new NoDataError({ message: `no data rows in ${paths.join(", ") || "(no CSV file)"}` })
-        const cols = yield* Effect.tryPromise({
-          try: () => readDoubleColumns(c, tables.map((t) => `SELECT ${frameSelect(dataset)} FROM ${t.table}`).join(" UNION ALL "), rows),
+        const all = `(${tables.map((t) => `SELECT * FROM ${t.table}`).join(" UNION ALL ")})`
+        return yield* Effect.tryPromise({
+          try: () => readFrame(c, dataset, all, rows),
           catch: (e) => new DataError({ message: `reading ${paths.join(", ")}: ${(e as Error).message}` })
         })
-        return { rows, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! } satisfies Frame
       }))
     })
 
@@ -156,7 +163,7 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
       return removed
     })
 
-    return { dir, status, current, writeParquet, source, frame, trainingFrame, csvFrame, prune } as const
+    return { dir, status, current, writeParquet, source, frame, csvFrame, prune } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

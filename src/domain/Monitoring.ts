@@ -82,7 +82,11 @@ export const ServingDrift = Schema.Struct({
   /** the window's rows the measures were computed on (a sample of a large window) */
   currentRows: Schema.Number,
   flagged: Schema.Boolean,
-  reasons: Schema.Array(Schema.String)
+  reasons: Schema.Array(Schema.String),
+  /** a categorical feature: the chi-square test of homogeneity's p-value (its test instead of KS) */
+  chiSquarePValue: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** a categorical feature: categories served that the training data never had, with their share */
+  newCategories: Schema.optional(Schema.Array(Schema.Struct({ category: Schema.String, share: Schema.Number })))
 }).annotations({ identifier: "ServingDrift" })
 export type ServingDrift = typeof ServingDrift.Type
 

@@ -41,7 +41,9 @@ export const IngestionResult = Schema.Struct({
   dataHash: Schema.NullOr(Schema.String),
   snapshot: Schema.NullOr(SnapshotInfo),
   /** set when the snapshot was rebuilt from the input files */
-  rebuilt: Schema.optional(Schema.String)
+  rebuilt: Schema.optional(Schema.String),
+  /** the columns of new files that the schema does not declare, dropped (extra_columns: "ignore") */
+  ignoredColumns: Schema.optional(Schema.Array(Schema.Struct({ file: Schema.String, columns: Schema.Array(Schema.String) })))
 })
 export type IngestionResult = typeof IngestionResult.Type
 

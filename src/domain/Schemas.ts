@@ -20,6 +20,28 @@ const CronExpression = Schema.String.pipe(Schema.filter((s) =>
 ))
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
+/** which learner trains the model; "auto" trains both and keeps the better on a validation split of the training data */
+export const Learner = Schema.Literal("logistic-regression", "gradient-boosting", "auto")
+export type Learner = typeof Learner.Type
+
+/** HistGradientBoostingClassifier's settings, with scikit-learn's names and defaults */
+export const GradientBoostingSettings = Schema.Struct({
+  learning_rate: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 0.1 }),
+  max_iter: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
+  max_leaf_nodes: Schema.optionalWith(Schema.NullOr(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2))), { default: () => 31 }),
+  max_depth: Schema.optionalWith(Schema.NullOr(Schema.Int.pipe(Schema.positive())), { default: () => null }),
+  min_samples_leaf: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 20 }),
+  l2_regularization: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 0 }),
+  max_bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 255)), { default: () => 255 }),
+  /** "auto": on above 10,000 rows */
+  early_stopping: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), Schema.Boolean), { default: () => "auto" as const }),
+  validation_fraction: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThan(1)), { default: () => 0.1 }),
+  n_iter_no_change: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10 }),
+  tol: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-7 }),
+  random_state: Schema.optionalWith(Schema.Int, { default: () => 0 })
+})
+export type GradientBoostingSettings = typeof GradientBoostingSettings.Type
+
 /** config.json: the five keys of the reference system plus this system's own, with defaults. */
 export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")({
   input_folder_path: NonEmpty,
@@ -52,6 +74,9 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   ks_alpha: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.01 }),
   /** with fewer new rows than this, there is no performance decision */
   drift_min_rows: Schema.optionalWith(PositiveInt, { default: () => 1 }),
+  /** "logistic-regression", "gradient-boosting" or "auto" (both, the better on a validation split of the training data) */
+  learner: Schema.optionalWith(Learner, { default: () => "logistic-regression" as const }),
+  gradient_boosting: Schema.optionalWith(GradientBoostingSettings, { default: () => Schema.decodeSync(GradientBoostingSettings)({}) }),
   solver: Schema.optionalWith(Solver, { default: () => "liblinear" as const }),
   regularization_C: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 }),
   max_iterations: Schema.optionalWith(PositiveInt, { default: () => 100 }),
@@ -73,6 +98,8 @@ export class AppConfigSchema extends Schema.Class<AppConfigSchema>("AppConfig")(
   /** bearer token for mutating endpoints; DRS_API_TOKEN overrides */
   api_token: Schema.optional(Schema.String),
   max_body_bytes: Schema.optionalWith(PositiveInt, { default: () => 1_048_576 }),
+  /** rows one POST /prediction may carry; more is a 413 */
+  max_prediction_rows: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
   /** a client must send all request headers within this time */
   server_headers_timeout_ms: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
   /** … and the whole request, body included, within this time (a 408, then the socket is closed) */
@@ -102,17 +129,57 @@ export const ConfusionMatrixSchema = Schema.Tuple(
   Schema.Tuple(Schema.Number, Schema.Number)
 )
 
-/** The trained model as saved to disk (trainedmodel.json). */
-export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")({
-  format: Schema.Literal("drs-logistic-regression/1"),
+/** How one feature is encoded for the model, learnt from the training data (lib/learners/Encoding.ts). */
+export const FeatureEncodingSchema = Schema.Union(
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("numeric"),
+    /** missing values take the training median */
+    impute: Schema.Number
+  }),
+  Schema.Struct({
+    name: Schema.String,
+    kind: Schema.Literal("categorical"),
+    /** the categories seen in training, sorted; others are unknown */
+    categories: Schema.Array(Schema.String),
+    /** missing values take the training's most frequent category (null: none was seen) */
+    impute: Schema.NullOr(Schema.String)
+  })
+).annotations({ identifier: "FeatureEncoding" })
+
+/**
+ * The trained model as saved to disk (trainedmodel.json). Format 2 carries the encoding
+ * (categories, imputation), the class labels and the names of the encoded columns that the
+ * arrays below are over; format 1 (numeric features, 0/1 labels) still loads.
+ */
+/** With learner "auto": both candidates' figures on the validation split held out of the training data, and the one kept. */
+export const LearnerSelection = Schema.Struct({
+  validationRows: Schema.Number,
+  candidates: Schema.Array(Schema.Struct({
+    learner: Schema.Literal("logistic-regression", "gradient-boosting"),
+    f1: Schema.Number,
+    rocAuc: Schema.NullOr(Schema.Number)
+  })),
+  chosen: Schema.Literal("logistic-regression", "gradient-boosting")
+}).annotations({ identifier: "LearnerSelection" })
+export type LearnerSelection = typeof LearnerSelection.Type
+
+export class LogisticArtifact extends Schema.Class<LogisticArtifact>("LogisticArtifact")({
+  format: Schema.Literal("drs-logistic-regression/1", "drs-logistic-regression/2"),
   features: Schema.Array(Schema.String),
+  /** format 2: each feature's encoding, in feature order */
+  encoding: Schema.optional(Schema.Array(FeatureEncodingSchema)),
+  /** format 2: the class labels as the files write them, [negative, positive] */
+  labels: Schema.optional(Schema.Tuple(Schema.String, Schema.String)),
+  /** format 2: the encoded columns: the numeric features, then each categorical feature's one-hot columns */
+  columns: Schema.optional(Schema.Array(Schema.String)),
   solver: Solver,
   C: Schema.Number,
-  /** feature standardisation: z = (x - mean) / scale */
+  /** column standardisation: z = (x - mean) / scale */
   means: Schema.Array(Schema.Number),
   scales: Schema.Array(Schema.Number),
-  /** missing features are imputed with the training medians */
-  impute: Schema.Array(Schema.Number),
+  /** format 1: missing features are imputed with the training medians */
+  impute: Schema.optional(Schema.Array(Schema.Number)),
   interceptStd: Schema.Number,
   weightsStd: Schema.Array(Schema.Number),
   /** the same model in raw feature space (scikit-learn's coef_ / intercept_) */
@@ -123,9 +190,79 @@ export class ModelArtifact extends Schema.Class<ModelArtifact>("ModelArtifact")(
   trainedAt: Schema.String,
   trainingRows: Schema.Number,
   dataHash: Schema.String,
+  /** learner "auto": how this model was chosen */
+  selection: Schema.optional(LearnerSelection),
   /** the probabilities' calibration on rows held out of training (CBPE); absent in older artifacts */
   calibration: Schema.optional(Calibration)
 }) {}
+
+/** A fitted tree as flat arrays (lib/learners/boosting/tree.ts). */
+const TreeSchema = Schema.Struct({
+  split: Schema.Array(Schema.Number),
+  feature: Schema.Array(Schema.Number),
+  threshold: Schema.Array(Schema.Number),
+  missingGoToLeft: Schema.Array(Schema.Boolean),
+  leftCategories: Schema.Array(Schema.Array(Schema.Number)),
+  left: Schema.Array(Schema.Number),
+  right: Schema.Array(Schema.Number),
+  value: Schema.Array(Schema.Number),
+  cover: Schema.Array(Schema.Number),
+  gain: Schema.Array(Schema.Number)
+})
+
+/** The boosted trees (lib/learners/boosting): bin thresholds, trees, the early-stopping history, the settings. */
+export const BoostedModelSchema = Schema.Struct({
+  format: Schema.Literal("hist-gradient-boosting"),
+  baseline: Schema.Number,
+  features: Schema.Array(Schema.Union(
+    Schema.Struct({ kind: Schema.Literal("numeric"), thresholds: Schema.Array(Schema.Number) }),
+    Schema.Struct({ kind: Schema.Literal("categorical"), cardinality: Schema.Number })
+  )),
+  trees: Schema.Array(TreeSchema),
+  iterations: Schema.Number,
+  early_stopping: Schema.Struct({
+    enabled: Schema.Boolean,
+    stopped_early: Schema.Boolean,
+    train_loss: Schema.Array(Schema.Number),
+    validation_loss: Schema.Array(Schema.Number),
+    validation_rows: Schema.Number
+  }),
+  settings: Schema.Struct({
+    learning_rate: Schema.Number,
+    max_iter: Schema.Number,
+    max_leaf_nodes: Schema.NullOr(Schema.Number),
+    max_depth: Schema.NullOr(Schema.Number),
+    min_samples_leaf: Schema.Number,
+    l2_regularization: Schema.Number,
+    max_bins: Schema.Number,
+    early_stopping: Schema.Union(Schema.Literal("auto"), Schema.Boolean),
+    validation_fraction: Schema.Number,
+    n_iter_no_change: Schema.Number,
+    tol: Schema.Number,
+    random_state: Schema.Number
+  })
+})
+
+/** Gradient-boosted trees on the shared encoding (categories as codes into `encoding`'s, unknown or missing as missing). */
+export class BoostingArtifact extends Schema.Class<BoostingArtifact>("BoostingArtifact")({
+  format: Schema.Literal("drs-gradient-boosting/1"),
+  features: Schema.Array(Schema.String),
+  encoding: Schema.Array(FeatureEncodingSchema),
+  /** the class labels as the files write them, [negative, positive] */
+  labels: Schema.Tuple(Schema.String, Schema.String),
+  booster: BoostedModelSchema,
+  trainedAt: Schema.String,
+  trainingRows: Schema.Number,
+  dataHash: Schema.String,
+  /** learner "auto": how this model was chosen */
+  selection: Schema.optional(LearnerSelection),
+  /** the probabilities' calibration on rows held out of training (CBPE) */
+  calibration: Schema.optional(Calibration)
+}) {}
+
+/** The trained model as saved (trainedmodel.json): self-describing, its `format` names the learner. */
+export const ModelArtifact = Schema.Union(LogisticArtifact, BoostingArtifact)
+export type ModelArtifact = LogisticArtifact | BoostingArtifact
 
 export const ModelArtifactFromJson = Schema.parseJson(ModelArtifact)
 
@@ -154,15 +291,27 @@ export class ScoreResult extends Schema.Class<ScoreResult>("ScoreResult")({
   logLoss: Schema.Number,
   dataset: Schema.String,
   modelHash: Schema.String,
-  at: Schema.String
+  at: Schema.String,
+  /** global importance: each feature's mean |contribution to the log-odds| over these rows */
+  importance: Schema.optional(Schema.Array(Schema.Struct({ feature: Schema.String, importance: Schema.Number })))
 }) {}
 
 export class ColumnSummary extends Schema.Class<ColumnSummary>("ColumnSummary")({
   column: Schema.String,
+  /** null for a categorical feature, as are median and std */
   mean: Schema.NullOr(Schema.Number),
   median: Schema.NullOr(Schema.Number),
   std: Schema.NullOr(Schema.Number),
-  count: Schema.Number
+  /** the values present */
+  count: Schema.Number,
+  /** "categorical" for a categorical feature; absent for a numeric one */
+  kind: Schema.optional(Schema.Literal("numeric", "categorical")),
+  /** a categorical feature: how many distinct categories */
+  distinct: Schema.optional(Schema.Number),
+  /** a categorical feature: the most frequent categories (up to 5) with their share of the rows */
+  top: Schema.optional(Schema.Array(Schema.Struct({ category: Schema.String, count: Schema.Number, share: Schema.Number }))),
+  /** a categorical feature: the share of rows where it is missing */
+  missingRate: Schema.optional(Schema.Number)
 }) {}
 
 export class MissingData extends Schema.Class<MissingData>("MissingData")({
@@ -222,7 +371,15 @@ export class FeatureDriftResult extends Schema.Class<FeatureDriftResult>("Featur
   referenceRows: Schema.Number,
   currentRows: Schema.Number,
   flagged: Schema.Boolean,
-  reasons: Schema.Array(Schema.String)
+  reasons: Schema.Array(Schema.String),
+  /** "categorical" for a categorical feature (its test is chi-square, not KS); absent for a numeric one */
+  kind: Schema.optional(Schema.Literal("numeric", "categorical")),
+  /** a categorical feature: the chi-square test of homogeneity over its categories (missing and unseen included) */
+  chiSquare: Schema.optional(Schema.NullOr(Schema.Number)),
+  chiSquarePValue: Schema.optional(Schema.NullOr(Schema.Number)),
+  chiSquareDof: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** a categorical feature: categories of the new rows that the reference never had, and their share */
+  newCategories: Schema.optional(Schema.Array(Schema.Struct({ category: Schema.String, share: Schema.Number })))
 }) {}
 
 /** The data drift of one run: every feature, against which reference. */

@@ -1,7 +1,7 @@
 /** The HTTP API contract: endpoints, schemas and errors (no handlers). */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
+import { DEFAULT_DATASET, type DatasetSchema, isCategorical } from "../domain/Dataset.js"
 import { MonitoringResponse } from "../domain/Monitoring.js"
 import { DataDriftReport } from "../domain/Schemas.js"
 import { ColumnSummary, DependencyReport, MissingData, ScoreResult, StepTiming } from "../domain/Schemas.js"
@@ -10,33 +10,63 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { message: Schema.String }, HttpApiSchema.annotations({ status: 401 })) {}
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { message: Schema.String }, HttpApiSchema.annotations({ status: 503 })) {}
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }, HttpApiSchema.annotations({ status: 404 })) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }, HttpApiSchema.annotations({ status: 413 })) {}
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { message: Schema.String }, HttpApiSchema.annotations({ status: 409 })) {}
+
+/** the longest activation reason kept (it is stored and shown on the dashboard) */
+export const ACTIVATION_REASON_MAX = 500
 
 const Feature = Schema.NullOr(Schema.Number.pipe(Schema.finite()))
 
-/** One row to predict, with the declared columns: every feature (null when missing); the id and target may be given. */
-export const predictionRow = (dataset: DatasetSchema) =>
+/**
+ * A categorical feature: text (a number is taken as its text), null when missing. Not an
+ * enum: a category the model has not seen is allowed (and named in `warnings`); the known
+ * ones are listed as examples.
+ */
+const CategoryFeature = (examples: ReadonlyArray<string>) =>
+  Schema.NullOr(Schema.Union(Schema.String, Schema.Number.pipe(Schema.finite()))).annotations({
+    description: "a category (text); null when missing",
+    ...(examples.length > 0 ? { examples: [examples[0]!, ...examples.slice(1, 20)] as [string, ...Array<string>] } : {})
+  })
+
+/**
+ * One row to predict, with the declared columns: every feature (null when missing); the id
+ * and target may be given. `categories` gives the known categories of each categorical
+ * feature (the live model's), as examples in the OpenAPI document.
+ */
+export const predictionRow = (dataset: DatasetSchema, categories: ReadonlyMap<string, ReadonlyArray<string>> = new Map()) =>
   Schema.Struct({
-    ...(dataset.id_column ? { [dataset.id_column]: Schema.optional(Schema.String) } : {}),
-    ...Object.fromEntries(dataset.feature_columns.map((f) => [f, Feature])),
-    [dataset.target_column]: Schema.optional(Schema.Literal(0, 1))
+    ...(dataset.id_column ? { [dataset.id_column]: Schema.optional(Schema.Union(Schema.String, Schema.Number)) } : {}),
+    ...Object.fromEntries(dataset.feature_columns.map((f) => [f, isCategorical(dataset, f) ? CategoryFeature(categories.get(f) ?? []) : Feature])),
+    [dataset.target_column]: Schema.optional(Schema.Union(Schema.String, Schema.Number))
   } as Record<string, typeof Feature>).annotations({ identifier: "PredictionRow" })
 
 export type PredictionRow = Readonly<Record<string, unknown>>
 
-export const predictionRequest = (dataset: DatasetSchema) =>
+export const predictionRequest = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) =>
   Schema.Struct({
     /** rows as JSON objects … */
-    rows: Schema.optional(Schema.Array(predictionRow(dataset)).pipe(Schema.maxItems(100_000))),
+    rows: Schema.optional(Schema.Array(predictionRow(dataset, categories)).pipe(Schema.maxItems(100_000))),
     /** … or a CSV document with the declared header */
     csv: Schema.optional(Schema.String)
   }).annotations({ description: "Give either `rows` or `csv`", identifier: "PredictionRequest" })
 
 export const PredictionResponse = Schema.Struct({
+  /** 1: positive_label */
   predictions: Schema.Array(Schema.Literal(0, 1)),
+  /** each prediction as the label text the data uses */
+  labels: Schema.Array(Schema.String),
+  /** the probability of positive_label */
   probabilities: Schema.Array(Schema.Number),
   releaseId: Schema.String,
-  f1: Schema.optional(Schema.Number)
+  f1: Schema.optional(Schema.Number),
+  /** what the answer should be read with: categories the live model has not seen */
+  warnings: Schema.Array(Schema.String),
+  /** with ?explain=true, one per row: each feature's contribution to the log-odds; base + Σ contributions = log(p / (1 − p)) */
+  explanations: Schema.optional(Schema.Array(Schema.Struct({
+    base: Schema.Number,
+    contributions: Schema.Record({ key: Schema.String, value: Schema.Number })
+  })))
 })
 
 export const DiagnosticsResponse = Schema.Struct({
@@ -49,9 +79,17 @@ export const Health = Schema.Struct({
   status: Schema.Literal("ok"),
   releaseId: Schema.NullOr(Schema.String),
   f1: Schema.NullOr(Schema.Number),
-  /** the server process that answered (one of several with serve --workers) */
-  pid: Schema.Number
+  /** the server process that answered (one of several with serve --workers), as an opaque id: no PID leaves the server */
+  instance: Schema.String
 })
+
+/** /health when something it needs is down: which parts, and what is still served. */
+export class HealthDown extends Schema.TaggedError<HealthDown>()("Degraded", {
+  status: Schema.Literal("degraded"),
+  down: Schema.Array(Schema.String),
+  message: Schema.String,
+  releaseId: Schema.NullOr(Schema.String)
+}, HttpApiSchema.annotations({ status: 503 })) {}
 
 export const FullProcessResponse = Schema.Struct({ outcome: Schema.String, summary: Schema.Unknown })
 
@@ -61,8 +99,9 @@ const Html = HttpApiSchema.Text({ contentType: "text/html; charset=utf-8" })
 const Prometheus = HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })
 const Pdf = HttpApiSchema.Uint8Array({ contentType: "application/pdf" })
 
-export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
-  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset), CsvBody)).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable))
+export const modelGroup = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) => HttpApiGroup.make("model")
+  .add(HttpApiEndpoint.post("prediction", "/prediction").setPayload(Schema.Union(predictionRequest(dataset, categories), CsvBody))
+    .setUrlParams(Schema.Struct({ explain: Schema.optional(Schema.Literal("true", "false")) })).addSuccess(PredictionResponse).addError(BadRequest).addError(Unavailable).addError(PayloadTooLarge))
   .add(HttpApiEndpoint.get("scoring", "/scoring").addSuccess(ScoreResult).addError(Unavailable).addError(BadRequest))
   .add(HttpApiEndpoint.get("summarystats", "/summarystats").addSuccess(Schema.Array(ColumnSummary)).addError(NotFound))
   .add(HttpApiEndpoint.get("diagnostics", "/diagnostics").addSuccess(DiagnosticsResponse).addError(NotFound))
@@ -72,10 +111,11 @@ export const modelGroup = (dataset: DatasetSchema) => HttpApiGroup.make("model")
   .annotate(OpenApi.Title, "Model")
 
 export class SystemGroup extends HttpApiGroup.make("system")
-  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health).addError(HealthDown))
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Prometheus))
   .add(HttpApiEndpoint.get("monitor", "/").addSuccess(Html))
   .add(HttpApiEndpoint.get("uplotJs", "/assets/uplot.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
+  .add(HttpApiEndpoint.get("dashboardJs", "/assets/dashboard.js").addSuccess(HttpApiSchema.Text({ contentType: "text/javascript; charset=utf-8" })))
   .add(HttpApiEndpoint.get("uplotCss", "/assets/uplot.css").addSuccess(HttpApiSchema.Text({ contentType: "text/css; charset=utf-8" })))
   .annotate(OpenApi.Title, "System")
 {}
@@ -101,7 +141,7 @@ export class ReleasesGroup extends HttpApiGroup.make("releases")
   .add(
     HttpApiEndpoint.post("activate", "/releases/:id/activate")
       .setPath(Schema.Struct({ id: Schema.String }))
-      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .setPayload(Schema.Struct({ reason: Schema.optional(Schema.String.pipe(Schema.maxLength(ACTIVATION_REASON_MAX))) }))
       .addSuccess(ActivateResponse)
       .addError(Unauthorized)
       .addError(NotFound)
@@ -126,8 +166,8 @@ export class MonitoringGroup extends HttpApiGroup.make("monitoring")
 {}
 
 /** The API for a declared dataset: the prediction payload and its OpenAPI schema follow the columns. */
-export const makeApi = (dataset: DatasetSchema) =>
-  HttpApi.make("drs").add(modelGroup(dataset)).add(ReleasesGroup).add(SystemGroup).add(MonitoringGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
+export const makeApi = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) =>
+  HttpApi.make("drs").add(modelGroup(dataset, categories)).add(ReleasesGroup).add(SystemGroup).add(MonitoringGroup).annotate(OpenApi.Title, "Dynamic Risk Assessment API")
 
 export type Api = ReturnType<typeof makeApi>
 

@@ -3,6 +3,7 @@
  * itself (/assets), and a little script that draws the chart, activates releases with the
  * bearer token and refreshes the page's content every 30 s.
  */
+import * as NodeCrypto from "node:crypto"
 import type { DashboardData } from "./DashboardData.js"
 import { productionSection } from "./DashboardProduction.js"
 
@@ -62,7 +63,7 @@ ${table("events", ["when", "event", "what"], d.events.slice(-12).reverse().map((
 
 const dataDrift = (d: DashboardData) => `<section id="data-drift"><h2>Data drift per feature</h2>${d.dataDrift
   ? `<p class="muted">new rows of the latest run against the live model's training data, ${when(d.dataDrift.at)}</p>` +
-    table("data-drift-table", ["feature", "PSI", "KS p-value", "flagged"], d.dataDrift.features.map((f) => [
+    table("data-drift-table", ["feature", "PSI", "p-value (KS; χ² for categories)", "flagged"], d.dataDrift.features.map((f) => [
       td(esc(f.feature)), td(num(f.psi, 3)), td(f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : num(f.ksPValue, 4)),
       td(f.flagged ? `<span class="pill drifted">▲ flagged</span> <span class="muted">${esc(f.reasons.join(", "))}</span>` : `<span class="pill stable">● ok</span>`)
     ]), "")
@@ -101,15 +102,36 @@ const report = (d: DashboardData) => {
       row("macro avg", r.macroAvg),
       row("weighted avg", r.weightedAvg)
     ], "")
-    : `<p class="empty">No live release to report on.</p>`}</section>`
+    : `<p class="empty">No live release to report on.</p>`}${importance(d)}</section>`
+}
+
+/** The live model's global importance as bars, and with learner "auto" the candidates it was chosen from. */
+const importance = (d: DashboardData) => {
+  if (d.importance.length === 0) return ""
+  const top = Math.max(...d.importance.map((f) => f.importance), 1e-12)
+  const bars = [...d.importance].sort((a, b) => b.importance - a.importance).map((f) =>
+    `<div class="bar-row"><span class="bar-label">${esc(f.feature)}</span><span class="bar" style="width:${(100 * f.importance / top).toFixed(1)}%"></span><span class="bar-value">${num(f.importance, 4)}</span></div>`
+  ).join("")
+  const selection = d.selection
+    ? `<p class="muted" id="learner-selection">learner auto: ${d.selection.candidates.map((c) => `${esc(c.learner)} F1 ${num(c.f1, 4)}`).join(", ")} on ${d.selection.validationRows} validation rows; kept <strong>${esc(d.selection.chosen)}</strong></p>`
+    : ""
+  return `<h3>Feature importance <span class="muted">(mean |contribution to the log-odds| on the test data)</span></h3><div id="importance-chart">${bars}</div>${selection}`
 }
 
 const data = (d: DashboardData) => `<section id="data"><h2>Data</h2><div class="two">
-<div><h3>Summary statistics</h3>${table("summary-table", ["column", "mean", "median", "std", "n"], d.summary.map((s) => [td(esc(s.column)), td(num(s.mean)), td(num(s.median)), td(num(s.std)), td(String(s.count))]), "No data ingested yet.")}</div>
+<div><h3>Summary statistics</h3>${table("summary-table", ["column", "mean", "median", "std", "n"], d.summary.filter((s) => s.top === undefined).map((s) => [td(esc(s.column)), td(num(s.mean)), td(num(s.median)), td(num(s.std)), td(String(s.count))]), "No data ingested yet.")}${
+  d.summary.some((s) => s.top !== undefined)
+    ? `<h3>Categorical features</h3>${table("categories-table", ["column", "n", "categories", "most frequent", "missing %"], d.summary.filter((s) => s.top !== undefined).map((s) => [
+      td(esc(s.column)), td(String(s.count)), td(String(s.distinct ?? 0)),
+      `<td>${(s.top ?? []).map((t) => `${esc(t.category)} ${num(100 * t.share, 1)}%`).join(", ")}</td>`, td(num(100 * (s.missingRate ?? 0), 2))
+    ]), "")}`
+    : ""}</div>
 <div><h3>Missing data</h3>${table("missing-table", ["column", "missing", "%"], d.missing.map((m) => [td(esc(m.column)), td(String(m.missing)), td(num(m.percent, 2))]), "No data ingested yet.")}</div>
 </div></section>`
 
 const STYLE = `
+.bar-row{display:grid;grid-template-columns:10em 1fr 5em;gap:.5em;align-items:center;margin:.15em 0}.bar-label{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.bar{display:block;height:.9em;background:#3b6fd8;border-radius:2px;min-width:1px}.bar-value{text-align:right;font-variant-numeric:tabular-nums}
 *{box-sizing:border-box}body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#17202a;background:#f4f6f8}
 header{background:#17324d;color:#fff;padding:.8rem 1.2rem;display:flex;flex-wrap:wrap;gap:.6rem 1.4rem;align-items:baseline}
 header h1{font-size:1.25rem;margin:0}header a{color:#cfe3ff}header .muted{color:#b8c7d6}
@@ -147,7 +169,8 @@ const SCRIPT = `
     if(xs.length===1){xs.push(xs[0]+60);dep.push(null);chk.push(null);thr.push(thr[0]);}
     el.innerHTML="";
     var opts={width:Math.max(280,el.clientWidth),height:260,legend:{show:false},
-      scales:{y:{range:[0,1]}},
+      // a history of one point (or of points seconds apart) still gets a readable time axis
+      scales:{x:(xs[xs.length-1]-xs[0]<120?{time:true,range:[xs[0]-120,xs[xs.length-1]+120]}:{time:true}),y:{range:[0,1]}},
       series:[{},{label:"deployed (test data)",stroke:"#1f4e99",points:{show:true,size:7},spanGaps:true},
         {label:"drift check",stroke:"#c0392b",points:{show:true,size:7},spanGaps:true},
         {label:"threshold",stroke:"#b7950b",dash:[6,4],points:{show:false}}],
@@ -208,6 +231,22 @@ ${ingested(d)}
 ${data(d)}
 </main>
 <script src="/assets/uplot.js"></script>
-<script>${SCRIPT}</script>
+<script src="/assets/dashboard.js"></script>
 </body></html>
 `
+
+/** The client script, served as /assets/dashboard.js: the page runs no inline script. */
+export const DASHBOARD_SCRIPT = SCRIPT
+
+/**
+ * The dashboard's headers: scripts only from the app itself, its one inline style by hash, no
+ * framing (it keeps the bearer token in sessionStorage), no referrer.
+ */
+export const dashboardHeaders: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'none'", "script-src 'self'", `style-src 'self' 'sha256-${NodeCrypto.createHash("sha256").update(STYLE).digest("base64")}'`,
+    "img-src 'self' data:", "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY"
+}

@@ -1,5 +1,6 @@
 /** Everything the dashboard shows, gathered from the services (read-only). */
 import { Effect } from "effect"
+import type { LearnerSelection } from "../domain/Schemas.js"
 import type { ClassificationReport } from "../lib/Metrics.js"
 import { mean, quantile, stdPopulation } from "../lib/Stats.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -32,9 +33,19 @@ export interface DashboardData {
   readonly schedule: ReadonlyArray<{ readonly tick: string; readonly worker: string; readonly outcome: string | null; readonly runId: number | null; readonly durationMs: number | null }>
   readonly rejected: ReadonlyArray<{ readonly fileName: string; readonly reason: string; readonly at: string }>
   readonly ingested: ReadonlyArray<{ readonly fileName: string; readonly rows: number; readonly at: string }>
-  readonly summary: ReadonlyArray<{ readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number }>
+  readonly summary: ReadonlyArray<{
+    readonly column: string; readonly mean: number | null; readonly median: number | null; readonly std: number | null; readonly count: number
+    /** a categorical feature's distinct categories and most frequent ones */
+    readonly distinct?: number | undefined
+    readonly top?: ReadonlyArray<{ readonly category: string; readonly share: number }> | undefined
+    readonly missingRate?: number | undefined
+  }>
   readonly missing: ReadonlyArray<{ readonly column: string; readonly missing: number; readonly percent: number }>
   readonly classificationReport: ClassificationReport | null
+  /** the live model's global importance on the test data: mean |contribution| per feature */
+  readonly importance: ReadonlyArray<{ readonly feature: string; readonly importance: number }>
+  /** learner "auto": both candidates' figures on the validation split, and the one kept */
+  readonly selection: LearnerSelection | null
   readonly hasReport: boolean
   /** the served traffic's windows (the last monitor run) */
   readonly production?: ProductionData | null
@@ -101,12 +112,13 @@ export const dashboardData = Effect.gen(function*() {
   ].sort((a, b) => a.at.localeCompare(b.at))
 
   const drift = (yield* tracking.dataDrift(1))[0]
-  const report = current._tag === "Right"
+  const evaluated = current._tag === "Right"
     ? yield* scorer.testData().pipe(
-      Effect.map((test) => scorer.evaluate(current.right.model, test, config.test_data_path).classificationReport),
+      Effect.map((test) => scorer.evaluate(current.right.model, test, config.test_data_path, true)),
       Effect.orElseSucceed(() => null)
     )
     : null
+  const report = evaluated?.classificationReport ?? null
   const lastRun = runs[0]
   return {
     generatedAt: new Date().toISOString(),
@@ -115,11 +127,16 @@ export const dashboardData = Effect.gen(function*() {
       : null,
     liveProblem: current._tag === "Left" && current.left.brokenRelease !== undefined ? current.left.message : null,
     lastRun: lastRun ? { id: lastRun.id, outcome: lastRun.status, startedAt: lastRun.startedAt, reason: runFacts(lastRun.summary).reason } : null,
-    drift: last ? { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt } : null,
+    // the first deployment's decision ("no model is deployed yet") is no drift of the model now live
+    drift: last
+      ? last.deployedScore === null && current._tag === "Right"
+        ? { state: "unknown", test: last.test, reason: `release ${current.right.releaseId} is live and has not been checked for drift yet`, decidedAt: last.decidedAt }
+        : { state: last.drifted ? "drifted" : "stable", test: last.test, reason: last.reason, decidedAt: last.decidedAt }
+      : null,
     threshold,
     scores: scores.map((s) => ({ at: s.scoredAt, f1: s.f1, kind: s.purpose === "deployed" ? "deployed (test data)" : `drift check (${s.dataKind ?? "?"} data)` })),
     events,
-    dataDrift: drift ? { at: drift.at, features: drift.features.map((f) => ({ feature: f.feature, psi: f.psi, ksPValue: f.ksPValue, flagged: f.flagged, reasons: f.reasons })) } : null,
+    dataDrift: drift ? { at: drift.at, features: drift.features.map((f) => ({ feature: f.feature, psi: f.psi, ksPValue: f.ksPValue ?? f.chiSquarePValue ?? null, flagged: f.flagged, reasons: f.reasons })) } : null,
     releases: releases.map((r) => ({ id: r.releaseId, at: r.deployedAt, f1: r.f1, dataHash: r.dataHash, live: r.live })).reverse(),
     runs: runs.map((r) => {
       const facts = runFacts(r.summary)
@@ -129,7 +146,7 @@ export const dashboardData = Effect.gen(function*() {
       }
     }),
     schedule: (yield* tracking.scheduledRuns(20)).map((t) => ({
-      tick: t.tick, worker: t.worker, outcome: t.outcome, runId: t.runId,
+      tick: t.tick, worker: t.finishedBy !== null && t.finishedBy !== t.worker ? `${t.worker} → ${t.finishedBy}` : t.worker, outcome: t.outcome, runId: t.runId ?? t.foundRunId,
       durationMs: t.finishedAt ? Date.parse(t.finishedAt) - Date.parse(t.startedAt) : null
     })),
     rejected: (yield* tracking.rejectedFiles()).map((f) => ({ fileName: f.fileName, reason: f.reason, at: f.rejectedAt })).reverse(),
@@ -137,6 +154,8 @@ export const dashboardData = Effect.gen(function*() {
     summary: yield* diagnostics.summaryStats().pipe(Effect.orElseSucceed(() => [])),
     missing: yield* diagnostics.missingData().pipe(Effect.orElseSucceed(() => [])),
     classificationReport: report,
+    importance: evaluated?.importance ?? [],
+    selection: current._tag === "Right" ? current.right.model.selection ?? null : null,
     hasReport: yield* store.exists(reportPaths(config.output_model_path).pdf).pipe(Effect.orElseSucceed(() => false)),
     production: {
       windows: (yield* Effect.flatMap(Monitor, (m) => m.latest())).windows,

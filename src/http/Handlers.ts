@@ -1,13 +1,18 @@
 /** The API's handlers over the services. */
-import { HttpApiBuilder } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
+import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
-import { Effect, Metric, Option } from "effect"
+import { Effect, Exit, Metric, Option } from "effect"
 import { PredictionLog } from "../data/PredictionLog.js"
-import { parseNumberCell } from "../lib/Cells.js"
+import { type DatasetSchema, labelsOf } from "../domain/Dataset.js"
+import type { Unseen } from "../lib/learners/Encoding.js"
+import { contributionsOf } from "../lib/learners/Learners.js"
+import type { ModelArtifact } from "../domain/Schemas.js"
+import { frameBuilder, frameFromJson, type InputFrame } from "../lib/PredictionInput.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -18,8 +23,9 @@ import { Model } from "../services/Model.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
-import { type Api, BadRequest, Conflict, NotFound, type PredictionRow, Unauthorized, Unavailable } from "./Api.js"
-import { renderDashboard } from "./Dashboard.js"
+import { type Api, BadRequest, Conflict, HealthDown, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./Api.js"
+import { tooManyRows } from "./Guard.js"
+import { DASHBOARD_SCRIPT, renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
 
 /** uPlot's files, served by the app itself (no CDN); read once. */
@@ -35,55 +41,153 @@ const asset = (name: string) =>
     return text
   })
 
+/** This server process, as /health names it: random, so it says nothing about the machine. */
+const INSTANCE = randomUUID().slice(0, 8)
+
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
-/** Feature columns from a CSV document for prediction: the declared features are required columns. */
-export const columnsFromCsv = (text: string, features: ReadonlyArray<string>, idColumn: string | null = null): Effect.Effect<{ rows: number; columns: Array<Float64Array>; ids: Array<string | null> | null }, BadRequest> =>
+/** Rows parsed between two yields to the event loop: a large document never holds up other requests for long. */
+const SLICE_ROWS = 1000
+
+/** Let the event loop serve other sockets (a macrotask: a microtask would not let I/O in). */
+const yieldToEventLoop = Effect.async<void>((resume) => {
+  const h = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(h))
+})
+
+/**
+ * A frame of the rows of a CSV document for prediction, by the declared schema: the declared
+ * features are required columns, matched by name. More than `maxRows` data rows is a
+ * PayloadTooLarge, found before any row is parsed. A document without quotes is split by
+ * lines and commas, in slices with a yield to the event loop between them; one with quotes
+ * goes through csv-parse.
+ */
+export const frameFromCsvText = (
+  text: string, dataset: DatasetSchema, maxRows = Number.POSITIVE_INFINITY
+): Effect.Effect<InputFrame, BadRequest | PayloadTooLarge> =>
   Effect.gen(function*() {
-    let records: Array<Array<string>>
-    try {
-      records = parseCsvSync(text, { skip_empty_lines: true, bom: true, relax_column_count: true }) as Array<Array<string>>
-    } catch (e) {
-      return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
+    const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+    if (body.includes('"')) {
+      let records: Array<Array<string>>
+      try {
+        records = parseCsvSync(body, { skip_empty_lines: true, relax_column_count: true }) as Array<Array<string>>
+      } catch (e) {
+        return yield* new BadRequest({ message: `csv: unreadable CSV: ${(e as Error).message}` })
+      }
+      if (records.length - 1 > maxRows) return yield* new PayloadTooLarge({ message: tooManyRows(records.length - 1, maxRows) })
+      return yield* frameOfRecords(records, dataset, (i) => i + 1)
     }
+    return yield* frameOfPlain(body, dataset, maxRows)
+  })
+
+/** The end of the line that starts at `from` (its "\n", or the text's end), and where the line's content ends (before a "\r"). */
+const lineEnd = (text: string, from: number) => {
+  const nl = text.indexOf("\n", from)
+  const end = nl < 0 ? text.length : nl
+  return { next: end + 1, end: end > from && text.charCodeAt(end - 1) === 13 ? end - 1 : end }
+}
+
+/** A frame from a CSV document without quotes, read in place: no array per line, no string per unused cell. */
+const frameOfPlain = (body: string, dataset: DatasetSchema, maxRows: number) =>
+  Effect.gen(function*() {
+    const features = dataset.feature_columns
+    // the data lines, counted before any is parsed
+    let rows = 0
+    let headerAt = -1
+    for (let at = 0; at < body.length;) {
+      const { end, next } = lineEnd(body, at)
+      if (end > at) {
+        if (headerAt < 0) headerAt = at
+        else rows++
+      }
+      at = next
+    }
+    if (rows > maxRows) return yield* new PayloadTooLarge({ message: tooManyRows(rows, maxRows) })
+    if (headerAt < 0 || rows === 0) return yield* new BadRequest({ message: "csv: no data rows" })
+    const header = body.slice(headerAt, lineEnd(body, headerAt).end).split(",").map((h) => h.trim())
+    const missing = features.filter((f) => !header.includes(f))
+    if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
+    // for each column of the document, which feature it holds (-1: none; -2: the id column)
+    const featureOf = header.map((h) => (h === dataset.id_column ? -2 : features.indexOf(h)))
+    for (let c = 0; c < header.length; c++) if (featureOf[c]! >= 0 && header.indexOf(header[c]!) !== c) featureOf[c] = -1
+    const frame = frameBuilder(dataset, rows)
+    const seen = new Uint8Array(features.length)
+    let line = 1
+    for (let at = 0; at < headerAt; at = lineEnd(body, at).next) line++
+    let row = 0
+    for (let at = lineEnd(body, headerAt).next, n = line + 1; at < body.length; n++) {
+      const { end, next } = lineEnd(body, at)
+      if (end > at) {
+        if (row > 0 && row % SLICE_ROWS === 0) yield* yieldToEventLoop
+        seen.fill(0)
+        let c = 0
+        for (let start = at; start <= end && c < featureOf.length; c++) {
+          let comma = body.indexOf(",", start)
+          if (comma < 0 || comma > end) comma = end
+          const f = featureOf[c]!
+          if (f === -2) frame.setId(row, body.slice(start, comma))
+          else if (f >= 0) {
+            const invalid = frame.set(f, row, body.slice(start, comma))
+            if (invalid !== undefined) return yield* new BadRequest({ message: `csv: line ${n}, column "${features[f]}": ${invalid}` })
+            seen[f] = 1
+          }
+          start = comma + 1
+        }
+        // a short line: its missing cells are missing values
+        for (let f = 0; f < features.length; f++) if (seen[f] === 0) frame.missing(f, row)
+        row++
+      }
+      at = next
+    }
+    return frame.build()
+  })
+
+/** A frame from split records (the first the header); `lineOf(i)` is the line of record i, for messages. */
+const frameOfRecords = (records: ReadonlyArray<ReadonlyArray<string>>, dataset: DatasetSchema, lineOf: (i: number) => number) =>
+  Effect.gen(function*() {
+    const features = dataset.feature_columns
     if (records.length < 2) return yield* new BadRequest({ message: "csv: no data rows" })
     const header = records[0]!.map((h) => h.trim())
     const missing = features.filter((f) => !header.includes(f))
     if (missing.length > 0) return yield* new BadRequest({ message: `csv: missing column(s) ${missing.join(", ")}` })
     const index = features.map((f) => header.indexOf(f))
+    const idAt = dataset.id_column ? header.indexOf(dataset.id_column) : -1
     const rows = records.length - 1
-    const columns = features.map(() => new Float64Array(rows))
-    // the id column, when the document has one (the prediction log records it)
-    const idIndex = idColumn === null ? -1 : header.indexOf(idColumn)
-    const ids = idIndex < 0 ? null : records.slice(1).map((r) => (r[idIndex] ?? "") === "" ? null : r[idIndex]!)
+    const frame = frameBuilder(dataset, rows)
     for (let i = 0; i < rows; i++) {
+      if (i > 0 && i % SLICE_ROWS === 0) yield* yieldToEventLoop
       const r = records[i + 1]!
+      if (idAt >= 0) frame.setId(i, r[idAt] ?? "")
       for (let j = 0; j < features.length; j++) {
-        const v = parseNumberCell(r[index[j]!] ?? "")
-        if (typeof v === "object") return yield* new BadRequest({ message: `csv: line ${i + 2}, column "${features[j]}": ${v.invalid}` })
-        columns[j]![i] = v
+        const invalid = frame.set(j, i, r[index[j]!] ?? "")
+        if (invalid !== undefined) return yield* new BadRequest({ message: `csv: line ${lineOf(i + 1)}, column "${features[j]}": ${invalid}` })
       }
     }
-    return { rows, columns, ids }
+    return frame.build()
   })
 
-/** Feature columns from JSON rows (already validated by the payload schema). */
-const columnsFromJson = (rows: ReadonlyArray<PredictionRow>, features: ReadonlyArray<string>, idColumn: string | null = null) => {
-  const columns = features.map((f) => Float64Array.from(rows, (r) => {
-    const v = r[f]
-    return typeof v === "number" ? v : Number.NaN
+/** What the response says of categories the live model has not seen: each value and how many rows had it. */
+const unseenWarnings = (unseen: ReadonlyArray<Unseen>) =>
+  unseen.flatMap((u) => u.values.map((v) =>
+    `${u.feature}: the category "${v.value}" (${v.rows} row${v.rows === 1 ? "" : "s"}) was not seen in training; encoded as unknown`))
+
+/** Each row's explanation: the base log-odds and each feature's contribution (they add up to the row's log-odds). */
+const explanations = (m: ModelArtifact, input: InputFrame) => {
+  const { base, features, contributions } = contributionsOf(m, input)
+  return Array.from({ length: input.rows }, (_, i) => ({
+    base,
+    contributions: Object.fromEntries(features.map((f, j) => [f, contributions[j]![i]!]))
   }))
-  return { rows: rows.length, columns, ids: idsOf(rows, idColumn) }
 }
 
-/** The id column's values of JSON rows (null where a row has none); null when no row has one. */
-const idsOf = (rows: ReadonlyArray<PredictionRow>, idColumn: string | null) => {
-  if (idColumn === null || !rows.some((r) => typeof r[idColumn] === "string")) return null
-  return rows.map((r) => (typeof r[idColumn] === "string" ? r[idColumn] as string : null))
-}
+/** Nothing live to serve: said without the server's paths. */
+const unavailable = (e: { readonly brokenRelease?: string | undefined }) =>
+  new Unavailable({ message: e.brokenRelease !== undefined ? `release ${e.brokenRelease} is live but cannot be loaded; see the server log` : "nothing is deployed yet; run fullprocess" })
 
-const unavailable = (e: { message: string }) => new Unavailable({ message: e.message })
+/** A failure whose message names server paths: logged in full, answered in general terms. */
+const logged = <E extends { readonly message: string }, A>(what: string, answer: () => A) => (e: E) =>
+  Effect.as(Effect.logWarning(`${what}: ${e.message}`), answer())
 
 export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (handlers) =>
   Effect.gen(function*() {
@@ -94,41 +198,61 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
     const tracking = yield* Tracking
     const store = yield* FileStore
     const config = yield* AppConfig
-    const features = config.dataset.feature_columns
+    const dataset = config.dataset
     const requireToken = yield* makeRequireToken
     const predictionLog = yield* PredictionLog
+    const noData = (e: { readonly _tag: string; readonly message: string }) =>
+      e._tag === "NoDataError"
+        ? Effect.succeed(new NotFound({ message: "no ingested data yet: run fullprocess" }))
+        : logged("reading the ingested data", () => new NotFound({ message: "the ingested data cannot be read; see the server log" }))(e)
 
     return handlers
-      .handle("prediction", ({ payload: body }) =>
+      .handle("prediction", ({ payload: body, urlParams }) =>
         Effect.gen(function*() {
           const payload = typeof body === "string" ? { csv: body } : body
           const given = (payload.rows !== undefined ? 1 : 0) + (payload.csv !== undefined ? 1 : 0)
           if (given !== 1) return yield* new BadRequest({ message: "give exactly one of `rows` (JSON rows) or `csv` (a CSV document)" })
-          const idColumn = config.dataset.id_column ?? null
-          const input = payload.rows !== undefined ? columnsFromJson(payload.rows, features, idColumn) : yield* columnsFromCsv(payload.csv!, features, idColumn)
+          const input = payload.rows !== undefined ? frameFromJson(dataset, payload.rows) : yield* frameFromCsvText(payload.csv!, dataset, config.max_prediction_rows)
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
+          if (input.rows > config.max_prediction_rows) return yield* new PayloadTooLarge({ message: tooManyRows(input.rows, config.max_prediction_rows) })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const p = model.predict(live.model, { features: input.columns, rows: input.rows })
+          const unseen: Array<Unseen> = []
+          const p = model.predict(live.model, input, unseen)
           yield* predictionLog.record({
             requestId: NodeCrypto.randomUUID(), at: Date.now(), releaseId: live.releaseId, rows: input.rows,
-            features: input.columns, probabilities: p.probabilities, predictions: p.predictions, ids: input.ids
+            features: input.features, levels: input.levels, probabilities: p.probabilities, predictions: p.predictions, ids: input.ids
           })
           yield* Metric.increment(predictionRequests)
           yield* Metric.incrementBy(predictionsTotal, input.rows)
-          return { predictions: Array.from(p.predictions) as Array<0 | 1>, probabilities: Array.from(p.probabilities), releaseId: live.releaseId }
+          const [negative, positive] = labelsOf(dataset)
+          const result = {
+            predictions: Array.from(p.predictions) as Array<0 | 1>,
+            labels: Array.from(p.predictions, (c) => (c === 1 ? positive : negative)),
+            probabilities: Array.from(p.probabilities),
+            releaseId: live.releaseId,
+            warnings: unseenWarnings(unseen),
+            ...(urlParams.explain === "true" ? { explanations: explanations(live.model, input) } : {})
+          }
+          if (input.rows <= SLICE_ROWS) return result
+          // a large answer: other requests go first, and it is sent as it is built (the checked
+          // schema's encoding walks every element, for nothing: these are numbers, text and 0/1)
+          yield* yieldToEventLoop
+          return HttpServerResponse.unsafeJson(result) as unknown as typeof result
         }))
       .handle("scoring", () =>
         Effect.gen(function*() {
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const test = yield* scorer.testData().pipe(Effect.mapError((e) => new BadRequest({ message: `test data: ${e.message}` })))
-          // read-only: nothing is written or recorded
-          return scorer.evaluate(live.model, test, config.test_data_path)
+          const test = yield* scorer.testData().pipe(
+            Effect.catchAll((e) => Effect.flatMap(logged("GET /scoring: test data", () => new BadRequest({ message: "the test data cannot be read; see the server log" }))(e), Effect.fail))
+          )
+          // read-only: nothing is written or recorded; the test data named, not the server's path
+          return scorer.evaluate(live.model, test, NodePath.basename(config.test_data_path), true)
         }))
       .handle("summarystats", () =>
-        diagnostics.summaryStats().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` }))))
+        diagnostics.summaryStats().pipe(Effect.catchAll((e) => Effect.flatMap(noData(e), Effect.fail))))
       .handle("diagnostics", () =>
         Effect.gen(function*() {
-          const missing = yield* diagnostics.missingData().pipe(Effect.mapError((e) => new NotFound({ message: `no ingested data: ${e.message}` })))
+          const missing = yield* diagnostics.missingData().pipe(Effect.catchAll((e) => Effect.flatMap(noData(e), Effect.fail)))
           const timings = yield* tracking.latestTimings()
           return {
             missing,
@@ -146,8 +270,11 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
         Effect.gen(function*() {
           yield* requireToken
           const summary = yield* fullProcess().pipe(
-            Effect.catchTag("LockHeld", (e) => new Conflict({ message: e.message })),
-            Effect.catchAll((e) => Effect.die(e))
+            // the lock's path, process and host stay in the server log
+            Effect.catchAll((e) =>
+              e._tag === "LockHeld"
+                ? Effect.flatMap(logged("POST /fullprocess", () => new Conflict({ message: "another run is in progress; try again when it has finished" }))(e), Effect.fail)
+                : Effect.die(e))
           )
           return { outcome: summary.outcome, summary }
         }))
@@ -180,12 +307,25 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
     const live = deployer.current().pipe(Effect.option)
     return handlers
       .handle("health", () =>
-        live.pipe(Effect.map((r) => ({
-          status: "ok" as const,
-          releaseId: Option.getOrNull(Option.map(r, (x) => x.releaseId)),
-          f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
-          pid: process.pid
-        }))))
+        Effect.gen(function*() {
+          // the live release this process holds, even when the database cannot be asked
+          const r = yield* deployer.current().pipe(Effect.exit, Effect.map((e) => Exit.isSuccess(e) ? Option.some(e.value) : Option.none()))
+          const releaseId = Option.getOrNull(Option.map(r, (x) => x.releaseId))
+          if (!(yield* deployer.databaseReachable())) {
+            return yield* new HealthDown({
+              status: "degraded", down: ["database"], releaseId,
+              message: releaseId === null
+                ? "the tracking database is unreachable"
+                : `the tracking database is unreachable; predictions are served by release ${releaseId}, the live one when it was last reached`
+            })
+          }
+          return {
+            status: "ok" as const,
+            releaseId,
+            f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
+            instance: INSTANCE
+          }
+        }))
       .handle("metrics", () =>
         Effect.gen(function*() {
           const r = yield* live
@@ -214,5 +354,6 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
         }))
       .handle("monitor", () => dashboardData.pipe(Effect.map(renderDashboard)))
       .handle("uplotJs", () => asset("uPlot.iife.min.js"))
+      .handle("dashboardJs", () => Effect.succeed(DASHBOARD_SCRIPT))
       .handle("uplotCss", () => asset("uPlot.min.css"))
   }))

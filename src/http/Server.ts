@@ -1,42 +1,40 @@
 /** The HTTP server (`serve`) and the `apicalls` program. */
-import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createServer } from "node:http"
 import * as NodePath from "node:path"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { Deployer } from "../services/Deployer.js"
 import { FileStore } from "../services/FileStore.js"
 import { makeApi } from "./Api.js"
+import { apiFailures, guard } from "./Guard.js"
 import { modelHandlers, releaseHandlers, systemHandlers } from "./Handlers.js"
 import { monitoringHandlers } from "./MonitoringHandlers.js"
 
-/** The API of the configured dataset, with its handlers. */
-export const ApiLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) => {
-  const api = makeApi(config.dataset)
+/**
+ * The API of the configured dataset, with its handlers. The OpenAPI document lists the
+ * categories the model live at start-up knows as examples of each categorical feature.
+ */
+export const ApiLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* AppConfig
+  const live = config.dataset.categorical_columns.length === 0
+    ? undefined
+    : yield* Effect.flatMap(Deployer, (d) => d.current()).pipe(Effect.map((l) => l.model), Effect.catchAllCause(() => Effect.succeed(undefined)))
+  const categories = new Map((live?.encoding ?? []).flatMap((e) => (e.kind === "categorical" ? [[e.name, e.categories] as const] : [])))
+  const api = makeApi(config.dataset, categories)
   return HttpApiBuilder.api(api).pipe(Layer.provide([modelHandlers(api), releaseHandlers(api), systemHandlers(api), monitoringHandlers(api)]))
 }))
 
-/** 413 for a declared body over the limit; a streamed body is capped at the limit too. */
-export const bodyLimit = (maxBytes: number) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const declared = Number(request.headers["content-length"] ?? "0")
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      return HttpServerResponse.unsafeJson(
-        { _tag: "PayloadTooLarge", message: `request body of ${declared} bytes is over the limit of ${maxBytes} bytes` },
-        { status: 413 }
-      )
-    }
-    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(maxBytes))
-  })
-
 /** The API with its docs page and OpenAPI document, served by whichever HttpServer is provided. */
 export const ApiServer = (maxBodyBytes: number, accessLog = false) =>
-  HttpApiBuilder.serve((app) => (accessLog ? HttpMiddleware.logger(bodyLimit(maxBodyBytes)(app)) : bodyLimit(maxBodyBytes)(app))).pipe(
+  HttpApiBuilder.serve((app) => {
+    const guarded = guard({ maxBodyBytes })(app)
+    return accessLog ? HttpMiddleware.logger(guarded) : guarded
+  }).pipe(
+    Layer.provide(apiFailures),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive)

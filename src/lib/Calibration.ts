@@ -147,20 +147,11 @@ export const HOLDOUT_MAX_ROWS = 50_000
 export const CALIBRATION_FIT_MAX_ROWS = 200_000
 
 /**
- * Calibration on held-out rows: the learner is fitted on the other rows (at most
- * CALIBRATION_FIT_MAX_ROWS of them), predicts the held-out ones (at most HOLDOUT_MAX_ROWS,
- * a fixed pseudo-random fifth of the rows), and `fitCalibration` maps those predictions to
- * the labels. The model that is deployed is still fitted on every row; its calibration is
- * the one of its twin fitted without the held-out rows (scikit-learn's
- * `CalibratedClassifierCV(ensemble=False)` does the same with cross-validation).
- * Call it before a learner changes the columns in place. NaN features stay NaN (the learner imputes).
+ * The rows to calibrate on and the rows to fit a twin on: a fixed pseudo-random fifth of the
+ * rows (at most HOLDOUT_MAX_ROWS) held out, and at most CALIBRATION_FIT_MAX_ROWS of the rest;
+ * undefined when too few rows would be held out.
  */
-export const heldOutCalibration = (
-  features: ReadonlyArray<Float64Array>,
-  target: ArrayLike<number>,
-  fitPredict: (train: { features: Array<Float64Array>; target: Float64Array; rows: number }, heldOut: { features: Array<Float64Array>; rows: number }) => Float64Array
-): Calibration | undefined => {
-  const n = target.length
+export const heldOutSplit = (n: number): { readonly fit: Uint32Array; readonly heldOut: Uint32Array } | undefined => {
   const heldOutRows = Math.min(HOLDOUT_MAX_ROWS, Math.floor(n * HOLDOUT_SHARE))
   if (heldOutRows < PLATT_MIN_ROWS) return undefined
   // a fixed pseudo-random order of the rows (Weyl sequence): no periodic pattern of the file's order
@@ -172,17 +163,34 @@ export const heldOutCalibration = (
   }
   const rest = n - k
   const step = Math.max(1, Math.ceil(rest / CALIBRATION_FIT_MAX_ROWS))
-  const trainIdx: Array<number> = []
-  const holdIdx: Array<number> = []
+  const fit: Array<number> = []
+  const heldOut: Array<number> = []
   let r = 0
   for (let i = 0; i < n; i++) {
-    if (held[i] === 1) holdIdx.push(i)
-    else if (r++ % step === 0) trainIdx.push(i)
+    if (held[i] === 1) heldOut.push(i)
+    else if (r++ % step === 0) fit.push(i)
   }
-  const pick = (idx: ReadonlyArray<number>) => features.map((col) => Float64Array.from(idx, (i) => col[i]!))
+  return { fit: Uint32Array.from(fit), heldOut: Uint32Array.from(heldOut) }
+}
+
+/**
+ * Calibration on held-out rows (see `heldOutSplit`): the learner is fitted on the fit rows,
+ * predicts the held-out ones, and `fitCalibration` maps those predictions to the labels. The
+ * model that is deployed is still fitted on every row; its calibration is the one of its twin
+ * fitted without the held-out rows (scikit-learn's `CalibratedClassifierCV(ensemble=False)`
+ * does the same with cross-validation). NaN features stay NaN (the learner imputes).
+ */
+export const heldOutCalibration = (
+  features: ReadonlyArray<Float64Array>,
+  target: ArrayLike<number>,
+  fitPredict: (train: { features: Array<Float64Array>; target: Float64Array; rows: number }, heldOut: { features: Array<Float64Array>; rows: number }) => Float64Array
+): Calibration | undefined => {
+  const split = heldOutSplit(target.length)
+  if (split === undefined) return undefined
+  const pick = (idx: Uint32Array) => features.map((col) => Float64Array.from(idx, (i) => col[i]!))
   const p = fitPredict(
-    { features: pick(trainIdx), target: Float64Array.from(trainIdx, (i) => target[i]!), rows: trainIdx.length },
-    { features: pick(holdIdx), rows: holdIdx.length }
+    { features: pick(split.fit), target: Float64Array.from(split.fit, (i) => target[i]!), rows: split.fit.length },
+    { features: pick(split.heldOut), rows: split.heldOut.length }
   )
-  return fitCalibration(p, Float64Array.from(holdIdx, (i) => target[i]!))
+  return fitCalibration(p, Float64Array.from(split.heldOut, (i) => target[i]!))
 }

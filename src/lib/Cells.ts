@@ -1,7 +1,13 @@
-/** Reading one numeric cell of a CSV given to the API (ingestion leaves this to DuckDB). */
+/** Reading the cells of a CSV given to the API (ingestion leaves this to DuckDB). */
 export const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
-/** pandas' usual missing-value spellings */
-export const MISSING = new Set(["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"])
+
+/** pandas' spellings of a missing value (`pandas.read_csv`'s default `na_values`), in every column */
+export const NA_STRINGS = [
+  "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+  "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"
+] as const
+
+export const MISSING: ReadonlySet<string> = new Set(NA_STRINGS)
 
 /** A finite number, NaN where the value is missing, or a string that says why it is neither. */
 export const parseNumberCell = (cell: string): number | { readonly invalid: string } => {
@@ -11,3 +17,6 @@ export const parseNumberCell = (cell: string): number | { readonly invalid: stri
   const v = Number(raw)
   return Number.isFinite(v) ? v : { invalid: `"${raw}" is out of range` }
 }
+
+/** A category as written, or null where the value is missing (as pandas reads a text column). */
+export const parseCategoryCell = (cell: string): string | null => (MISSING.has(cell) ? null : cell)

@@ -3,17 +3,11 @@
  * current one (a run's new rows): the Population Stability Index over quantile bins of the
  * reference, the two-sample Kolmogorov–Smirnov test, and the change in missing rate and
  * mean. Float64Array columns in, NaN meaning missing. Pure.
+ *
+ * Each sample is sorted once per feature (a radix sort, linear in its size); the PSI and the
+ * KS statistic are then counts over the two sorted samples.
  */
-
-/** Present (non-NaN) values, sorted ascending. */
-const presentSorted = (xs: Float64Array): Float64Array => {
-  let n = 0
-  for (let i = 0; i < xs.length; i++) if (!Number.isNaN(xs[i]!)) n++
-  const out = new Float64Array(n)
-  let k = 0
-  for (let i = 0; i < xs.length; i++) if (!Number.isNaN(xs[i]!)) out[k++] = xs[i]!
-  return out.sort()
-}
+import { sortedPresent } from "./Sort.js"
 
 /** Linear-interpolation quantile of sorted values (numpy's default). */
 const quantileSorted = (s: Float64Array, q: number) => {
@@ -46,9 +40,11 @@ export const PSI_EPSILON = 1e-4
  * edges, from tied values, merged), c and r the current and reference shares of each bin.
  * Null where either sample has no value.
  */
-export const psi = (reference: Float64Array, current: Float64Array, bins = 10): number | null => {
-  const r = presentSorted(reference)
-  const c = presentSorted(current)
+export const psi = (reference: Float64Array, current: Float64Array, bins = 10): number | null =>
+  psiSorted(sortedPresent(reference), sortedPresent(current), bins)
+
+/** The PSI of two samples' present values, each sorted ascending. */
+const psiSorted = (r: Float64Array, c: Float64Array, bins = 10): number | null => {
   if (r.length === 0 || c.length === 0) return null
   const edges: Array<number> = []
   for (let k = 1; k < bins; k++) {
@@ -125,9 +121,11 @@ const kolmogorovSf = (x: number): number => {
  * KS_EXACT_MAX values, else from the Kolmogorov distribution with n = m·n/(m+n).
  * NaN values are left out; null where either sample is empty.
  */
-export const ksTwoSample = (a: Float64Array, b: Float64Array): KsResult | null => {
-  const x = presentSorted(a)
-  const y = presentSorted(b)
+export const ksTwoSample = (a: Float64Array, b: Float64Array): KsResult | null =>
+  ksSorted(sortedPresent(a), sortedPresent(b))
+
+/** The KS test of two samples' present values, each sorted ascending. */
+const ksSorted = (x: Float64Array, y: Float64Array): KsResult | null => {
   const m = x.length
   const n = y.length
   if (m === 0 || n === 0) return null
@@ -189,8 +187,10 @@ export const featureDrift = (
 ): FeatureDrift => {
   const psiThreshold = options.psiThreshold ?? 0.25
   const ksAlpha = options.ksAlpha ?? 0.01
-  const p = psi(reference, current)
-  const ks = ksTwoSample(reference, current)
+  const r = sortedPresent(reference)
+  const c = sortedPresent(current)
+  const p = psiSorted(r, c)
+  const ks = ksSorted(r, c)
   const reasons: Array<string> = []
   if (p !== null && p > psiThreshold) reasons.push(`PSI ${p.toFixed(3)} > ${psiThreshold}`)
   if (ks !== null && ks.pValue < ksAlpha) reasons.push(`KS p ${ks.pValue.toExponential(2)} < ${ksAlpha}`)

@@ -1,13 +1,29 @@
 /**
  * A frame: the columns of a data set, never a row object. Features are Float64Array
- * columns in the declared order, with NaN where a value is missing; the target is 0/1.
+ * columns in the declared order, with NaN where a value is missing; the target is 0/1
+ * (1: the positive label). A numeric feature holds its values; a categorical one the index
+ * of each row's category in that feature's `levels` (the sorted categories of this frame).
  */
 export interface Frame {
   readonly rows: number
   readonly featureNames: ReadonlyArray<string>
   readonly features: ReadonlyArray<Float64Array>
+  /** per feature: the categories a categorical feature's codes index, or null for a numeric one */
+  readonly levels: ReadonlyArray<ReadonlyArray<string> | null>
   readonly target: Float64Array
 }
+
+/** Sorted by code point, as Python sorts text (and DuckDB orders VARCHAR). */
+export const sortLevels = (xs: Iterable<string>): Array<string> =>
+  [...xs].sort((a, b) => {
+    const x = [...a]
+    const y = [...b]
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!
+      if (d !== 0) return d
+    }
+    return x.length - y.length
+  })
 
 /** Median of the present (non-NaN) values; NaN when none is present. Linear interpolation, as numpy. */
 export const presentMedian = (col: Float64Array): number => {

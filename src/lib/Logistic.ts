@@ -70,6 +70,36 @@ export interface FittedModel {
 /** Column-major feature matrix: features[j][i] is feature j of row i. */
 export type Columns = ReadonlyArray<ArrayLike<number>>
 
+/**
+ * A categorical feature, one-hot encoded without ever being expanded: row i's category is
+ * codes[i] in 0…levels−1 (one indicator column per level, after the dense columns), or −1
+ * for none (all its indicators 0).
+ */
+export interface OneHot {
+  readonly codes: Int32Array
+  readonly levels: number
+}
+
+/** Means and population standard deviations of the indicator columns of one-hot features (1 where constant). */
+const oneHotScaling = (blocks: ReadonlyArray<OneHot>, n: number) => {
+  const means: Array<number> = []
+  const scales: Array<number> = []
+  for (const b of blocks) {
+    const counts = new Float64Array(b.levels)
+    for (let i = 0; i < n; i++) {
+      const k = b.codes[i]!
+      if (k >= 0) counts[k] = counts[k]! + 1
+    }
+    for (let l = 0; l < b.levels; l++) {
+      const mu = n > 0 ? counts[l]! / n : 0
+      const sd = Math.sqrt(mu * (1 - mu))
+      means.push(mu)
+      scales.push(sd > 0 && Number.isFinite(sd) ? sd : 1)
+    }
+  }
+  return { means, scales }
+}
+
 const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))
 
 
@@ -181,20 +211,57 @@ const weightedDotFrom = (s: number, w: Float64Array, a: Float64Array, b: Float64
   return s
 }
 
+/** sums[codes[off + i]] += v[i], for rows with a category */
+const sumByCode = (sums: Float64Array, codes: Int32Array, v: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) {
+    const k = codes[off + i]!
+    if (k >= 0) sums[k] = sums[k]! + v[i]!
+  }
+}
+
+/** sums[codes[off + i]·stride + a] += w[i]·x[off + i]: a dense column's weighted sums per category */
+const weightedSumByCode = (sums: Float64Array, codes: Int32Array, w: Float64Array, x: Float64Array, off: number, m: number, stride: number, a: number) => {
+  for (let i = 0; i < m; i++) {
+    const k = codes[off + i]!
+    if (k >= 0) sums[k * stride + a] = sums[k * stride + a]! + w[i]! * x[off + i]!
+  }
+}
+
+/** sums[ca[off + i]·lb + cb[off + i]] += w[i]: the weights of each pair of categories of two features */
+const sumByCodePair = (sums: Float64Array, ca: Int32Array, cb: Int32Array, lb: number, w: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) {
+    const x = ca[off + i]!
+    const y = cb[off + i]!
+    if (x >= 0 && y >= 0) sums[x * lb + y] = sums[x * lb + y]! + w[i]!
+  }
+}
+
+/** z[i] += t[codes[off + i]] for rows with a category */
+const addByCode = (z: Float64Array, codes: Int32Array, t: Float64Array, off: number, m: number) => {
+  for (let i = 0; i < m; i++) {
+    const k = codes[off + i]!
+    if (k >= 0) z[i] = z[i]! + t[k]!
+  }
+}
+
 const fitNewton = (
   columns: Columns,
   y: ArrayLike<number>,
   n: number,
   means: ReadonlyArray<number>,
   scales: ReadonlyArray<number>,
-  options: FitOptions
+  options: FitOptions,
+  oneHot: ReadonlyArray<OneHot> = []
 ) => {
+  // parameters: the intercept, the dense columns, then each one-hot feature's indicators
   const d = columns.length
-  const k = d + 1
+  const e = oneHot.reduce((s, b) => s + b.levels, 0)
+  const k = d + e + 1
+  const firstOf = oneHot.map((_, f) => 1 + d + oneHot.slice(0, f).reduce((s, b) => s + b.levels, 0))
   // T maps standardised parameters to raw ones; the penalty is 0.5·θᵀ(TᵀT)θ.
   const T: Array<Array<number>> = Array.from({ length: k }, () => new Array<number>(k).fill(0))
   T[0]![0] = 1
-  for (let j = 0; j < d; j++) {
+  for (let j = 0; j < d + e; j++) {
     T[0]![j + 1] = -means[j]! / scales[j]!
     T[j + 1]![j + 1] = 1 / scales[j]!
   }
@@ -224,6 +291,54 @@ const fitNewton = (
   const rb = new Float64Array(BLOCK)
   const wb = new Float64Array(BLOCK)
   const tri = (k * (k + 1)) / 2
+  // the dense part: the intercept and the dense columns (k0 parameters)
+  const k0 = d + 1
+  /** the flat index of the Hessian's entry (a, b), a ≤ b, in `acc` */
+  const at = (a: number, b: number) => k + a * k - (a * (a - 1)) / 2 + (b - a)
+  // one-hot sums per block of rows (see `oneHotTerms`): r and w by category, the dense
+  // columns' weighted sums by category, and the weights of each pair of categories of two features
+  const rBy = oneHot.map((b) => new Float64Array(b.levels))
+  const wBy = oneHot.map((b) => new Float64Array(b.levels))
+  const xBy = oneHot.map((b) => new Float64Array(b.levels * d))
+  const pairBy = oneHot.map((b, f) => oneHot.slice(f + 1).map((c) => new Float64Array(b.levels * c.levels)))
+  /**
+   * The one-hot parameters' gradient and Hessian entries in standardised space, from sums
+   * over the raw indicators: with u = (1[code = l] − μ)/σ, Σ r·u = (R_l − μ·Σr)/σ, and so on.
+   * The dense part of `acc` (already summed) gives Σr, Σw and Σ w·x.
+   */
+  const oneHotTerms = (acc: Float64Array) => {
+    const sumR = acc[0]!
+    const sumW = acc[at(0, 0)]!
+    for (let f = 0; f < oneHot.length; f++) {
+      const L = oneHot[f]!.levels
+      const p = firstOf[f]!
+      for (let l = 0; l < L; l++) {
+        const pa = p + l
+        const mu = means[pa - 1]!
+        const sd = scales[pa - 1]!
+        const W = wBy[f]![l]!
+        acc[pa] = (rBy[f]![l]! - mu * sumR) / sd
+        acc[at(0, pa)] = (W - mu * sumW) / sd
+        for (let a = 1; a < k0; a++) acc[at(a, pa)] = (xBy[f]![l * d + a - 1]! - mu * acc[at(0, a)]!) / sd
+        for (let l2 = l; l2 < L; l2++) {
+          const mu2 = means[p + l2 - 1]!
+          const W2 = wBy[f]![l2]!
+          acc[at(pa, p + l2)] = ((l2 === l ? W : 0) - mu2 * W - mu * W2 + mu * mu2 * sumW) / (sd * scales[p + l2 - 1]!)
+        }
+        for (let g = f + 1; g < oneHot.length; g++) {
+          const M = oneHot[g]!.levels
+          const q = firstOf[g]!
+          const pairs = pairBy[f]![g - f - 1]!
+          for (let m2 = 0; m2 < M; m2++) {
+            const mu2 = means[q + m2 - 1]!
+            acc[at(pa, q + m2)] = (pairs[l * M + m2]! - mu2 * W - mu * wBy[g]![m2]! + mu * mu2 * sumW) / (sd * scales[q + m2 - 1]!)
+          }
+        }
+      }
+    }
+  }
+  // per one-hot feature: theta_l / σ_l by category, and the margin's constant part −Σ theta_l·μ_l/σ_l
+  const byCode = oneHot.map((b) => new Float64Array(b.levels))
   /**
    * The objective at theta; its gradient and Hessian (upper triangle, flat, without the
    * penalty) are summed into `acc` on the way: they serve the next Newton step when the
@@ -231,27 +346,47 @@ const fitNewton = (
    */
   const evaluate = (theta: ReadonlyArray<number>, acc: Float64Array) => {
     acc.fill(0)
-    const t0 = theta[0]!
+    let t0 = theta[0]!
+    for (let f = 0; f < oneHot.length; f++) {
+      for (let l = 0; l < oneHot[f]!.levels; l++) {
+        const pa = firstOf[f]! + l
+        byCode[f]![l] = theta[pa]! / scales[pa - 1]!
+        t0 -= (theta[pa]! * means[pa - 1]!) / scales[pa - 1]!
+      }
+      rBy[f]!.fill(0)
+      wBy[f]!.fill(0)
+      xBy[f]!.fill(0)
+      for (const pairs of pairBy[f]!) pairs.fill(0)
+    }
     let loss = 0
     for (let start = 0; start < n; start += BLOCK) {
       const m = Math.min(BLOCK, n - start)
       zb.fill(t0, 0, m)
       for (let j = 0; j < d; j++) addScaled(zb, xs[j]!, start, theta[j + 1]!, m)
+      for (let f = 0; f < oneHot.length; f++) addByCode(zb, oneHot[f]!.codes, byCode[f]!, start, m)
       loss += lossAndWeights(zb, yv, start, m, C, rb, wb)
       // a = 0 is the intercept's column of ones
       acc[0] = sumFrom(acc[0]!, rb, m)
       acc[k] = sumFrom(acc[k]!, wb, m)
-      for (let b = 1; b < k; b++) acc[k + b] = dotFrom(acc[k + b]!, wb, xs[b - 1]!, start, m)
-      let idx = k + k
-      for (let a = 1; a < k; a++) {
+      for (let b = 1; b < k0; b++) acc[k + b] = dotFrom(acc[k + b]!, wb, xs[b - 1]!, start, m)
+      for (let a = 1; a < k0; a++) {
         const xa = xs[a - 1]!
         acc[a] = dotFrom(acc[a]!, rb, xa, start, m)
-        for (let b = a; b < k; b++) {
+        let idx = at(a, a)
+        for (let b = a; b < k0; b++) {
           acc[idx] = weightedDotFrom(acc[idx]!, wb, xa, xs[b - 1]!, start, m)
           idx++
         }
       }
+      for (let f = 0; f < oneHot.length; f++) {
+        const codes = oneHot[f]!.codes
+        sumByCode(rBy[f]!, codes, rb, start, m)
+        sumByCode(wBy[f]!, codes, wb, start, m)
+        for (let a = 0; a < d; a++) weightedSumByCode(xBy[f]!, codes, wb, xs[a]!, start, m, d, a)
+        for (let g = f + 1; g < oneHot.length; g++) sumByCodePair(pairBy[f]![g - f - 1]!, codes, oneHot[g]!.codes, oneHot[g]!.levels, wb, start, m)
+      }
     }
+    if (oneHot.length > 0) oneHotTerms(acc)
     let pen = 0
     for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) pen += theta[a]! * P[a]![b]! * theta[b]!
     return 0.5 * pen + C * loss
@@ -345,13 +480,21 @@ const fitGradientDescent = (
   return { theta, iterations: options.maxIterations, converged: true }
 }
 
-export const fit = (columns: Columns, y: ArrayLike<number>, options: FitOptions = defaultFitOptions): FittedModel => {
+/**
+ * Fit on dense columns and, with the Newton solver, one-hot encoded categorical features;
+ * the model's columns are the dense ones, then each one-hot feature's indicators.
+ */
+export const fit = (columns: Columns, y: ArrayLike<number>, options: FitOptions = defaultFitOptions, oneHot: ReadonlyArray<OneHot> = []): FittedModel => {
   const n = y.length
   if (n === 0) throw new Error("cannot fit a model on zero rows")
-  const { means, scales } = columnScaling(columns, n)
+  if (oneHot.length > 0 && options.solver === "gradient-descent") throw new Error("the gradient-descent solver takes numeric features only; use liblinear")
+  const dense = columnScaling(columns, n)
+  const indicators = oneHotScaling(oneHot, n)
+  const means = [...dense.means, ...indicators.means]
+  const scales = [...dense.scales, ...indicators.scales]
   const { theta, iterations, converged } = options.solver === "gradient-descent"
     ? fitGradientDescent(columns, y, n, means, scales, options)
-    : fitNewton(columns, y, n, means, scales, options)
+    : fitNewton(columns, y, n, means, scales, options, oneHot)
   const raw = toRaw(theta, means, scales)
   return {
     means,
@@ -381,21 +524,73 @@ export const probability = (m: LinearParams, x: ReadonlyArray<number>): number =
 export const predict = (m: LinearParams, x: ReadonlyArray<number>): 0 | 1 => (probability(m, x) > 0.5 ? 1 : 0)
 
 /**
+ * Each column's term of the margin (log-odds) for `n` rows, in standardised space: the
+ * margin is interceptStd plus the terms. A dense column j gives w_j·(x − μ_j)/σ_j, a NaN
+ * value (missing) replaced by `impute[j]`; a one-hot feature the sum over its indicators,
+ * θ_l·(1[code = l] − μ_l)/σ_l. `add` receives each term array with its feature's index
+ * (dense columns first, then the one-hot features).
+ */
+const marginTerms = (
+  m: LinearParams, dense: Columns, n: number, impute: ReadonlyArray<number> | undefined, oneHot: ReadonlyArray<OneHot>,
+  add: (feature: number, term: Float64Array) => void
+) => {
+  const d = dense.length
+  const term = new Float64Array(n)
+  for (let j = 0; j < d; j++) {
+    const col = dense[j]!
+    const w = m.weightsStd[j]! / m.scales[j]!
+    const mu = m.means[j]!
+    const fill = impute?.[j] ?? Number.NaN
+    for (let i = 0; i < n; i++) {
+      const v = col[i]!
+      term[i] = w * ((v === v ? v : fill) - mu)
+    }
+    add(j, term)
+  }
+  let p = d
+  for (const [f, b] of oneHot.entries()) {
+    let constant = 0
+    const byCode = new Float64Array(b.levels)
+    for (let l = 0; l < b.levels; l++) {
+      const w = m.weightsStd[p + l]! / m.scales[p + l]!
+      constant -= w * m.means[p + l]!
+      byCode[l] = w
+    }
+    for (let i = 0; i < n; i++) {
+      const c = b.codes[i]!
+      term[i] = c >= 0 ? constant + byCode[c]! : constant
+    }
+    add(d + f, term)
+    p += b.levels
+  }
+}
+
+/** The margin (log-odds) of each of `n` rows: see `marginTerms`. */
+export const margins = (m: LinearParams, dense: Columns, n: number, impute?: ReadonlyArray<number>, oneHot: ReadonlyArray<OneHot> = []): Float64Array => {
+  const z = new Float64Array(n).fill(m.interceptStd)
+  marginTerms(m, dense, n, impute, oneHot, (_, term) => {
+    for (let i = 0; i < n; i++) z[i] = z[i]! + term[i]!
+  })
+  return z
+}
+
+/**
+ * Each feature's contribution to each row's log-odds (a one-hot feature's indicators summed
+ * into it): the coefficient times the value's deviation from the training mean. With the
+ * base, interceptStd (the log-odds at the training means), they add up to the margin.
+ */
+export const contributions = (m: LinearParams, dense: Columns, n: number, impute?: ReadonlyArray<number>, oneHot: ReadonlyArray<OneHot> = []) => {
+  const out: Array<Float64Array> = []
+  marginTerms(m, dense, n, impute, oneHot, (_, term) => out.push(term.slice()))
+  return { base: m.interceptStd, contributions: out }
+}
+
+/**
  * Probabilities for `n` rows given as columns; a NaN value (missing) is replaced by
  * `impute[j]`. Works column by column on one accumulator array.
  */
-export const probabilities = (m: LinearParams, columns: Columns, n: number, impute: ReadonlyArray<number>): Float64Array => {
-  const z = new Float64Array(n).fill(m.interceptStd)
-  for (let j = 0; j < m.weightsStd.length; j++) {
-    const col = columns[j]!
-    const w = m.weightsStd[j]! / m.scales[j]!
-    const mu = m.means[j]!
-    const fill = impute[j]!
-    for (let i = 0; i < n; i++) {
-      const v = col[i]!
-      z[i] = z[i]! + w * ((v === v ? v : fill) - mu)
-    }
-  }
+export const probabilities = (m: LinearParams, columns: Columns, n: number, impute?: ReadonlyArray<number>, oneHot: ReadonlyArray<OneHot> = []): Float64Array => {
+  const z = margins(m, columns, n, impute, oneHot)
   for (let i = 0; i < n; i++) z[i] = sigmoid(z[i]!)
   return z
 }

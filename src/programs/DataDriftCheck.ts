@@ -5,13 +5,18 @@
 import { Effect } from "effect"
 import { Snapshots } from "../data/Snapshots.js"
 import { DataDriftReport, FeatureDriftResult, type ModelArtifact } from "../domain/Schemas.js"
+import { categoricalDrift } from "../lib/CategoricalDrift.js"
 import { featureDrift } from "../lib/DataDrift.js"
+import type { Frame } from "../lib/Frame.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
 
-/** The report, or null (with the reason logged) where there is no reference or no new rows to compare. */
-export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapshot: SnapshotRow) =>
+/**
+ * The report, or null (with the reason logged) where there is no reference or no new rows to
+ * compare. `batch`: the snapshot's new rows when the caller has read them already.
+ */
+export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapshot: SnapshotRow, batch?: Frame) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
     const tracking = yield* Tracking
@@ -27,10 +32,19 @@ export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapsh
       return null
     }
     const ref = yield* snapshots.frame(reference.path, reference.rows)
-    const cur = yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
-    const features = config.dataset.feature_columns.map((name, j) =>
-      FeatureDriftResult.make(featureDrift(name, ref.features[j]!, cur.features[j]!, { psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha }))
-    )
+    const cur = batch ?? (yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows))
+    const options = { psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha }
+    const features = config.dataset.feature_columns.map((name, j) => {
+      const refLevels = ref.levels[j]
+      const curLevels = cur.levels[j]
+      if (refLevels === null || refLevels === undefined || curLevels === null || curLevels === undefined) {
+        return FeatureDriftResult.make(featureDrift(name, ref.features[j]!, cur.features[j]!, options))
+      }
+      const d = categoricalDrift(name, { codes: ref.features[j]!, levels: refLevels }, { codes: cur.features[j]!, levels: curLevels }, options)
+      return FeatureDriftResult.make({
+        ...d, ksStatistic: null, ksPValue: null, ksMethod: null, meanReference: null, meanCurrent: null
+      })
+    })
     const report = DataDriftReport.make({
       runId, at: new Date().toISOString(), referenceHash: reference.hash, currentHash: snapshot.hash,
       psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha,

@@ -112,14 +112,17 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
     const snapshot = ingested.snapshot!
     const kind = config.drift_check_data
 
-    const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot) : null
+    // the new rows are read once: the data drift and the live model's score both use them
+    const onBatch = kind === "new" && snapshot.batchPath !== null
+    const scored = live._tag === "Some"
+      ? yield* (onBatch ? snapshots.frame(snapshot.batchPath!, snapshot.batchRows) : snapshots.frame(snapshot.path, snapshot.rows))
+      : null
+    const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot, onBatch ? scored! : undefined) : null
 
     let performance: DriftDecision | null = null
     let noDecision: string | undefined
     if (live._tag === "Some") {
-      const frame = kind === "new" && snapshot.batchPath !== null
-        ? yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows)
-        : yield* snapshots.frame(snapshot.path, snapshot.rows)
+      const frame = scored!
       if (frame.rows < config.drift_min_rows) {
         noDecision = `only ${frame.rows} new row(s), fewer than drift_min_rows (${config.drift_min_rows}): no performance decision`
         yield* Effect.logInfo(noDecision)

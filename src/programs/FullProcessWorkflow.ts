@@ -89,14 +89,18 @@ export const FullProcessWorkflowLive = (worker: string) =>
         const since = new Date(Date.now() - config.lock_stale_seconds * 1000).toISOString()
         const busy = yield* tracking.unfinishedTicks(executionId, since)
         if (busy.length > 0) {
-          const reason = `the run of tick ${busy[0]!.tick} (worker ${busy[0]!.worker}) is still going`
+          const found = busy[0]!
+          const reason = `the run${found.runId !== null ? ` ${found.runId}` : ""} of tick ${found.tick} (worker ${found.worker}) is still going`
           yield* Effect.logInfo(`skipped: ${reason}`)
-          yield* tracking.finishTick(executionId, "skipped", null)
+          yield* tracking.finishTick(executionId, "skipped", null, worker, { tick: found.tick, runId: found.runId })
           return { outcome: "skipped" as const, reason }
         }
         const begun = yield* beginStep("worker")
-        if (begun !== null) return begun
-        yield* tracking.finishTick(executionId, "no-new-data", null)
+        if (begun !== null) {
+          yield* tracking.tickRun(executionId, begun.runId)
+          return begun
+        }
+        yield* tracking.finishTick(executionId, "no-new-data", null, worker)
         return { outcome: "no-new-data" as const, reason: "no new data" }
       })
       const begun = yield* asActivity(executionId, worker, null)("begin", ScheduledBegin, begin)
@@ -107,15 +111,19 @@ export const FullProcessWorkflowLive = (worker: string) =>
         asRunFailed(runId),
         Effect.tapError((failed) =>
           step("fail", Schema.Void, failStep(runId, failed).pipe(
-            Effect.zipRight(Effect.flatMap(Tracking, (t) => t.finishTick(executionId, "failed", runId)))
+            Effect.zipRight(Effect.flatMap(Tracking, (t) => t.finishTick(executionId, "failed", runId, worker)))
           ))
         )
       )
       yield* step("finish", Schema.Void, finishStep(runId, summary).pipe(
-        Effect.zipRight(Effect.flatMap(Tracking, (t) => t.finishTick(executionId, summary.outcome, runId)))
+        Effect.zipRight(Effect.flatMap(Tracking, (t) => t.finishTick(executionId, summary.outcome, runId, worker)))
       ))
+      yield* Effect.logInfo(`tick ${tick}: ${summary.outcome} (run ${runId})`)
       return { outcome: summary.outcome, runId }
-    }).pipe(Effect.annotateLogs({ workflow: "fullprocess", tick }))
+    }).pipe(
+      Effect.tapError((e) => Effect.logError(`tick ${tick}: run ${e.runId ?? ""} failed: ${e.message}`)),
+      Effect.annotateLogs({ workflow: "fullprocess", tick })
+    )
   )
 
 /** The tick a ClusterCron run is for: its entity id is the tick's time. */
@@ -129,11 +137,11 @@ export const FullProcessCron = (schedule: string) =>
   ClusterCron.make({
     name: "drs/fullprocess",
     cron: Either.getOrThrow(Cron.parse(schedule)),
+    // the run is started, not waited for: ClusterCron schedules the next tick only once this
+    // returns, so a tick that comes while a run is going fires, and is recorded as skipped
     execute: Effect.gen(function*() {
       const tick = yield* currentTick
       yield* Effect.logInfo(`schedule tick ${tick}: fullprocess`)
-      const result = yield* FullProcessWorkflow.execute({ tick }).pipe(Effect.either)
-      if (Either.isRight(result)) yield* Effect.logInfo(`tick ${tick}: ${result.right.outcome}${result.right.runId !== null ? ` (run ${result.right.runId})` : ""}`)
-      else yield* Effect.logError(`tick ${tick}: run ${result.left.runId ?? ""} failed: ${result.left.message}`)
+      yield* FullProcessWorkflow.execute({ tick }, { discard: true })
     })
   })

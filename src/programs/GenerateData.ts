@@ -3,19 +3,12 @@ import { Effect } from "effect"
 import * as NodePath from "node:path"
 import * as NodeFs from "node:fs"
 import { columnsOf, DEFAULT_DATASET, type DatasetSchema } from "../domain/Dataset.js"
+import { mulberry32 } from "../lib/Random.js"
 import { FileStore } from "../services/FileStore.js"
+import { generateRichLines } from "./GenerateRich.js"
 
 /** mulberry32: a small, fast, seeded PRNG */
-export const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = mulberry32
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -29,7 +22,8 @@ const isDefault = (d: DatasetSchema) =>
  * CSV lines (without the header) from a hidden attrition model, in the declared column
  * order. For the default columns: customers whose activity fell last month relative to last
  * year, and small ones, exit more often. For any other schema: a hidden linear model over
- * the declared features. `shift` moves the hidden model (drift).
+ * the declared features. With categorical features or text labels: see GenerateRich.
+ * `shift` moves the hidden model (drift).
  */
 export const generateLines = (
   n: number,
@@ -40,6 +34,11 @@ export const generateLines = (
   const rand = prng(seed)
   const shift = options.shift ?? 0
   const k = dataset.feature_columns.length
+  if (dataset.categorical_columns.length > 0 || dataset.positive_label !== "1" || dataset.negative_label !== "0") {
+    const lines = generateRichLines(n, rand, dataset, () => Array.from({ length: 4 }, () => LETTERS[Math.floor(rand() * 26)]).join(""), options)
+    for (let d = 0; d < (options.duplicates ?? 0) && lines.length > 0; d++) lines.push(lines[Math.floor(rand() * n)]!)
+    return lines
+  }
   const lines: Array<string> = []
   const values = new Array<number>(k)
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,9 @@
 /** The pipeline steps, each a program over service tags. */
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import * as NodePath from "node:path"
+import { labelsOf } from "../domain/Dataset.js"
+import type { ModelArtifact } from "../domain/Schemas.js"
+import { isBoosting, learnerOf } from "../lib/learners/Learners.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
@@ -12,6 +15,7 @@ import { Reporter } from "../services/Reporter.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
 import { Snapshots } from "../data/Snapshots.js"
+import { StepTiming } from "../domain/Schemas.js"
 
 export const STEPS = ["ingestion", "training", "scoring", "deployment", "diagnostics", "reporting"] as const
 export type Step = (typeof STEPS)[number]
@@ -36,6 +40,12 @@ export const timed = (runId: number | null, step: string) => <A, E, R>(self: Eff
 export const ingestionStep = (runId: number | null) =>
   Effect.flatMap(Ingestion, (i) => i.ingest(runId)).pipe(timed(runId, "ingestion"))
 
+/** What the model versions table records of a model: a linear one's solver and terms; trees: the learner and the baseline log-odds. */
+const modelTerms = (m: ModelArtifact) =>
+  isBoosting(m)
+    ? { solver: "gradient-boosting", coefficients: [] as ReadonlyArray<number>, intercept: m.booster.baseline }
+    : { solver: m.solver, coefficients: m.coefficients, intercept: m.intercept }
+
 export const trainingStep = (runId: number | null) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
@@ -44,16 +54,16 @@ export const trainingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     // the current snapshot, checked against its hash: never train on nothing or on the wrong data
     const snapshot = yield* snapshots.current()
-    const { frame, impute } = yield* snapshots.trainingFrame(snapshot)
-    const artifact = yield* model.train(frame, snapshot.hash, impute)
+    const frame = yield* snapshots.frame(snapshot.path, snapshot.rows)
+    const artifact = yield* model.train(frame, snapshot.hash)
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)
     yield* tracking.recordModel({
-      modelHash: hash, path, dataHash: snapshot.hash, solver: artifact.solver,
-      coefficients: artifact.coefficients, intercept: artifact.intercept, config
+      modelHash: hash, path, dataHash: snapshot.hash, ...modelTerms(artifact), config
     })
     yield* Effect.logInfo(`trained on ${frame.rows} rows of snapshot ${snapshot.hash.slice(0, 12)}; saved ${path}`)
-    return { path, modelHash: hash, rows: frame.rows, dataHash: snapshot.hash, coefficients: artifact.coefficients, intercept: artifact.intercept }
+    const { coefficients, intercept } = modelTerms(artifact)
+    return { path, modelHash: hash, rows: frame.rows, dataHash: snapshot.hash, learner: learnerOf(artifact), coefficients, intercept }
   }).pipe(timed(runId, "training"))
 
 export const scoringStep = (runId: number | null) =>
@@ -87,14 +97,21 @@ export const diagnosticsStep = (runId: number | null) =>
     const store = yield* FileStore
     const scorer = yield* Scorer
     const model = yield* Model
+    const tracking = yield* Tracking
+    // npm outdated waits on the network in its own process (at most its timeout, once a day):
+    // it runs while the rest is computed
+    const dependencies = yield* Effect.fork(diagnostics.dependencies())
     const { model: m } = yield* reportedModel
     const test = yield* scorer.testData()
+    const [summary, missing] = yield* Effect.all([diagnostics.summaryStats(), diagnostics.missingData()], { concurrency: "unbounded" })
+    // a run that has just ingested and trained has timed both: they are not done again to time them
+    const measured = runId === null ? [] : (yield* tracking.timingsOfRun(runId)).filter((t) => t.step === "ingestion" || t.step === "training")
     const result = {
       predictions: Array.from(model.predict(m, test).predictions),
-      summary: yield* diagnostics.summaryStats(),
-      missing: yield* diagnostics.missingData(),
-      timings: yield* diagnostics.timings(),
-      dependencies: yield* diagnostics.dependencies()
+      summary,
+      missing,
+      timings: measured.length === 2 ? measured.map((t) => StepTiming.make({ step: t.step, ms: t.ms })) : yield* diagnostics.timings(),
+      dependencies: yield* Fiber.join(dependencies)
     }
     yield* store.writeAtomic(reportPaths(config.output_model_path).diagnostics, JSON.stringify(result, null, 2) + "\n").pipe(Effect.orDie)
     return result
@@ -109,7 +126,7 @@ export const reportingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     const { ingested, model, releaseId } = yield* reportedModel
     const test = yield* scorer.testData()
-    const score = yield* scorer.score(model, test, config.test_data_path, "report", "test")
+    const score = yield* scorer.score(model, test, config.test_data_path, "report", "test", true)
     const history = yield* tracking.scores()
     const drift = yield* tracking.driftDecisions()
     const timings = yield* tracking.latestTimings()
@@ -123,6 +140,7 @@ export const reportingStep = (runId: number | null) =>
       testScore: score.f1,
       testRows: score.rows,
       confusionMatrix: score.confusionMatrix,
+      labels: labelsOf(config.dataset),
       scoreHistory: history.map((s) => ({ at: s.scoredAt, f1: s.f1, purpose: s.purpose })),
       drift: drift.map((d) => ({ at: d.decidedAt, test: d.test, drifted: d.drifted, reason: d.reason })),
       summary: yield* diagnostics.summaryStats(),
@@ -130,6 +148,7 @@ export const reportingStep = (runId: number | null) =>
       timings: timings.map((t) => ({ step: t.step, ms: t.ms })),
       dependencies: yield* diagnostics.dependencies(),
       classificationReport: score.classificationReport,
+      importance: score.importance,
       dataDrift: (yield* tracking.dataDrift(1))[0] ?? null,
       rocAuc: score.rocAuc,
       logLoss: score.logLoss,

@@ -1,7 +1,7 @@
 /** AppConfig: config.json decoded by its Schema, with `--set key=value` overrides. */
 import { Context, Effect, Layer, ParseResult, Schema } from "effect"
 import * as NodePath from "node:path"
-import { repeatedColumns } from "../domain/Dataset.js"
+import { datasetProblem, repeatedColumns } from "../domain/Dataset.js"
 import { ConfigError } from "../domain/Errors.js"
 import { AppConfigSchema } from "../domain/Schemas.js"
 import { FileStore } from "./FileStore.js"
@@ -60,6 +60,8 @@ export const decodeConfig = (source: string, raw: unknown, overrides: ReadonlyAr
     if (repeated.length > 0) {
       return yield* new ConfigError({ source, message: `invalid configuration: dataset names the column(s) ${repeated.join(", ")} more than once` })
     }
+    const problem = datasetProblem(config.dataset)
+    if (problem !== undefined) return yield* new ConfigError({ source, message: `invalid configuration: ${problem}` })
     return config
   })
 

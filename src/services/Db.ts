@@ -200,7 +200,18 @@ const m0008 = Effect.gen(function*() {
   )`)
 })
 
-const migrations = { "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007, "0008_shared_releases": m0008 }
+/** a scheduled run names the worker that finished it; a skipped tick, the run it found going */
+const m0009 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* ddl(sql, `ALTER TABLE scheduled_runs ADD COLUMN finished_by TEXT`)
+  yield* ddl(sql, `ALTER TABLE scheduled_runs ADD COLUMN found_tick TEXT`)
+  yield* ddl(sql, `ALTER TABLE scheduled_runs ADD COLUMN found_run_id INTEGER`)
+})
+
+const migrations = {
+  "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007,
+  "0008_shared_releases": m0008, "0009_schedule_workers": m0009
+}
 
 /**
  * Two processes starting on a new database at once (two workers, a server and a cron run) both

@@ -1,6 +1,14 @@
-/** Dependencies: which npm packages are outdated (npm outdated, with a bounded timeout). */
-import { Effect, Layer } from "effect"
+/**
+ * Dependencies: which npm packages are outdated (npm outdated, with a bounded timeout). npm
+ * asks the registry over the network, so its answer, or its failure, is kept for a day in
+ * `<output_folder_path>/dependencies.json` (keyed by package.json and package-lock.json): a
+ * machine without a network pays the timeout once a day, not on every run.
+ */
+import { Effect, Layer, Schema } from "effect"
 import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { DependencyReport, OutdatedDependency } from "../domain/Schemas.js"
 import { AppConfig } from "./AppConfig.js"
 
@@ -21,6 +29,30 @@ export const parseNpmOutdated = (stdout: string): ReadonlyArray<OutdatedDependen
       return OutdatedDependency.make({ name, current: e.current ?? "missing", wanted: e.wanted ?? "", latest: e.latest ?? "" })
     })
     .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** How long an answer of npm outdated is kept. */
+export const DEPENDENCY_CACHE_MS = 24 * 60 * 60 * 1000
+
+export const dependencyCachePath = (outputFolder: string) => NodePath.join(outputFolder, "dependencies.json")
+
+/** What npm outdated reads: the manifest and the lock file of the working directory. */
+const manifestKey = (cwd: string) => {
+  const h = createHash("sha256")
+  for (const f of ["package.json", "package-lock.json"]) {
+    try {
+      h.update(NodeFs.readFileSync(NodePath.join(cwd, f)))
+    } catch {
+      h.update(`no ${f}`)
+    }
+  }
+  return h.digest("hex")
+}
+
+interface CachedReport {
+  readonly key: string
+  readonly checkedAt: number
+  readonly report: unknown
 }
 
 export class Dependencies extends Effect.Service<Dependencies>()("drs/Dependencies", {
@@ -45,8 +77,28 @@ export class Dependencies extends Effect.Service<Dependencies>()("drs/Dependenci
         Effect.orElseSucceed(() => DependencyReport.make({ checked: false, error: "npm outdated printed no JSON", packages: [] }))
       )
     })
-    // npm asks the registry: one answer serves a whole run (diagnostics and report) and a busy API
-    const cached = yield* Effect.cachedWithTTL(outdated(), "10 minutes")
+    const cacheFile = dependencyCachePath(config.output_folder_path)
+    const fromDisk = Effect.sync(() => {
+      try {
+        const c = JSON.parse(NodeFs.readFileSync(cacheFile, "utf8")) as CachedReport
+        const age = Date.now() - c.checkedAt
+        return c.key === manifestKey(process.cwd()) && age >= 0 && age < DEPENDENCY_CACHE_MS ? Schema.decodeUnknownSync(DependencyReport)(c.report) : null
+      } catch {
+        return null
+      }
+    })
+    const toDisk = (report: DependencyReport) => Effect.sync(() => {
+      try {
+        const tmp = `${cacheFile}.${process.pid}.tmp`
+        NodeFs.writeFileSync(tmp, JSON.stringify({ key: manifestKey(process.cwd()), checkedAt: Date.now(), report: Schema.encodeSync(DependencyReport)(report) } satisfies CachedReport))
+        NodeFs.renameSync(tmp, cacheFile)
+      } catch {
+        // an unwritable output folder means asking npm again next time, nothing worse
+      }
+    })
+    const daily = Effect.flatMap(fromDisk, (hit) => hit !== null ? Effect.succeed(hit) : Effect.tap(outdated(), toDisk))
+    // one answer serves a whole run (diagnostics and report) and a busy API
+    const cached = yield* Effect.cachedWithTTL(daily, "10 minutes")
     return { outdated: () => cached } as const
   })
 }) {

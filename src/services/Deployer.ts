@@ -119,20 +119,41 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       yield* db.activate(current, r?.modelHash ?? "unknown", r?.f1 ?? null, { kind: "activate", reason: "imported from the production folder's CURRENT", runId: null })
       if (found.size > 0) yield* Effect.logInfo(`recorded ${found.size} release(s) of ${releasesDir} in the tracking database; ${current} is live`)
     })
-    const imported = yield* Effect.cached(importFolder)
+    // once per process, once it has succeeded: a database that was down at the first call is
+    // tried again at the next, so a server recovers without a restart
+    const importedDone = yield* Ref.make(false)
+    const importLock = yield* Effect.makeSemaphore(1)
+    const imported = Effect.flatMap(Ref.get(importedDone), (done) =>
+      done ? Effect.void : importLock.withPermits(1)(Effect.flatMap(Ref.get(importedDone), (again) =>
+        again ? Effect.void : Effect.zipRight(importFolder, Ref.set(importedDone, true)))))
 
     // the live id is read at most every POINTER_TTL_MS per process (a busy server asks on every
     // request); this process's own deploys and activations refresh it at once
+    const lastReadOk = yield* Ref.make(true)
     const pointerCache = yield* Ref.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
     // untraced: a server calls these on every request, and a traced call captures a stack
     const currentId = Effect.fnUntraced(function*() {
       const cached = yield* Ref.get(pointerCache)
       const now = Date.now()
       if (cached !== null && now - cached.at < POINTER_TTL_MS) return cached.id
-      yield* imported
-      const id = yield* db.liveId()
-      yield* Ref.set(pointerCache, { at: now, id })
-      return id
+      const read = yield* Effect.exit(Effect.zipRight(imported, db.liveId()))
+      yield* Ref.set(lastReadOk, read._tag === "Success")
+      if (read._tag === "Failure") {
+        // the database is unreachable: keep serving the release this process last knew to be live
+        // (asked again in a second, not on every request)
+        if (cached !== null && !Cause.isInterruptedOnly(read.cause)) {
+          yield* Ref.set(pointerCache, { at: now, id: cached.id })
+          return cached.id
+        }
+        return yield* Effect.failCause(read.cause)
+      }
+      yield* Ref.set(pointerCache, { at: now, id: read.value })
+      return read.value
+    })
+    /** Whether the tracking database answered the last read of the live id (read at most once a second): what /health reports. */
+    const databaseReachable = Effect.fnUntraced(function*() {
+      yield* Effect.exit(currentId())
+      return yield* Ref.get(lastReadOk)
     })
     const remember = (releaseId: string) => Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) })
 
@@ -143,8 +164,12 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         const staging = NodePath.join(prod, `.staging-${release.releaseId}`)
         yield* store.remove(staging).pipe(Effect.ignore)
         yield* store.makeDirectory(staging).pipe(Effect.orDie)
+        // each file is fsynced, renamed into staging and staging fsynced (writeAtomic)
         for (const name of RELEASE_FILES) yield* store.writeAtomic(NodePath.join(staging, name), release.files[name]).pipe(Effect.orDie)
         yield* store.makeDirectory(releasesDir).pipe(Effect.orDie)
+        // a new releases folder is itself an entry of the production folder
+        yield* store.sync(prod).pipe(Effect.orDie)
+        // the rename fsyncs the releases folder: the release is durable before the database names it
         yield* store.rename(staging, NodePath.join(releasesDir, release.releaseId)).pipe(Effect.orDie)
       })
 
@@ -296,7 +321,7 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       return yield* activate(target, "rollback", reason)
     })
 
-    return { current, deploy, list, activate, rollback, rollbackTarget } as const
+    return { current, deploy, list, activate, rollback, rollbackTarget, databaseReachable } as const
   })
 }) {
   static readonly layerTest = Deployer.Default.pipe(

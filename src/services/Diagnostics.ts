@@ -1,9 +1,9 @@
 /** Diagnostics: summary statistics and missing data (in SQL), step timings, dependencies. */
-import { Effect, Layer } from "effect"
-import { DuckDb, ident, readDoubleColumns } from "../data/DuckDb.js"
+import { Effect, Layer, Ref } from "effect"
+import { DuckDb, ident } from "../data/DuckDb.js"
 import { loadCsv } from "../data/CsvFiles.js"
-import { Snapshots } from "../data/Snapshots.js"
-import { columnsOf } from "../domain/Dataset.js"
+import { readFrame, Snapshots } from "../data/Snapshots.js"
+import { columnsOf, isCategorical } from "../domain/Dataset.js"
 import { ColumnSummary, DependencyReport, MissingData, StepTiming } from "../domain/Schemas.js"
 import { csvFilesAt, sha256 } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
@@ -26,23 +26,60 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     const snapshots = yield* Snapshots
     const dataset = config.dataset
 
-    /** Mean, median, sample std (ddof 1, as pandas) and count of each feature of the current data set. */
+    // a snapshot never changes: its statistics are computed once per process (diagnostics and
+    // the report of one run both show them)
+    const computed = yield* Ref.make(new Map<string, unknown>())
+    const once = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Ref.get(computed), (m) =>
+        m.has(key)
+          ? Effect.succeed(m.get(key) as A)
+          : Effect.tap(compute, (a) => Ref.update(computed, (old) => new Map(old).set(key, a))))
+
+    /**
+     * Each feature of the current data set: a numeric one's mean, median, sample std (ddof 1,
+     * as pandas) and count; a categorical one's count, distinct categories, most frequent
+     * categories with their shares, and missing rate.
+     */
     const summaryStats = Effect.fn("Diagnostics.summaryStats")(function*() {
       const s = yield* snapshots.current()
-      const row = (yield* duck.rows(`SELECT ${dataset.feature_columns.map((f, j) => {
+      return yield* once(`summary:${s.hash}`, summaryOf(s.path))
+    })
+    const summaryOf = (path: string) => Effect.gen(function*() {
+      const source = snapshots.source(path)
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${dataset.feature_columns.map((f, j) => {
         const c = ident(f)
-        return `avg(${c})::DOUBLE AS mean${j}, median(${c})::DOUBLE AS median${j}, stddev_samp(${c})::DOUBLE AS std${j}, count(${c}) AS n${j}`
-      }).join(", ")} FROM ${snapshots.source(s.path)}`))[0]!
-      return dataset.feature_columns.map((f, j) => ColumnSummary.make({
-        column: f, mean: num(row[`mean${j}`]), median: num(row[`median${j}`]), std: num(row[`std${j}`]), count: num(row[`n${j}`]) ?? 0
-      }))
+        return isCategorical(dataset, f)
+          ? `count(${c}) AS n${j}, count(DISTINCT ${c}) AS distinct${j}`
+          : `avg(${c})::DOUBLE AS mean${j}, median(${c})::DOUBLE AS median${j}, stddev_samp(${c})::DOUBLE AS std${j}, count(${c}) AS n${j}`
+      }).join(", ")} FROM ${source}`))[0]!
+      const total = num(row.total) ?? 0
+      const top = dataset.categorical_columns.length === 0 ? [] : yield* duck.rows(dataset.categorical_columns.map((f, k) =>
+        `(SELECT ${k} AS k, ${ident(f)}::VARCHAR AS category, count(*) AS n FROM ${source} WHERE ${ident(f)} IS NOT NULL GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT 5)`
+      ).join(" UNION ALL "))
+      return dataset.feature_columns.map((f, j) => {
+        const count = num(row[`n${j}`]) ?? 0
+        if (!isCategorical(dataset, f)) {
+          return ColumnSummary.make({ column: f, mean: num(row[`mean${j}`]), median: num(row[`median${j}`]), std: num(row[`std${j}`]), count })
+        }
+        const k = dataset.categorical_columns.indexOf(f)
+        return ColumnSummary.make({
+          column: f, mean: null, median: null, std: null, count, kind: "categorical", distinct: num(row[`distinct${j}`]) ?? 0,
+          top: top.filter((t) => num(t.k) === k)
+            .sort((a, b) => (num(b.n) ?? 0) - (num(a.n) ?? 0) || (String(a.category) < String(b.category) ? -1 : 1))
+            .map((t) => ({ category: String(t.category), count: num(t.n) ?? 0, share: total === 0 ? 0 : (num(t.n) ?? 0) / total })),
+          missingRate: total === 0 ? 0 : (total - count) / total
+        })
+      })
     })
 
     /** Missing values per declared column of the current data set. */
     const missingData = Effect.fn("Diagnostics.missingData")(function*() {
       const s = yield* snapshots.current()
+      return yield* once(`missing:${s.hash}`, missingOf(s.path))
+    })
+    const missingOf = (path: string) => Effect.gen(function*() {
       const cols = columnsOf(dataset)
-      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(s.path)}`))[0]!
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(path)}`))[0]!
       const total = num(row.total) ?? 0
       return cols.map((c, j) => {
         const missing = num(row[`m${j}`]) ?? 0
@@ -68,9 +105,7 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
         if (tables.length === 0) return null
         const union = `SELECT DISTINCT * FROM (${tables.map((t) => `SELECT * FROM ${t}`).join(" UNION ALL ")})`
         const rows = Number((yield* Effect.promise(() => c.runAndReadAll(`SELECT count(*) FROM (${union})`))).getRows()[0]![0])
-        const select = [...dataset.feature_columns.map((f) => `coalesce(${ident(f)}, 'nan'::DOUBLE)`), `CAST(${ident(dataset.target_column)} AS DOUBLE)`].join(", ")
-        const cols = yield* Effect.promise(() => readDoubleColumns(c, `SELECT ${select} FROM (${union})`, rows))
-        return { rows, featureNames: dataset.feature_columns, features: cols.slice(0, -1), target: cols.at(-1)! }
+        return yield* Effect.promise(() => readFrame(c, dataset, `(${union})`, rows))
       }))
       const ingestionMs = performance.now() - t0
       const t1 = performance.now()

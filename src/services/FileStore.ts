@@ -23,7 +23,10 @@ export interface FileStoreShape {
   readonly stream: (path: string) => Stream.Stream<Uint8Array, FileStoreError>
   /** The sha256 of a file's content, hex (read through one reused buffer: no garbage per chunk). */
   readonly sha256: (path: string) => Effect.Effect<string, FileStoreError>
-  /** Write to a temporary sibling then rename over the target: readers never see a partial file. */
+  /**
+   * Write to a temporary sibling, fsync it, rename it over the target, fsync the folder:
+   * readers never see a partial file, and after a power loss the file is whole or absent.
+   */
   readonly writeAtomic: (path: string, data: string | Uint8Array) => Effect.Effect<void, FileStoreError>
   /** Create the file only if it does not exist yet; false when it already existed. */
   readonly createExclusive: (path: string, data: string) => Effect.Effect<boolean, FileStoreError>
@@ -32,7 +35,10 @@ export interface FileStoreShape {
   readonly exists: (path: string) => Effect.Effect<boolean, FileStoreError>
   readonly isDirectory: (path: string) => Effect.Effect<boolean, FileStoreError>
   readonly remove: (path: string) => Effect.Effect<void, FileStoreError>
+  /** Rename, then fsync the target's folder: the new name survives a power loss. */
   readonly rename: (from: string, to: string) => Effect.Effect<void, FileStoreError>
+  /** fsync a file (or a folder): its content is on disk before anything names it. */
+  readonly sync: (path: string) => Effect.Effect<void, FileStoreError>
   readonly copyFile: (from: string, to: string) => Effect.Effect<void, FileStoreError>
   readonly makeDirectory: (path: string) => Effect.Effect<void, FileStoreError>
   readonly size: (path: string) => Effect.Effect<number, FileStoreError>
@@ -47,6 +53,35 @@ const tempName = (path: string) =>
 
 const toError = (path: string, operation: string) => (e: PlatformError) =>
   new FileStoreError({ path, operation, message: e.message })
+
+/** fsync a file or a folder by its path (Linux lets a folder be opened read-only and fsynced). */
+const fsyncPath = (path: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await NodeFs.promises.open(path, "r")
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => new FileStoreError({ path, operation: "fsync", message: (e as Error).message })
+  })
+
+/** Write a new file and fsync it before it is closed. */
+const writeSynced = (path: string, bytes: Uint8Array) =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await NodeFs.promises.open(path, "w")
+      try {
+        await handle.writeFile(bytes)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => new FileStoreError({ path, operation: "write", message: (e as Error).message })
+  })
 
 const makeLive = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
@@ -71,10 +106,12 @@ const makeLive = Effect.gen(function*() {
       const tmp = tempName(path)
       const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
       return ensureParent(path).pipe(
-        Effect.zipRight(fs.writeFile(tmp, bytes)),
-        Effect.zipRight(fs.rename(tmp, path)),
+        Effect.mapError(toError(path, "write")),
+        // the commit order: write the temporary file, fsync it, rename it, fsync the folder
+        Effect.zipRight(writeSynced(tmp, bytes)),
+        Effect.zipRight(fs.rename(tmp, path).pipe(Effect.mapError(toError(path, "write")))),
         Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore)),
-        Effect.mapError(toError(path, "write"))
+        Effect.zipRight(fsyncPath(NodePath.dirname(path)))
       )
     },
     createExclusive: (path, data) =>
@@ -104,7 +141,9 @@ const makeLive = Effect.gen(function*() {
         Effect.mapError(toError(path, "stat"))
       ),
     remove: (path) => fs.remove(path, { recursive: true, force: true }).pipe(Effect.mapError(toError(path, "remove"))),
-    rename: (from, to) => ensureParent(to).pipe(Effect.zipRight(fs.rename(from, to)), Effect.mapError(toError(from, "rename"))),
+    rename: (from, to) =>
+      ensureParent(to).pipe(Effect.zipRight(fs.rename(from, to)), Effect.mapError(toError(from, "rename")), Effect.zipRight(fsyncPath(NodePath.dirname(to)))),
+    sync: fsyncPath,
     copyFile: (from, to) => ensureParent(to).pipe(Effect.zipRight(fs.copyFile(from, to)), Effect.mapError(toError(from, "copy"))),
     makeDirectory: (path) => fs.makeDirectory(path, { recursive: true }).pipe(Effect.mapError(toError(path, "mkdir"))),
     size: (path) => fs.stat(path).pipe(Effect.map((s) => Number(s.size)), Effect.mapError(toError(path, "stat"))),
@@ -127,6 +166,7 @@ const mapped = (inner: FileStoreShape, map: (p: string) => string, unmap: (p: st
   isDirectory: (p) => inner.isDirectory(map(p)),
   remove: (p) => inner.remove(map(p)),
   rename: (a, b) => inner.rename(map(a), map(b)),
+  sync: (p) => inner.sync(map(p)),
   copyFile: (a, b) => inner.copyFile(map(a), map(b)),
   makeDirectory: (p) => inner.makeDirectory(map(p)),
   size: (p) => inner.size(map(p)),
@@ -228,6 +268,8 @@ const makeMemory = (initial: Record<string, string | Uint8Array> = {}) =>
           }
           return Effect.fail(notFound(from, "rename"))
         })),
+      // nothing is on disk to sync
+      sync: () => Effect.void,
       copyFile: (from, to) =>
         get(from, "copy").pipe(Effect.zip(Ref.get(state)), Effect.map(([bytes, s]) => put(s, abs(to), bytes))),
       makeDirectory: (path) => Ref.get(state).pipe(Effect.map((s) => addDirs(s, abs(path)))),

@@ -11,7 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import * as NodePath from "node:path"
 import { columnsOf, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { type CheckedCsv, checkCsvs, csvRows, loadDistinct, wholeNumbers } from "../data/CsvFiles.js"
+import { type CheckedCsv, checkCsvs, csvRows, extraColumns, isNumeric, loadDistinct, wholeNumbers } from "../data/CsvFiles.js"
 import { DuckDb, ident, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
@@ -134,11 +134,15 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       // integer column ("181", not "181.0"); formatting integers is also twice as fast
       const features = dataset.feature_columns
       const whole = wholeKnown ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
-        try: async () => (await c.runAndReadAll(`SELECT ${features.map(wholeNumbers).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
+        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
         catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
       }))
+      // the label as the files have it (the snapshot holds its 0/1 code)
       const select = columnsOf(dataset).map((col) => {
         const j = features.indexOf(col)
+        if (col === dataset.target_column) {
+          return `CASE ${ident(col)} WHEN 1 THEN ${lit(dataset.positive_label)} WHEN 0 THEN ${lit(dataset.negative_label)} END AS ${ident(col)}`
+        }
         return j >= 0 && whole[j] ? `CAST(${ident(col)} AS BIGINT) AS ${ident(col)}` : ident(col)
       }).join(", ")
       yield* sqlRun(c, "writing finaldata.csv", `COPY (SELECT ${select} FROM ${rows}) TO ${lit(store.localPath(tmp))} (HEADER, DELIMITER ',')`)
@@ -264,11 +268,16 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable, base ? undefined : fast?.wholeNumbers)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
+        const ignoredColumns = fresh
+          .map((a) => ({ file: a.name, columns: extraColumns(a.checked.header, dataset) }))
+          .filter((f) => f.columns.length > 0)
+        for (const f of ignoredColumns) yield* Effect.logWarning(`${f.file}: ignored the undeclared column(s) ${f.columns.join(", ")} (extra_columns: "ignore")`)
         return {
           newFiles: fresh.map(({ checked: _c, ...f }) => f), skipped, rejected, rowsRead, newRows: batchRows,
           totalRows: snapshot.rows, duplicatesDropped: accepted.reduce((n, a) => n + a.rows, 0) - batchRows,
           finalDataPath: finalDataPath(config.output_folder_path), dataHash: merged.hash, snapshot: recorded,
-          ...(rebuilt !== undefined ? { rebuilt } : {})
+          ...(rebuilt !== undefined ? { rebuilt } : {}),
+          ...(ignoredColumns.length > 0 ? { ignoredColumns } : {})
         } satisfies IngestionResult as IngestionResult
       }))
     })

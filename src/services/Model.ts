@@ -1,17 +1,27 @@
 /** Model: logistic regression on the declared feature columns; save/load as JSON. */
 import { Effect, Layer, ParseResult, Schema } from "effect"
 import * as NodePath from "node:path"
+import { isCategorical, labelsOf } from "../domain/Dataset.js"
 import { ModelNotFound, NoDataError } from "../domain/Errors.js"
-import { ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
+import { BoostingArtifact, type Learner, type LearnerSelection, LogisticArtifact, type ModelArtifact, ModelArtifactFromJson } from "../domain/Schemas.js"
 import { sha256 } from "../lib/Dataset.js"
-import { type Frame, presentMedian } from "../lib/Frame.js"
-import { heldOutCalibration } from "../lib/Calibration.js"
-import { classes, fit, probabilities } from "../lib/Logistic.js"
+import type { Frame } from "../lib/Frame.js"
+import type { Unseen } from "../lib/learners/Encoding.js"
+import { fitBoosted } from "../lib/learners/Boosted.js"
+import { encodingOf, probabilitiesOf } from "../lib/learners/Learners.js"
+import { fitLinear } from "../lib/learners/Linear.js"
+import { fitCalibration, heldOutSplit } from "../lib/Calibration.js"
+import { mulberry32 } from "../lib/Random.js"
+import { f1Score } from "../lib/Stats.js"
+import { rocAuc } from "../lib/Metrics.js"
+import { classes } from "../lib/Logistic.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
 import { Progress } from "./Progress.js"
 
 export const modelPath = (folder: string) => NodePath.join(folder, "trainedmodel.json")
+
+type FrameColumns = Pick<Frame, "featureNames" | "features" | "levels" | "rows">
 
 export interface Predictions {
   readonly predictions: Uint8Array
@@ -24,10 +34,43 @@ const encodeArtifact = Schema.encodeSync(ModelArtifactFromJson)
 export const artifactJson = (m: ModelArtifact) => encodeArtifact(m)
 export const modelHash = (m: ModelArtifact) => sha256(artifactJson(m))
 
-/** Predict with a model on columns named by the model's features (missing values: the training medians). */
-export const predictColumns = (m: ModelArtifact, features: ReadonlyArray<ArrayLike<number>>, rows: number): Predictions => {
-  const p = probabilities(m, features, rows, m.impute)
+/** Predict with a model on a frame with the model's features (encoded as the model was trained). */
+export const predictFrame = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Predictions => {
+  const p = probabilitiesOf(m, frame, unseen)
   return { predictions: classes(p), probabilities: p }
+}
+
+/** A frame's rows at `rows`, copied. */
+const pick = (frame: Frame, rows: Uint32Array): Frame => ({
+  rows: rows.length, featureNames: frame.featureNames, levels: frame.levels,
+  features: frame.features.map((col) => Float64Array.from(rows, (i) => col[i]!)),
+  target: Float64Array.from(rows, (i) => frame.target[i]!)
+})
+
+const copyFrame = (frame: Frame): Frame => ({ ...frame, features: frame.features.map((c) => c.slice()), target: frame.target.slice() })
+
+/**
+ * A stratified split of a frame's rows, deterministic for a seed: `fraction` of each class
+ * (at most 200,000 rows in all) for validation, the rest to fit on.
+ */
+export const splitFrame = (frame: Frame, fraction: number, seed: number) => {
+  const random = mulberry32(((seed >>> 0) + 0x9e3779b9) >>> 0)
+  const share = Math.min(fraction, 200_000 / Math.max(1, frame.rows))
+  const fit: Array<number> = []
+  const validation: Array<number> = []
+  for (const cls of [0, 1]) {
+    const rows: Array<number> = []
+    for (let i = 0; i < frame.rows; i++) if (frame.target[i] === cls) rows.push(i)
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[rows[i], rows[j]] = [rows[j]!, rows[i]!]
+    }
+    const k = Math.round(rows.length * share)
+    validation.push(...rows.slice(0, k))
+    fit.push(...rows.slice(k))
+  }
+  const sorted = (xs: Array<number>) => Uint32Array.from(xs.sort((a, b) => a - b))
+  return { fit: pick(frame, sorted(fit)), validation: pick(frame, sorted(validation)) }
 }
 
 export class Model extends Effect.Service<Model>()("drs/Model", {
@@ -36,62 +79,128 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     const config = yield* AppConfig
     const progress = yield* Progress
 
+    /** Logistic regression on a frame (its numeric columns imputed in place: the frame is the fit's). */
+    const trainLinear = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        if (config.solver === "gradient-descent" && frame.levels.some((l) => l !== null)) {
+          return yield* new NoDataError({ message: "the gradient-descent solver takes numeric features only; set solver to liblinear for categorical_columns" })
+        }
+        const line = progress.start("training")
+        const { encoding, columns, fitted } = fitLinear(frame, {
+          onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
+          // the frame is the model's (see above): no second copy of the data
+          inPlace: true,
+          solver: config.solver,
+          C: config.regularization_C,
+          tolerance: 1e-10,
+          maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
+          learningRate: config.learning_rate
+        })
+        line.done()
+        if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
+        yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
+        return LogisticArtifact.make({
+          format: "drs-logistic-regression/2",
+          features: [...frame.featureNames],
+          encoding,
+          labels: labelsOf(config.dataset),
+          columns,
+          solver: config.solver,
+          C: config.regularization_C,
+          means: fitted.means,
+          scales: fitted.scales,
+          interceptStd: fitted.interceptStd,
+          weightsStd: fitted.weightsStd,
+          coefficients: fitted.coefficients,
+          intercept: fitted.intercept,
+          iterations: fitted.iterations,
+          converged: fitted.converged,
+          trainedAt: new Date().toISOString(),
+          trainingRows: frame.rows,
+          dataHash
+        })
+      })
+
+    /** Gradient-boosted trees on a frame. */
+    const trainBoosted = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        const settings = config.gradient_boosting
+        const line = progress.start("training")
+        const fitted = yield* Effect.try({
+          try: () => fitBoosted(frame, settings, (it) => line.update(frame.rows * it, `tree ${it}`)),
+          catch: (e) => new NoDataError({ message: `gradient boosting: ${(e as Error).message}` })
+        })
+        line.done()
+        yield* Effect.annotateCurrentSpan({ rows: frame.rows, trees: fitted.booster.iterations })
+        return BoostingArtifact.make({
+          format: "drs-gradient-boosting/1",
+          features: [...frame.featureNames],
+          encoding: fitted.encoding,
+          labels: labelsOf(config.dataset),
+          booster: fitted.booster,
+          trainedAt: new Date().toISOString(),
+          trainingRows: frame.rows,
+          dataHash
+        })
+      })
+
     /**
-     * Fit on a frame. Missing (NaN) feature values are filled in place with `impute`, by
-     * default the column medians: the frame belongs to the model from here on.
+     * learner "auto": both learners on the training rows less a stratified validation split
+     * (a fifth, at most 200,000 rows; never the test data, which the gate uses), the better
+     * F1 there kept and fitted again on every row, with both candidates' figures recorded.
      */
-    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string, impute?: ReadonlyArray<number>) {
+    const trainAuto = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        const { fit, validation } = splitFrame(frame, 0.2, config.gradient_boosting.random_state)
+        if (validation.rows === 0 || fit.rows === 0) return yield* calibrated(frame, dataHash, trainLinear)
+        const candidates: Array<LearnerSelection["candidates"][number]> = []
+        for (const [learner, train] of [["logistic-regression", trainLinear], ["gradient-boosting", trainBoosted]] as const) {
+          const m = yield* train(copyFrame(fit), dataHash)
+          const p = probabilitiesOf(m, validation)
+          candidates.push({ learner, f1: f1Score(validation.target, classes(p)), rocAuc: rocAuc(validation.target, p) })
+        }
+        const chosen = candidates[1]!.f1 > candidates[0]!.f1 ? "gradient-boosting" as const : "logistic-regression" as const
+        yield* Effect.logInfo(`learner auto: ${candidates.map((c) => `${c.learner} F1 ${c.f1.toFixed(4)}`).join(", ")} on ${validation.rows} validation rows; keeping ${chosen}`)
+        const selection: LearnerSelection = { validationRows: validation.rows, candidates, chosen }
+        const m = chosen === "gradient-boosting" ? yield* calibrated(frame, dataHash, trainBoosted) : yield* calibrated(frame, dataHash, trainLinear)
+        return m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, selection }) : LogisticArtifact.make({ ...m, selection })
+      })
+
+    /**
+     * Fit the configured learner on a frame. A numeric column's missing values may be filled
+     * in place: the frame belongs to the model from here on.
+     */
+    const train = Effect.fn("Model.train")(function*(frame: Frame, dataHash: string, learner: Learner = config.learner) {
       if (frame.rows === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
-      const fill = impute ?? frame.features.map((col) => {
-        const m = presentMedian(col)
-        return Number.isNaN(m) ? 0 : m
-      })
-      frame.features.forEach((col, j) => {
-        for (let i = 0; i < col.length; i++) if (Number.isNaN(col[i]!)) col[i] = fill[j]!
-      })
-      const settings = {
-        solver: config.solver,
-        C: config.regularization_C,
-        tolerance: 1e-10,
-        maxIterations: config.solver === "gradient-descent" ? Math.max(config.max_iterations, 1000) : config.max_iterations,
-        learningRate: config.learning_rate
+      switch (learner) {
+        case "logistic-regression": return yield* calibrated(frame, dataHash, trainLinear)
+        case "gradient-boosting": return yield* calibrated(frame, dataHash, trainBoosted)
+        case "auto": return yield* trainAuto(frame, dataHash)
       }
-      // CBPE's calibration, on rows held out of a twin fit (before the fit below changes the columns)
-      const calibration = heldOutCalibration(frame.features, frame.target, (train, held) =>
-        probabilities(fit(train.features, train.target, { ...settings, inPlace: true }), held.features, held.rows, fill))
-      const line = progress.start("training")
-      const fitted = fit(frame.features, frame.target, {
-        ...settings,
-        onIteration: (it) => line.update(frame.rows * it, `iteration ${it}`),
-        // the frame is the model's (see above): no second copy of the data
-        inPlace: true
-      })
-      line.done()
-      if (!fitted.converged) yield* Effect.logWarning(`the solver stopped after ${fitted.iterations} iterations without converging`)
-      yield* Effect.annotateCurrentSpan({ rows: frame.rows, iterations: fitted.iterations })
-      return ModelArtifact.make({
-        format: "drs-logistic-regression/1",
-        features: [...frame.featureNames],
-        solver: config.solver,
-        C: config.regularization_C,
-        means: fitted.means,
-        scales: fitted.scales,
-        impute: [...fill],
-        interceptStd: fitted.interceptStd,
-        weightsStd: fitted.weightsStd,
-        coefficients: fitted.coefficients,
-        intercept: fitted.intercept,
-        iterations: fitted.iterations,
-        converged: fitted.converged,
-        trainedAt: new Date().toISOString(),
-        trainingRows: frame.rows,
-        dataHash,
-        ...(calibration !== undefined ? { calibration } : {})
-      })
     })
 
+    /**
+     * A model with CBPE's calibration: a twin of it is fitted without a fifth of the rows
+     * (lib/Calibration's heldOutSplit), and its probabilities there are mapped to the labels.
+     * The twin reads copies, before the model's own fit changes the frame's columns.
+     */
+    const calibrated = <M extends ModelArtifact, E>(frame: Frame, dataHash: string, fitOn: (frame: Frame, dataHash: string) => Effect.Effect<M, E>) =>
+      Effect.gen(function*() {
+        const split = heldOutSplit(frame.rows)
+        const calibration = split === undefined ? undefined : yield* fitOn(pick(frame, split.fit), dataHash).pipe(
+          Effect.map((twin) => {
+            const heldOut = pick(frame, split.heldOut)
+            return fitCalibration(probabilitiesOf(twin, heldOut), heldOut.target)
+          }),
+          Effect.withLogSpan("calibration")
+        )
+        const m = yield* fitOn(frame, dataHash)
+        if (calibration === undefined) return m
+        return (m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, calibration }) : LogisticArtifact.make({ ...m, calibration })) as ModelArtifact
+      })
+
     /** Predictions for a frame whose features are the model's, in its order. */
-    const predict = (m: ModelArtifact, frame: Pick<Frame, "features" | "rows">): Predictions => predictColumns(m, frame.features, frame.rows)
+    const predict = (m: ModelArtifact, frame: FrameColumns, unseen?: Array<Unseen>): Predictions => predictFrame(m, frame, unseen)
 
     const save = Effect.fn("Model.save")(function*(m: ModelArtifact, path: string = modelPath(config.output_model_path)) {
       yield* store.writeAtomic(path, JSON.stringify(JSON.parse(artifactJson(m)), null, 2) + "\n").pipe(Effect.orDie)
@@ -106,6 +215,10 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       const declared = config.dataset.feature_columns
       if (m.features.length !== declared.length || m.features.some((f, j) => f !== declared[j])) {
         return yield* new ModelNotFound({ path, message: `the model at ${path} uses the features ${m.features.join(", ")}, but config.json declares ${declared.join(", ")}` })
+      }
+      const kinds = encodingOf(m).filter((e) => (e.kind === "categorical") !== isCategorical(config.dataset, e.name))
+      if (kinds.length > 0) {
+        return yield* new ModelNotFound({ path, message: `the model at ${path} encodes ${kinds.map((e) => `${e.name} as ${e.kind}`).join(", ")}, but config.json's categorical_columns say otherwise` })
       }
       return m
     })

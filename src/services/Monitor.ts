@@ -30,9 +30,11 @@ import { isCsvName, sha256 } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
 import { Deployer } from "./Deployer.js"
 import { FileStore } from "./FileStore.js"
-import { Model, predictColumns } from "./Model.js"
+import { Model, predictFrame } from "./Model.js"
 import { ReleaseStore } from "./ReleaseStore.js"
 import { Tracking } from "./Tracking.js"
+import { isCategorical } from "../domain/Dataset.js"
+import { categoricalDrift } from "../lib/CategoricalDrift.js"
 
 /** rows per window the drift measures are computed on (a uniform sample of a larger window) */
 export const DRIFT_SAMPLE = 10_000
@@ -50,19 +52,17 @@ export const BINS = 10_000
 export const labelsDir = (outputFolder: string) => NodePath.join(outputFolder, "labels")
 export const monitoringPath = (outputFolder: string) => NodePath.join(outputFolder, "monitoring.json")
 
-type Reference = { readonly features: ReadonlyArray<Float64Array>; readonly probabilities: Float64Array } | null
+type Reference = {
+  readonly features: ReadonlyArray<Float64Array>
+  /** a categorical feature's categories (its codes index them), null for a numeric one */
+  readonly levels: ReadonlyArray<ReadonlyArray<string> | null>
+  readonly probabilities: Float64Array
+} | null
 
 export class LabelError extends Schema.TaggedError<LabelError>()("LabelError", { message: Schema.String }) {}
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
 const q = (c: DuckDBConnection, sql: string) => c.runAndReadAll(sql).then((r) => r.getRowObjectsJS() as Array<Record<string, unknown>>)
-
-/**
- * Categorical drift per window: the hook for the categorical measures (PSI over categories,
- * chi-square) being written beside lib/DataDrift.ts. Until a dataset declares categorical
- * features, every feature is numeric and this is never called.
- */
-export const categoricalDrift: ((feature: string, reference: ReadonlyArray<string | null>, current: ReadonlyArray<string | null>) => ServingDrift) | null = null
 
 const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b)
 const metrics = (tp: number, fp: number, fn: number, rocAuc: number | null): WindowMetrics => ({
@@ -197,7 +197,7 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
         const pick = (col: Float64Array) => step === 1 ? col : Float64Array.from({ length: Math.ceil(col.length / step) }, (_, i) => col[i * step]!)
         const features = frame.features.map(pick)
         const rows = features[0]?.length ?? 0
-        return { features, probabilities: predictColumns(m, features, rows).probabilities }
+        return { features, levels: frame.levels, probabilities: predictFrame(m, { rows, featureNames: frame.featureNames, features, levels: frame.levels }).probabilities }
       })
 
     /** The windows over every logged row. */
@@ -234,11 +234,24 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
           const perWindow = (await c.runAndReadAll(`SELECT w, rid, sum(n) FROM ${table} GROUP BY ALL`)).getRows().map((r) => [Number(r[0]), Number(r[1]), Number(r[2])] as const)
           // the drift sample: a fixed pseudo-random share of each window's rows (from the row's time and index: no string is read)
           const rates = perWindow.map(([w, rid, n]) => `(${w}, ${rid}, ${Math.min(1, DRIFT_SAMPLE / n).toExponential()}::DOUBLE)`).join(", ")
+          // a categorical feature is logged as text: read as codes into its sorted categories in the log
+          const categorical = dataset.categorical_columns
+          const levelsRow = categorical.length === 0 ? [] : (await c.runAndReadAll(`SELECT ${categorical.map((f) => {
+            const col = ident(logFeatureColumn(f))
+            return `list(DISTINCT ${col}::VARCHAR ORDER BY ${col}::VARCHAR) FILTER (WHERE ${col} IS NOT NULL)`
+          }).join(", ")} FROM ${logSource}`)).getRowsJS()[0] ?? []
+          const logLevels = new Map(categorical.map((f, k) => [f, (levelsRow[k] ?? []) as Array<string>]))
+          const featureSql = (f: string) => {
+            const col = ident(logFeatureColumn(f))
+            if (!isCategorical(dataset, f)) return `coalesce(CAST(${col} AS DOUBLE), 'nan'::DOUBLE)`
+            const ls = logLevels.get(f)!
+            return ls.length === 0 ? `'nan'::DOUBLE` : `coalesce(enum_code(CAST(${col}::VARCHAR AS ENUM (${ls.map(lit).join(", ")})))::DOUBLE, 'nan'::DOUBLE)`
+          }
           const sample = await readDoubleColumns(c, `WITH rate(w, rid, keep) AS (VALUES ${rates})
-            SELECT CAST(s.w AS DOUBLE), CAST(s.rid AS DOUBLE), s.probability, ${features.map((f) => `coalesce(CAST(${ident(logFeatureColumn(f))} AS DOUBLE), 'nan'::DOUBLE)`).join(", ")}
+            SELECT CAST(s.w AS DOUBLE), CAST(s.rid AS DOUBLE), s.probability, ${features.map(featureSql).join(", ")}
             FROM (SELECT (epoch_ms(ts) // ${W}) * ${W} AS w, ${ridCase} AS rid, * FROM ${logSource}) s JOIN rate USING (w, rid)
             WHERE (epoch_ms(s.ts) * 7919 + s."row" * 104729) % 1000003 < rate.keep * 1000003`, perWindow.reduce((a, [, , n]) => a + Math.min(n, 2 * DRIFT_SAMPLE + 1000), 0))
-          return { groups, sample }
+          return { groups, sample, logLevels }
         } finally {
           await c.run(`DROP TABLE IF EXISTS ${table}`)
         }
@@ -312,7 +325,17 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
             meanReference: d.meanReference, meanCurrent: d.meanCurrent, currentRows: d.currentRows, flagged: d.flagged, reasons: d.reasons
           })
           features.forEach((f, j) => {
-            drift.push(asDrift("numeric", featureDrift(f, ref.features[j]!, Float64Array.from(sample.features[j]!), options)))
+            const refLevels = ref.levels[j]
+            if (refLevels === null || refLevels === undefined) {
+              drift.push(asDrift("numeric", featureDrift(f, ref.features[j]!, Float64Array.from(sample.features[j]!), options)))
+              return
+            }
+            const d = categoricalDrift(f, { codes: ref.features[j]!, levels: refLevels }, { codes: Float64Array.from(sample.features[j]!), levels: result.logLevels.get(f) ?? [] }, options)
+            drift.push({
+              feature: f, kind: "categorical", psi: d.psi, ksStatistic: null, ksPValue: null,
+              missingRateReference: d.missingRateReference, missingRateCurrent: d.missingRateCurrent, meanReference: null, meanCurrent: null,
+              currentRows: d.currentRows, flagged: d.flagged, reasons: d.reasons, chiSquarePValue: d.chiSquarePValue, newCategories: d.newCategories
+            })
           })
           drift.push(asDrift("prediction", featureDrift("prediction", ref.probabilities, Float64Array.from(sample.probability), options)))
         }

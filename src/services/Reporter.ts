@@ -4,6 +4,7 @@ import { Effect, Layer } from "effect"
 // pdfkit and pureimage load on first use: a run with nothing to report never pays for them
 type PImageModule = typeof import("pureimage")
 import { PassThrough } from "node:stream"
+import { setFlagsFromString } from "node:v8"
 import { ReportError } from "../domain/Errors.js"
 import type { ClassificationReport } from "../lib/Metrics.js"
 import type { ColumnSummary, DependencyReport, MissingData, ModelArtifact, StepTiming } from "../domain/Schemas.js"
@@ -19,6 +20,8 @@ export interface ReportData {
   readonly testScore: number
   readonly testRows: number
   readonly confusionMatrix: ConfusionMatrix
+  /** the class labels as the data writes them, [negative, positive] */
+  readonly labels?: readonly [string, string]
   readonly scoreHistory: ReadonlyArray<{ readonly at: string; readonly f1: number; readonly purpose: string }>
   readonly drift: ReadonlyArray<{ readonly at: string; readonly test: string; readonly drifted: boolean; readonly reason: string }>
   readonly summary: ReadonlyArray<ColumnSummary>
@@ -28,8 +31,10 @@ export interface ReportData {
   /** the latest per-feature data drift (new rows against the live model's training data) */
   readonly dataDrift: {
     readonly at: string
-    readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
+    readonly features: ReadonlyArray<{ readonly feature: string; readonly psi: number | null; readonly ksPValue: number | null; readonly chiSquarePValue?: number | null | undefined; readonly missingRateCurrent: number; readonly meanReference: number | null; readonly meanCurrent: number | null; readonly flagged: boolean }>
   } | null
+  /** each feature's mean |contribution| to the log-odds on the test data (global importance) */
+  readonly importance?: ReadonlyArray<{ readonly feature: string; readonly importance: number }> | undefined
   /** scikit-learn's classification report of the model on the test data */
   readonly classificationReport: ClassificationReport | null
   readonly rocAuc: number | null
@@ -61,7 +66,7 @@ const collect = (write: (sink: PassThrough) => Promise<void> | void) =>
   })
 
 /** Render a 2×2 confusion matrix (rows: actual, columns: predicted) as a PNG. */
-export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string): Promise<Uint8Array> => {
+export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string, labels: readonly [string, string] = ["0", "1"]): Promise<Uint8Array> => {
   const PImage = await loadPureimage()
   const W = 520
   const H = 460
@@ -93,15 +98,18 @@ export const renderConfusionMatrix = async (cm: ConfusionMatrix, title: string):
   ctx.fillStyle = "#111111"
   ctx.font = "14pt DejaVuSans"
   ctx.fillText("Predicted", x0 + cell - 40, y0 - 34)
-  ctx.fillText("0 (stayed)", x0 + 30, y0 - 10)
-  ctx.fillText("1 (exited)", x0 + cell + 30, y0 - 10)
+  // the classes as the data names them, cut to fit a cell
+  const [negative, positive] = labels.map((l) => (l.length > 14 ? `${l.slice(0, 13)}…` : l))
+  ctx.fillText(negative!, x0 + 30, y0 - 10)
+  ctx.fillText(positive!, x0 + cell + 30, y0 - 10)
   ctx.fillText("Actual", 20, y0 + cell + 5)
-  ctx.fillText("0 (stayed)", 60, y0 + cell / 2)
-  ctx.fillText("1 (exited)", 60, y0 + cell + cell / 2)
+  ctx.fillText(negative!, 60, y0 + cell / 2)
+  ctx.fillText(positive!, 60, y0 + cell + cell / 2)
   return collect((sink) => PImage.encodePNGToStream(img, sink))
 }
 
 const fmt = (x: number | null | undefined, digits = 4) => (x === null || x === undefined ? "n/a" : Number(x.toFixed(digits)).toString())
+const pValue = (p: number | null) => (p === null ? "n/a" : p < 1e-4 ? p.toExponential(2) : fmt(p))
 
 /** Render the performance report as a PDF. */
 export const renderReport = async (data: ReportData, confusionPng: Uint8Array): Promise<Uint8Array> => {
@@ -145,11 +153,26 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
       .fillColor("#000000")
 
     h("Model")
+    const m = data.model
     table(["", "value"], [
-      ["solver", `${data.model.solver} (C = ${data.model.C})`],
-      ["features", data.model.features.join(", ")],
-      ["coefficients", data.model.coefficients.map((c) => c.toPrecision(6)).join(", ")],
-      ["intercept", data.model.intercept.toPrecision(6)],
+      ...(m.format === "drs-gradient-boosting/1"
+        ? [
+          ["learner", `gradient-boosted trees (${m.booster.iterations} trees, learning rate ${m.booster.settings.learning_rate})`],
+          ["early stopping", m.booster.early_stopping.enabled
+            ? `on ${m.booster.early_stopping.validation_rows} validation rows${m.booster.early_stopping.stopped_early ? ", stopped early" : ""}; final validation loss ${fmt(m.booster.early_stopping.validation_loss.at(-1) ?? null)}`
+            : "off"],
+          ["features", m.features.join(", ")],
+          ["baseline log-odds", m.booster.baseline.toPrecision(6)]
+        ]
+        : [
+          ["learner", `logistic regression, ${m.solver} (C = ${m.C})`],
+          ["features", m.features.join(", ")],
+          ["coefficients", (m.columns ?? m.features).map((c, j) => `${c} ${m.coefficients[j]!.toPrecision(4)}`).slice(0, 40).join(", ")],
+          ["intercept", m.intercept.toPrecision(6)]
+        ]),
+      ...(m.selection
+        ? [["learner auto", `${m.selection.candidates.map((c) => `${c.learner} F1 ${fmt(c.f1)}, ROC AUC ${fmt(c.rocAuc)}`).join("; ")} on ${m.selection.validationRows} validation rows; kept ${m.selection.chosen}`]]
+        : []),
       ["training rows", String(data.model.trainingRows)],
       ["trained at", data.model.trainedAt],
       ["model sha256", data.modelHash.slice(0, 16)]
@@ -160,6 +183,23 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     doc.image(Buffer.from(confusionPng), { width: 260 })
     if (data.rocAuc !== null || data.logLoss !== null) {
       doc.text(`ROC AUC = ${data.rocAuc === null ? "n/a (one class only)" : fmt(data.rocAuc)} · log loss = ${fmt(data.logLoss)}`)
+    }
+
+    if ((data.importance ?? []).length > 0) {
+      h("Feature importance (mean |contribution to the log-odds| on the test data)")
+      const rows = [...data.importance!].sort((a, b) => b.importance - a.importance)
+      const top = Math.max(...rows.map((r) => r.importance), 1e-12)
+      const x0 = doc.page.margins.left
+      for (const r of rows) {
+        if (doc.y > doc.page.height - doc.page.margins.bottom - 20) doc.addPage()
+        const y = doc.y
+        doc.fontSize(9).fillColor("#000000").text(r.feature.length > 24 ? `${r.feature.slice(0, 23)}…` : r.feature, x0, y, { width: 130, lineBreak: false })
+        doc.rect(x0 + 135, y + 1, Math.max(1, 280 * r.importance / top), 9).fill("#3b6fd8")
+        doc.fillColor("#000000").text(fmt(r.importance), x0 + 425, y, { width: 70, lineBreak: false })
+        doc.x = x0
+        doc.y = y + 14
+      }
+      doc.fontSize(10)
     }
 
     if (data.classificationReport) {
@@ -185,8 +225,8 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     if (data.dataDrift === null) doc.text("no data-drift check yet: it runs when new files arrive while a model is live")
     else {
       doc.text(`new rows of the run at ${data.dataDrift.at} against the live model's training data`)
-      table(["feature", "PSI", "KS p-value", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
-        f.feature, fmt(f.psi, 3), f.ksPValue === null ? "n/a" : f.ksPValue < 1e-4 ? f.ksPValue.toExponential(2) : fmt(f.ksPValue),
+      table(["feature", "PSI", "p (KS; χ²)", "missing", "mean (ref → new)", "flagged"], data.dataDrift.features.map((f) => [
+        f.feature, fmt(f.psi, 3), pValue(f.ksPValue ?? f.chiSquarePValue ?? null),
         `${fmt(100 * f.missingRateCurrent, 1)} %`, `${fmt(f.meanReference, 2)} → ${fmt(f.meanCurrent, 2)}`, f.flagged ? "yes" : "no"
       ]), [130, 50, 65, 50, 150, 50])
     }
@@ -208,7 +248,15 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
     }
 
     h("Summary statistics (the data set)")
-    table(["column", "mean", "median", "std", "n"], data.summary.map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])
+    table(["column", "mean", "median", "std", "n"], data.summary.filter((s) => s.top === undefined).map((s) => [s.column, fmt(s.mean), fmt(s.median), fmt(s.std), String(s.count)]), [160, 90, 90, 90, 65])
+    const categorical = data.summary.filter((s) => s.top !== undefined)
+    if (categorical.length > 0) {
+      h("Categorical features")
+      table(["column", "n", "categories", "most frequent (share)", "missing"], categorical.map((s) => [
+        s.column, String(s.count), String(s.distinct ?? 0), (s.top ?? []).slice(0, 3).map((t) => `${t.category} ${fmt(100 * t.share, 1)}%`).join(", "),
+        `${fmt(100 * (s.missingRate ?? 0), 2)} %`
+      ]), [110, 55, 65, 215, 50])
+    }
 
     h("Missing data")
     table(["column", "missing", "percent"], data.missing.map((m) => [m.column, String(m.missing), `${fmt(m.percent, 2)} %`]), [200, 150, 145])
@@ -230,15 +278,19 @@ export const renderReport = async (data: ReportData, confusionPng: Uint8Array): 
 export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
-    const confusionPng = Effect.fn("Reporter.confusionPng")(function*(cm: ConfusionMatrix, title = "Confusion matrix") {
-      return yield* Effect.tryPromise({ try: () => renderConfusionMatrix(cm, title), catch: (e) => new ReportError({ message: `PNG rendering failed: ${String(e)}` }) })
+    const confusionPng = Effect.fn("Reporter.confusionPng")(function*(cm: ConfusionMatrix, title = "Confusion matrix", labels?: readonly [string, string]) {
+      return yield* Effect.tryPromise({ try: () => renderConfusionMatrix(cm, title, labels), catch: (e) => new ReportError({ message: `PNG rendering failed: ${String(e)}` }) })
     })
     const pdf = Effect.fn("Reporter.pdf")(function*(data: ReportData, png: Uint8Array) {
       return yield* Effect.tryPromise({ try: () => renderReport(data, png), catch: (e) => new ReportError({ message: `PDF rendering failed: ${String(e)}` }) })
     })
     /** Render both and write them atomically; returns their paths. */
     const write = Effect.fn("Reporter.write")(function*(data: ReportData, pngPath: string, pdfPath: string) {
-      const png = yield* confusionPng(data.confusionMatrix, `Confusion matrix — F1 ${fmt(data.testScore)}`)
+      // the renderers (fonts, text layout, pixels) make many short-lived objects: the young
+      // generation, kept at its first size for the data steps (see main.ts), may grow from
+      // here, which saves most of the collections (the data steps' peak is behind)
+      yield* Effect.sync(() => setFlagsFromString("--semi-space-growth-factor=2"))
+      const png = yield* confusionPng(data.confusionMatrix, `Confusion matrix — F1 ${fmt(data.testScore)}`, data.labels)
       yield* store.writeAtomic(pngPath, png).pipe(Effect.orDie)
       const bytes = yield* pdf(data, png)
       yield* store.writeAtomic(pdfPath, bytes).pipe(Effect.orDie)

@@ -3,9 +3,11 @@ import { Effect, Layer } from "effect"
 import * as NodePath from "node:path"
 import { DuckDb } from "../data/DuckDb.js"
 import { Snapshots } from "../data/Snapshots.js"
+import { labelsOf } from "../domain/Dataset.js"
 import { ModelArtifact, ScoreResult } from "../domain/Schemas.js"
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { Frame } from "../lib/Frame.js"
+import { importanceOf } from "../lib/learners/Learners.js"
 import { classificationReport, logLoss, rocAuc } from "../lib/Metrics.js"
 import { confusionMatrix, f1FromMatrix } from "../lib/Stats.js"
 import { AppConfig } from "./AppConfig.js"
@@ -16,6 +18,21 @@ import { type DataKind, type ScorePurpose, Tracking } from "./Tracking.js"
 
 export const latestScorePath = (folder: string) => NodePath.join(folder, "latestscore.txt")
 
+/** A cheap fingerprint of a frame's contents: its size and a checksum of every value. */
+const frameFingerprint = (frame: Frame) => {
+  let a = 0
+  let b = 0
+  for (const col of [...frame.features, frame.target]) {
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i]!
+      const x = v === v ? v : 0.123456789
+      a += x
+      b += x * ((i % 97) + 1)
+    }
+  }
+  return `${frame.rows}:${a}:${b}:${frame.levels.map((l) => l?.join("\u0001") ?? "").join("\u0002")}`
+}
+
 export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
@@ -24,22 +41,37 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
     const tracking = yield* Tracking
     const snapshots = yield* Snapshots
 
+    // the importance of a model on a frame, kept for the few (model, data) pairs last asked about:
+    // the dashboard and /scoring ask again and again about the live model on the same test data
+    const importances = new Map<string, ReturnType<typeof importanceOf>>()
+    const importance = (m: ModelArtifact, frame: Frame) => {
+      const key = `${modelHash(m)}:${frameFingerprint(frame)}`
+      const known = importances.get(key)
+      if (known !== undefined) return known
+      const value = importanceOf(m, frame)
+      if (importances.size >= 8) importances.delete(importances.keys().next().value!)
+      importances.set(key, value)
+      return value
+    }
+
     /** Score a model on a frame, recording nothing. */
-    const evaluate = (m: ModelArtifact, frame: Frame, dataset: string) => {
+    const evaluate = (m: ModelArtifact, frame: Frame, dataset: string, withImportance = false) => {
       const { predictions, probabilities } = model.predict(m, frame)
       const cm = confusionMatrix(frame.target, predictions)
       return ScoreResult.make({
         f1: f1FromMatrix(cm), rows: frame.rows, confusionMatrix: cm,
-        classificationReport: classificationReport(frame.target, predictions, [0, 1]),
+        classificationReport: classificationReport(frame.target, predictions, [0, 1], labelsOf(config.dataset)),
         rocAuc: rocAuc(frame.target, probabilities),
         logLoss: logLoss(frame.target, probabilities),
-        dataset, modelHash: modelHash(m), at: new Date().toISOString()
+        dataset, modelHash: modelHash(m), at: new Date().toISOString(),
+        // explaining every row costs more than predicting it: only where a person reads it, once per model and data
+        ...(withImportance ? { importance: importance(m, frame) } : {})
       })
     }
 
     /** Score a model on a frame; recorded in the history under `purpose`, with the kind of data it was. */
-    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind) {
-      const result = evaluate(m, frame, dataset)
+    const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind, withImportance = false) {
+      const result = evaluate(m, frame, dataset, withImportance)
       yield* tracking.recordScore({ modelHash: result.modelHash, purpose, dataset, rows: frame.rows, f1: result.f1, dataKind })
       yield* Effect.annotateCurrentSpan({ f1: result.f1, dataset })
       return result

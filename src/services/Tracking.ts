@@ -107,6 +107,11 @@ export interface ScheduledRunRow {
   readonly finishedAt: string | null
   readonly outcome: string | null
   readonly runId: number | null
+  /** the worker that finished the run (another than `worker` when the run moved) */
+  readonly finishedBy: string | null
+  /** for a skipped tick: the tick whose run was going, and that run */
+  readonly foundTick: string | null
+  readonly foundRunId: number | null
 }
 
 const nowIso = () => new Date().toISOString()
@@ -305,20 +310,33 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       yield* sql`INSERT INTO scheduled_runs ${sql.insert({ tick: t.tick, execution_id: t.executionId, worker: t.worker, started_at: nowIso() })}`
     }, Effect.orDie)
 
-    const finishTick = Effect.fn("Tracking.finishTick")(function*(executionId: string, outcome: string, runId: number | null) {
-      yield* sql`UPDATE scheduled_runs SET finished_at = ${nowIso()}, outcome = ${outcome}, run_id = ${runId} WHERE execution_id = ${executionId}`
+    /** A tick's run is over: how, its run, the worker that finished it, and (skipped) the run it found going. */
+    const finishTick = Effect.fn("Tracking.finishTick")(function*(
+      executionId: string, outcome: string, runId: number | null, finishedBy: string,
+      found: { readonly tick: string; readonly runId: number | null } | null = null
+    ) {
+      yield* sql`UPDATE scheduled_runs SET finished_at = ${nowIso()}, outcome = ${outcome}, run_id = ${runId}, finished_by = ${finishedBy}, found_tick = ${found?.tick ?? null}, found_run_id = ${found?.runId ?? null} WHERE execution_id = ${executionId}`
+    }, Effect.orDie)
+
+    /** The run a tick started, named as soon as it exists (so a tick that finds it going can say which). */
+    const tickRun = Effect.fn("Tracking.tickRun")(function*(executionId: string, runId: number) {
+      yield* sql`UPDATE scheduled_runs SET run_id = ${runId} WHERE execution_id = ${executionId}`
     }, Effect.orDie)
 
     /** Ticks whose runs started after `since` and have not finished, other than `executionId`'s. */
     const unfinishedTicks = Effect.fn("Tracking.unfinishedTicks")(function*(executionId: string, since: string) {
-      const rows = yield* sql<{ tick: string; worker: string }>`SELECT tick, worker FROM scheduled_runs WHERE finished_at IS NULL AND execution_id <> ${executionId} AND started_at > ${since} ORDER BY id`
-      return rows.map((r) => ({ tick: r.tick, worker: r.worker }))
+      const rows = yield* sql<{ tick: string; worker: string; run_id: number | null }>`SELECT tick, worker, run_id FROM scheduled_runs WHERE finished_at IS NULL AND execution_id <> ${executionId} AND started_at > ${since} ORDER BY id`
+      return rows.map((r) => ({ tick: r.tick, worker: r.worker, runId: r.run_id === null ? null : Number(r.run_id) }))
     }, Effect.orDie)
 
     const scheduledRuns = Effect.fn("Tracking.scheduledRuns")(function*(limit: number) {
-      const rows = yield* sql<{ tick: string; execution_id: string; worker: string; started_at: string; finished_at: string | null; outcome: string | null; run_id: number | null }>`SELECT * FROM scheduled_runs ORDER BY id DESC LIMIT ${limit}`
+      const rows = yield* sql<{
+        tick: string; execution_id: string; worker: string; started_at: string; finished_at: string | null; outcome: string | null; run_id: number | null
+        finished_by: string | null; found_tick: string | null; found_run_id: number | null
+      }>`SELECT * FROM scheduled_runs ORDER BY id DESC LIMIT ${limit}`
       return rows.map((r): ScheduledRunRow => ({
-        tick: r.tick, executionId: r.execution_id, worker: r.worker, startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome, runId: r.run_id
+        tick: r.tick, executionId: r.execution_id, worker: r.worker, startedAt: r.started_at, finishedAt: r.finished_at, outcome: r.outcome, runId: r.run_id,
+        finishedBy: r.finished_by, foundTick: r.found_tick, foundRunId: r.found_run_id === null ? null : Number(r.found_run_id)
       }))
     }, Effect.orDie)
 
@@ -343,11 +361,17 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
         WHERE id = (SELECT MAX(id) FROM step_timings u WHERE u.step = t.step) ORDER BY step`
     }, Effect.orDie)
 
+    /** The steps a run timed, in the order it timed them. */
+    const timingsOfRun = Effect.fn("Tracking.timingsOfRun")(function*(runId: number) {
+      return yield* sql<{ step: string; ms: number; measured_at: string }>`
+        SELECT step, ms, measured_at FROM step_timings WHERE run_id = ${runId} ORDER BY id`
+    }, Effect.orDie)
+
     return {
       ingestedFiles, ingestedHashes, recordIngested, recordRejected, rejectedFiles,
       recordModel, modelVersions, setModelScore, recordGate, recordScore, scores, recordSnapshot, currentSnapshot, snapshotByHash, snapshotOfRun, ingestedByRun, deployments,
-      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings,
-      recordTick, finishTick, unfinishedTicks, scheduledRuns, activityStarted, activityFinished
+      startRun, finishRun, runs, recordDrift, driftDecisions, recordDataDrift, dataDrift, recordAlert, alertDeliveries, recordTiming, latestTimings, timingsOfRun,
+      recordTick, finishTick, tickRun, unfinishedTicks, scheduledRuns, activityStarted, activityFinished
     } as const
   })
 }) {

@@ -13,6 +13,9 @@ export interface TempPostgres {
   readonly url: (database: string) => string
   readonly createDatabase: (name: string) => void
   readonly stop: () => void
+  /** Stop the server and keep its data; `start` brings it back on the same port. */
+  readonly halt: () => void
+  readonly start: () => void
 }
 
 export const postgresBin = (): string => {
@@ -57,6 +60,12 @@ export const startPostgres = async (): Promise<TempPostgres> => {
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     createDatabase: (name) => {
       run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", `CREATE DATABASE "${name}"`])
+    },
+    halt: () => {
+      run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"])
+    },
+    start: () => {
+      run("pg_ctl", ["-D", data, "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "-l", NodePath.join(dir, "log"), "-w", "start"])
     },
     stop: () => {
       spawnSync(asRoot ? "runuser" : NodePath.join(bin, "pg_ctl"), asRoot ? ["-u", "postgres", "--", NodePath.join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop"] : ["-D", data, "-m", "immediate", "stop"])

@@ -1,0 +1,293 @@
+/**
+ * Histogram gradient boosting for binary targets, as scikit-learn 1.2.1's
+ * `HistGradientBoostingClassifier` (loss "log_loss", scoring "loss").
+ *
+ * baseline = logit(mean y); each iteration fits one tree to the float32 gradients / hessians
+ * of the half-binomial loss at the current raw predictions. Early stopping ("auto": on when
+ * rows > 10 000) holds out a stratified `validation_fraction` of the rows (chosen by a seeded
+ * shuffle: deterministic, but not numpy's draw) and stops when none of the last
+ * `n_iter_no_change` validation scores (−log loss) beats the one before them by more than `tol`.
+ * Synchronous and single-threaded.
+ */
+import {
+  binColumn,
+  columnLength,
+  fitBinning,
+  nonMissingBins,
+  seededRandom,
+  type FeatureBinning,
+  type FeatureColumn
+} from "./binning.js"
+import { growTree, makeGrowerBuffers } from "./grower.js"
+import type { HistogramContext } from "./histogram.js"
+import type { SplitterContext } from "./splitter.js"
+import { addTreePredictions, compileTree, type Tree } from "./tree.js"
+
+export type { FeatureColumn, FeatureBinning, Tree }
+
+export interface BoostingSettings {
+  readonly learning_rate: number
+  readonly max_iter: number
+  readonly max_leaf_nodes: number | null
+  readonly max_depth: number | null
+  readonly min_samples_leaf: number
+  readonly l2_regularization: number
+  readonly max_bins: number
+  readonly early_stopping: "auto" | boolean
+  readonly validation_fraction: number
+  readonly n_iter_no_change: number
+  readonly tol: number
+  readonly random_state: number
+}
+
+export const defaultBoostingSettings: BoostingSettings = {
+  learning_rate: 0.1,
+  max_iter: 100,
+  max_leaf_nodes: 31,
+  max_depth: null,
+  min_samples_leaf: 20,
+  l2_regularization: 0,
+  max_bins: 255,
+  early_stopping: "auto",
+  validation_fraction: 0.1,
+  n_iter_no_change: 10,
+  tol: 1e-7,
+  random_state: 0
+}
+
+/** A fitted model: plain JSON (numbers, strings, booleans, arrays, objects). */
+export interface BoostedModel {
+  readonly format: "hist-gradient-boosting"
+  /** logit of the training prior: the raw prediction before any tree */
+  readonly baseline: number
+  readonly features: ReadonlyArray<FeatureBinning>
+  readonly trees: ReadonlyArray<Tree>
+  /** boosting iterations run (= trees.length) */
+  readonly iterations: number
+  readonly early_stopping: {
+    readonly enabled: boolean
+    readonly stopped_early: boolean
+    /** log loss of the training / validation rows, at the baseline and after each iteration */
+    readonly train_loss: ReadonlyArray<number>
+    readonly validation_loss: ReadonlyArray<number>
+    readonly validation_rows: number
+  }
+  readonly settings: BoostingSettings
+}
+
+const validate = (features: ReadonlyArray<FeatureColumn>, target: ArrayLike<number>, s: BoostingSettings) => {
+  const n = target.length
+  features.forEach((f, j) => {
+    if (columnLength(f) !== n) throw new Error(`feature ${j} has ${columnLength(f)} rows, target has ${n}`)
+  })
+  for (let i = 0; i < n; i++) {
+    const y = target[i]
+    if (y !== 0 && y !== 1) throw new Error(`target[${i}] = ${y}: the target must be 0 or 1`)
+  }
+  if (!(s.max_bins >= 2 && s.max_bins <= 255)) throw new Error("max_bins must be in [2, 255]")
+  if (!(s.learning_rate > 0)) throw new Error("learning_rate must be > 0")
+  if (!(s.max_iter >= 1)) throw new Error("max_iter must be >= 1")
+  if (s.max_leaf_nodes !== null && !(s.max_leaf_nodes >= 2)) throw new Error("max_leaf_nodes must be >= 2")
+  if (s.max_depth !== null && !(s.max_depth >= 1)) throw new Error("max_depth must be >= 1")
+  if (!(s.min_samples_leaf >= 1)) throw new Error("min_samples_leaf must be >= 1")
+  if (!(s.l2_regularization >= 0)) throw new Error("l2_regularization must be >= 0")
+  if (!(s.n_iter_no_change >= 1)) throw new Error("n_iter_no_change must be >= 1")
+}
+
+/** log(1 + exp(x)) without overflow (scikit-learn's `log1pexp`). */
+const log1pexp = (x: number): number =>
+  x <= -37 ? Math.exp(x) : x <= -2 ? Math.log1p(Math.exp(x)) : x <= 18 ? Math.log(1 + Math.exp(x)) : x <= 33.3 ? x + Math.exp(-x) : x
+
+/** Mean half-binomial loss (= log loss) of raw predictions. */
+export const logLoss = (y: ArrayLike<number>, raw: Float64Array): number => {
+  let s = 0
+  for (let i = 0; i < raw.length; i++) s += log1pexp(raw[i]!) - y[i]! * raw[i]!
+  return s / raw.length
+}
+
+/**
+ * Stratified split: from each class, a seeded shuffle puts round(share) rows in validation,
+ * ceil(fraction · n) in all (scikit-learn's test size). Both index lists ascending.
+ */
+const stratifiedSplit = (y: ArrayLike<number>, fraction: number, seed: number) => {
+  const n = y.length
+  const nVal = Math.ceil(fraction * n)
+  const random = seededRandom(seed + 1)
+  let positives = 0
+  for (let i = 0; i < n; i++) positives += y[i]!
+  const byClass = [new Uint32Array(n - positives), new Uint32Array(positives)]
+  const fill = [0, 0]
+  for (let i = 0; i < n; i++) byClass[y[i]!]![fill[y[i]!]!++] = i
+  const take0 = Math.min(byClass[0]!.length, Math.round((nVal * byClass[0]!.length) / n))
+  const take = [take0, Math.min(byClass[1]!.length, nVal - take0)]
+  const isVal = new Uint8Array(n)
+  byClass.forEach((rows, c) => {
+    // partial Fisher–Yates: the first take[c] slots become a uniform sample
+    for (let k = 0; k < take[c]!; k++) {
+      const j = k + Math.floor(random() * (rows.length - k))
+      const t = rows[k]!
+      rows[k] = rows[j]!
+      rows[j] = t
+      isVal[rows[k]!] = 1
+    }
+  })
+  const train = new Uint32Array(n - nVal)
+  const val = new Uint32Array(nVal)
+  let a = 0
+  let b = 0
+  for (let i = 0; i < n; i++) {
+    if (isVal[i]) val[b++] = i
+    else train[a++] = i
+  }
+  return { train, val }
+}
+
+export const fitBoosting = (
+  features: ReadonlyArray<FeatureColumn>,
+  target: ArrayLike<number>,
+  settings: BoostingSettings,
+  options?: { readonly onIteration?: (i: number) => void }
+): BoostedModel => {
+  validate(features, target, settings)
+  const nAll = target.length
+  const earlyStopping = settings.early_stopping === "auto" ? nAll > 10_000 : settings.early_stopping
+  const split = earlyStopping ? stratifiedSplit(target, settings.validation_fraction, settings.random_state) : null
+  const trainRows = split?.train
+  const n = trainRows === undefined ? nAll : trainRows.length
+  const yTrain = new Uint8Array(n)
+  for (let i = 0; i < n; i++) yTrain[i] = target[trainRows === undefined ? i : trainRows[i]!]!
+
+  const maxBins = settings.max_bins
+  const missingBin = maxBins
+  const binnings = fitBinning(features, maxBins, settings.random_state, trainRows)
+  const binned = features.map((f, j) => binColumn(f, binnings[j]!, missingBin, trainRows))
+  const nFeatures = features.length
+  const hasMissing = new Uint8Array(nFeatures)
+  binned.forEach((col, j) => {
+    hasMissing[j] = col.includes(missingBin) ? 1 : 0
+  })
+
+  let positives = 0
+  for (let i = 0; i < n; i++) positives += yTrain[i]!
+  const eps = 10 * Number.EPSILON
+  const prior = Math.min(Math.max(positives / n, eps), 1 - eps)
+  const baseline = Math.log(prior / (1 - prior))
+
+  const raw = new Float64Array(n).fill(baseline)
+  const gradients = new Float32Array(n)
+  const hessians = new Float32Array(n)
+  const binStride = maxBins + 1
+  const hctx: HistogramContext = {
+    binned, gradients, hessians, binStride,
+    // only the smaller child's rows are gathered: at most half of the rows
+    orderedGradients: new Float32Array((n >> 1) + 1), orderedHessians: new Float32Array((n >> 1) + 1)
+  }
+  const sctx: SplitterContext = {
+    nFeatures, binStride, missingBin,
+    nBinsNonMissing: Int32Array.from(binnings, nonMissingBins),
+    hasMissing,
+    isCategorical: Uint8Array.from(features, (f) => (f.kind === "categorical" ? 1 : 0)),
+    minSamplesLeaf: settings.min_samples_leaf,
+    l2: settings.l2_regularization
+  }
+  const growerSettings = {
+    maxLeafNodes: settings.max_leaf_nodes, maxDepth: settings.max_depth,
+    minSamplesLeaf: settings.min_samples_leaf, shrinkage: settings.learning_rate
+  }
+  const buffers = makeGrowerBuffers(n)
+
+  const valRows = split?.val
+  const yVal = valRows === undefined ? null : Uint8Array.from(valRows, (r) => target[r]!)
+  const rawVal = valRows === undefined ? null : new Float64Array(valRows.length).fill(baseline)
+  const trainLoss: Array<number> = []
+  const validationLoss: Array<number> = []
+  const scores: Array<number> = []
+  const record = () => {
+    trainLoss.push(logLoss(yTrain, raw))
+    const v = logLoss(yVal!, rawVal!)
+    validationLoss.push(v)
+    scores.push(-v)
+  }
+  const shouldStop = () => {
+    const reference = settings.n_iter_no_change + 1
+    if (scores.length < reference) return false
+    const referenceScore = scores[scores.length - reference]! + settings.tol
+    for (let k = scores.length - reference + 1; k < scores.length; k++) if (scores[k]! > referenceScore) return false
+    return true
+  }
+  if (earlyStopping) record()
+
+  const trees: Array<Tree> = []
+  let stopped = false
+  for (let iteration = 0; iteration < settings.max_iter; iteration++) {
+    for (let i = 0; i < n; i++) {
+      // scikit-learn's cgrad_hess_half_binomial, stored as float32
+      const e = Math.exp(-raw[i]!)
+      const y = yTrain[i]!
+      gradients[i] = (1 - y - y * e) / (1 + e)
+      hessians[i] = e / ((1 + e) * (1 + e))
+    }
+    const grown = growTree(hctx, sctx, binnings, growerSettings, buffers)
+    trees.push(grown.tree)
+    const partition = buffers.partition
+    for (const leaf of grown.leaves) {
+      for (let k = leaf.start; k < leaf.stop; k++) {
+        const r = partition[k]!
+        raw[r] = raw[r]! + leaf.value
+      }
+    }
+    options?.onIteration?.(iteration)
+    if (earlyStopping) {
+      addTreePredictions(compileTree(grown.tree), features, valRows!.length, rawVal!, valRows)
+      record()
+      if (shouldStop()) {
+        stopped = true
+        break
+      }
+    }
+  }
+
+  return {
+    format: "hist-gradient-boosting",
+    baseline,
+    features: binnings,
+    trees,
+    iterations: trees.length,
+    early_stopping: {
+      enabled: earlyStopping,
+      stopped_early: stopped,
+      train_loss: trainLoss,
+      validation_loss: validationLoss,
+      validation_rows: valRows?.length ?? 0
+    },
+    settings
+  }
+}
+
+const checkColumns = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number) => {
+  if (features.length !== model.features.length) {
+    throw new Error(`the model has ${model.features.length} features, got ${features.length}`)
+  }
+  features.forEach((f, j) => {
+    if (f.kind !== model.features[j]!.kind) throw new Error(`feature ${j} is ${f.kind}, the model's is ${model.features[j]!.kind}`)
+    if (columnLength(f) < rows) throw new Error(`feature ${j} has fewer than ${rows} rows`)
+  })
+}
+
+/** Raw predictions (log-odds). */
+export const predictRaw = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array => {
+  checkColumns(model, features, rows)
+  const out = new Float64Array(rows).fill(model.baseline)
+  for (const tree of model.trees) addTreePredictions(compileTree(tree), features, rows, out)
+  return out
+}
+
+/** P(y = 1) per row. */
+export const predictProba = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array => {
+  const raw = predictRaw(model, features, rows)
+  for (let i = 0; i < rows; i++) {
+    const z = raw[i]!
+    raw[i] = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))
+  }
+  return raw
+}

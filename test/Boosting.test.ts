@@ -1,0 +1,201 @@
+import { describe, expect, it } from "vitest"
+import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
+import {
+  defaultBoostingSettings,
+  fitBoosting,
+  predictProba,
+  predictRaw,
+  type BoostedModel,
+  type BoostingSettings,
+  type FeatureColumn
+} from "../src/lib/learners/boosting/index.js"
+import { classificationReport, rocAuc } from "../src/lib/Metrics.js"
+import reference from "./fixtures/boosting-sklearn.json" with { type: "json" }
+import { parityCases, syntheticData } from "./support/boostingData.js"
+
+// scikit-learn 1.2.1's figures, written by scripts/parity/boosting-parity.mjs
+interface RefNode {
+  is_leaf: boolean; feature: number; threshold: number | "inf"; missing_go_to_left: boolean
+  is_categorical: boolean; left_categories: Array<number>; left: number; right: number
+  value: number; count: number; gain: number
+}
+const ref = reference as unknown as {
+  sklearn: string
+  small: { n_iter: number; early_stopping: boolean; f1: number; auc: number; baseline: number; raw_test_first_rows: Array<number>; thresholds: Record<string, Array<number>> }
+  large: { n_iter: number; early_stopping: boolean; f1: number; auc: number; baseline: number; validation_loss: Array<number> }
+  tiny: { baseline: number; trees: Array<Array<RefNode>>; raw_first_rows: Array<number> }
+}
+
+const small = {
+  train: syntheticData(parityCases.small.train.rows, parityCases.small.train.seed),
+  test: syntheticData(parityCases.small.test.rows, parityCases.small.test.seed)
+}
+
+const quality = (model: BoostedModel, test: { features: ReadonlyArray<FeatureColumn>; target: Uint8Array; rows: number }) => {
+  const p = predictProba(model, test.features, test.rows)
+  const predicted = Array.from(p, (v) => (v > 0.5 ? 1 : 0))
+  return { f1: classificationReport(test.target, predicted).perClass["1"]!.f1, auc: rocAuc(test.target, p)! }
+}
+
+describe("binning (scikit-learn's _BinMapper)", () => {
+  it("numeric thresholds equal scikit-learn's on every numeric column (percentiles and midpoints)", () => {
+    expect(ref.sklearn).toBe("1.2.1")
+    for (let j = 0; j < 5; j++) {
+      const col = small.train.features[j]!
+      if (col.kind !== "numeric") throw new Error("numeric expected")
+      const ours = findThresholds(col.values, 255)
+      const theirs = ref.small.thresholds[String(j)]!
+      expect(ours.length).toBe(theirs.length)
+      ours.forEach((t, k) => expect(t).toBe(theirs[k]))
+    }
+    // x3 has 62 distinct values: 61 midpoints; the others use 254 percentiles
+    expect(ref.small.thresholds["3"]!.length).toBe(61)
+    expect(ref.small.thresholds["0"]!.length).toBe(254)
+  })
+
+  it("missing values get bin max_bins; categories keep their code as bin", () => {
+    const numeric: FeatureColumn = { kind: "numeric", values: Float64Array.from([1, Number.NaN, 3, 2]) }
+    const t = findThresholds(numeric.values, 255)
+    expect(t).toEqual([1.5, 2.5])
+    expect(Array.from(binColumn(numeric, { kind: "numeric", thresholds: t }, 255))).toEqual([0, 255, 2, 1])
+    const cat: FeatureColumn = { kind: "categorical", codes: Int32Array.from([0, -1, 2, 1, 7]), cardinality: 3 }
+    expect(Array.from(binColumn(cat, { kind: "categorical", cardinality: 3 }, 255))).toEqual([0, 255, 2, 1, 255])
+    expect(Array.from(binColumn(numeric, { kind: "numeric", thresholds: t }, 63))).toEqual([0, 63, 2, 1])
+  })
+})
+
+describe("the first trees match scikit-learn's exactly (1500 rows, max_iter=3, no early stopping)", () => {
+  const tiny = syntheticData(parityCases.tiny.train.rows, parityCases.tiny.train.seed)
+  const model = fitBoosting(tiny.features, tiny.target, { ...defaultBoostingSettings, max_iter: 3, early_stopping: false })
+
+  it("baseline, structure, thresholds, missing directions, category sets, covers and leaf values", () => {
+    expect(model.baseline).toBeCloseTo(ref.tiny.baseline, 14)
+    expect(model.trees.length).toBe(3)
+    let categoricalSplits = 0
+    let missingOnly = 0
+    ref.tiny.trees.forEach((nodes, t) => {
+      const tree = model.trees[t]!
+      expect(tree.split.length).toBe(nodes.length)
+      nodes.forEach((n, k) => {
+        expect(tree.cover[k]).toBe(n.count)
+        if (n.is_leaf) {
+          expect(tree.split[k]).toBe(0)
+          expect(Math.abs(tree.value[k]! - n.value)).toBeLessThan(1e-9)
+          return
+        }
+        expect(tree.feature[k]).toBe(n.feature)
+        expect(tree.left[k]).toBe(n.left)
+        expect(tree.right[k]).toBe(n.right)
+        expect(tree.missingGoToLeft[k]).toBe(n.missing_go_to_left)
+        expect(Math.abs(tree.gain[k]! - n.gain)).toBeLessThan(1e-9 * Math.max(1, Math.abs(n.gain)))
+        if (n.is_categorical) {
+          categoricalSplits++
+          expect(tree.split[k]).toBe(2)
+          expect(tree.leftCategories[k]).toEqual(n.left_categories)
+        } else if (n.threshold === "inf") {
+          missingOnly++
+          expect(tree.split[k]).toBe(3)
+        } else {
+          expect(tree.split[k]).toBe(1)
+          expect(tree.threshold[k]).toBe(n.threshold)
+        }
+      })
+    })
+    // the case exercises categorical splits
+    expect(categoricalSplits).toBeGreaterThan(0)
+    void missingOnly
+  })
+
+  it("raw predictions on the training rows equal scikit-learn's", () => {
+    const raw = predictRaw(model, tiny.features, 20)
+    ref.tiny.raw_first_rows.forEach((v, i) => expect(Math.abs(raw[i]! - v)).toBeLessThan(1e-9))
+  })
+})
+
+describe("held-out quality within 0.02 of HistGradientBoostingClassifier", () => {
+  it("6000 rows, early stopping off ('auto'): 100 iterations", () => {
+    const model = fitBoosting(small.train.features, small.train.target, defaultBoostingSettings)
+    expect(model.early_stopping.enabled).toBe(false)
+    expect(model.iterations).toBe(ref.small.n_iter)
+    expect(model.baseline).toBeCloseTo(ref.small.baseline, 14)
+    const q = quality(model, small.test)
+    // without early stopping the whole 100-tree model is scikit-learn's: held-out raw predictions agree
+    const raw = predictRaw(model, small.test.features, 50)
+    ref.small.raw_test_first_rows.forEach((v, i) => expect(Math.abs(raw[i]! - v)).toBeLessThan(1e-7))
+    expect(Math.abs(q.f1 - ref.small.f1)).toBeLessThan(0.02)
+    expect(Math.abs(q.auc - ref.small.auc)).toBeLessThan(0.02)
+  })
+
+  it("16000 rows, early stopping on ('auto'): stops early on the validation loss", () => {
+    const train = syntheticData(parityCases.large.train.rows, parityCases.large.train.seed)
+    const test = syntheticData(parityCases.large.test.rows, parityCases.large.test.seed)
+    const model = fitBoosting(train.features, train.target, defaultBoostingSettings)
+    expect(ref.large.early_stopping).toBe(true)
+    expect(model.early_stopping.enabled).toBe(true)
+    expect(model.early_stopping.validation_rows).toBe(1600)
+    expect(model.early_stopping.stopped_early).toBe(true)
+    expect(model.iterations).toBeLessThan(100)
+    const losses = model.early_stopping.validation_loss
+    expect(losses.length).toBe(model.iterations + 1)
+    expect(model.early_stopping.train_loss.length).toBe(model.iterations + 1)
+    // the stopping rule: none of the last 10 beats the 11th-to-last by more than tol
+    const last = losses.slice(-11)
+    expect(last.slice(1).every((l) => !(l < last[0]! - 1e-7))).toBe(true)
+    const q = quality(model, test)
+    expect(Math.abs(q.f1 - ref.large.f1)).toBeLessThan(0.02)
+    expect(Math.abs(q.auc - ref.large.auc)).toBeLessThan(0.02)
+  })
+})
+
+describe("determinism and serialisation", () => {
+  const settings: BoostingSettings = { ...defaultBoostingSettings, max_iter: 20 }
+  it("the same settings give the identical model JSON; a JSON round trip predicts identically", () => {
+    const a = fitBoosting(small.train.features, small.train.target, settings)
+    const b = fitBoosting(small.train.features, small.train.target, settings)
+    const json = JSON.stringify(a)
+    expect(JSON.stringify(b)).toBe(json)
+    const back = JSON.parse(json) as BoostedModel
+    expect(JSON.stringify(back)).toBe(json)
+    const p1 = predictRaw(a, small.test.features, small.test.rows)
+    const p2 = predictRaw(back, small.test.features, small.test.rows)
+    expect(Array.from(p2)).toEqual(Array.from(p1))
+  })
+
+  it("early-stopping split is deterministic by random_state", () => {
+    const train = syntheticData(12000, 7)
+    const s: BoostingSettings = { ...defaultBoostingSettings, max_iter: 15 }
+    const a = JSON.stringify(fitBoosting(train.features, train.target, s))
+    expect(JSON.stringify(fitBoosting(train.features, train.target, s))).toBe(a)
+    expect(JSON.stringify(fitBoosting(train.features, train.target, { ...s, random_state: 1 }))).not.toBe(a)
+  })
+
+  it("rejects targets other than 0/1 and mismatched columns", () => {
+    const f: Array<FeatureColumn> = [{ kind: "numeric", values: Float64Array.from([1, 2, 3]) }]
+    expect(() => fitBoosting(f, [0, 1, 2], defaultBoostingSettings)).toThrow(/0 or 1/)
+    expect(() => fitBoosting(f, [0, 1], defaultBoostingSettings)).toThrow(/rows/)
+    const model = fitBoosting(f, [0, 1, 0], { ...defaultBoostingSettings, max_iter: 1 })
+    expect(() => predictRaw(model, [], 3)).toThrow(/features/)
+  })
+})
+
+describe("bin codes", () => {
+  it("every value's bin is the first threshold >= it (grid-hinted search vs binary search)", () => {
+    const values = Float64Array.from({ length: 20000 }, (_, i) => (i % 97 === 0 ? Number.NaN : Math.exp(Math.sin(i * 12.9898) * 4)))
+    values[1] = 1e301
+    values[2] = -Infinity
+    for (const maxBins of [255, 16]) {
+      const thresholds = findThresholds(values, maxBins)
+      const codes = binColumn({ kind: "numeric", values }, { kind: "numeric", thresholds }, maxBins)
+      values.forEach((x, i) => {
+        const expected = Number.isNaN(x) ? maxBins : thresholds.findIndex((t) => t >= x)
+        expect(codes[i]).toBe(expected === -1 ? thresholds.length : expected)
+      })
+    }
+    // also on the parity data with its many tied values (x3: 62 ages)
+    const col = small.train.features[3]!
+    if (col.kind !== "numeric") throw new Error("numeric expected")
+    const thresholds = findThresholds(col.values, 255)
+    const codes = binColumn(col, { kind: "numeric", thresholds }, 255)
+    col.values.forEach((x, i) => expect(codes[i]).toBe(thresholds.filter((t) => t < x).length))
+  })
+})
