@@ -108,6 +108,8 @@ describe("the dashboard in Chromium", () => {
           summary: await rows("#summary-table"),
           missing: await rows("#missing-table"),
           classification: await page.locator("#classification-table tbody tr").allInnerTexts(),
+          importance: await page.locator("#importance-chart .bar-row").allInnerTexts(),
+          importanceBars: await page.locator("#importance-chart meter").evaluateAll((ms) => ms.map((m) => (m as HTMLMeterElement).getBoundingClientRect().width)),
           links: await page.locator("header a").evaluateAll((as) => as.map((a) => a.getAttribute("href"))),
           wide,
           shotBytes: NodeFs.statSync(shot).size
@@ -133,6 +135,10 @@ describe("the dashboard in Chromium", () => {
       assert.strictEqual(result.status, 200)
       assert.include(result.csp, "frame-ancestors 'none'")
       assert.deepStrictEqual(result.violations, [])
+      // the live model's global importance: one drawn bar per feature, named
+      assert.strictEqual(result.importance.length, 3)
+      assert.isTrue(["lastmonth_activity", "lastyear_activity", "number_of_employees"].every((f) => result.importance.some((r) => r.includes(f))))
+      assert.isTrue(result.importanceBars.every((w) => w > 20))
       assert.strictEqual(result.title, "DRS monitor")
       assert.notStrictEqual(result.live, first)
       assert.match(result.liveF1, /^0(\.\d+)?$|^1$/)
