@@ -2,7 +2,12 @@ import { HttpClient, HttpClientRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { PredictionLog } from "../src/data/PredictionLog.js"
+import { DuckDb, lit } from "../src/data/DuckDb.js"
+import { PredictionLog, predictionLogDir, predictionLogGlob } from "../src/data/PredictionLog.js"
+import { DEFAULT_DATASET } from "../src/domain/Dataset.js"
+import { withGeneratedCategories } from "../src/programs/GenerateRich.js"
+import { writeBulkData } from "../src/programs/GenerateData.js"
+import { AppConfig } from "../src/services/AppConfig.js"
 import { ApiServer } from "../src/http/Server.js"
 import { calibrateAll } from "../src/lib/Calibration.js"
 import { estimate } from "../src/lib/drift/Cbpe.js"
@@ -320,4 +325,44 @@ describe("Monitoring over HTTP", () => {
       assert.strictEqual(new Date(w.end).getTime() - new Date(w.start).getTime(), 30 * DAY)
       assert.lengthOf(w.drift, 4)
     }).pipe(Effect.provide(server)), 60_000)
+})
+
+describe("Monitoring served categories", () => {
+  const dataset = withGeneratedCategories(DEFAULT_DATASET, 2, ["yes", "no"])
+  const server = ApiServer(1 << 20).pipe(
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provideMerge(TestLayer({}, { dataset, monitor_window: "30d" }))
+  )
+  it.effect("a categorical feature is logged as the text received, and its drift on served traffic is PSI and chi-square, new categories named", () =>
+    Effect.gen(function*() {
+      yield* writeBulkData("/t/data/sourcedata", 2000, 1, 31, dataset)
+      yield* writeBulkData("/t/data/testdata", 300, 1, 32, dataset)
+      yield* fullProcess()
+      // served: every state is one the training never had, the plans as usual
+      const rows = Array.from({ length: 200 }, (_, i) => ({
+        corporation: `c${i}`, lastmonth_activity: i % 100, lastyear_activity: (i * 7) % 200, number_of_employees: 1 + (i % 300),
+        state: i % 4 === 0 ? "ZZ" : "YY", plan: ["basic", "plus", "premium"][i % 3]!
+      }))
+      const client = yield* HttpClient.HttpClient
+      const r = yield* client.execute(HttpClientRequest.post("/prediction").pipe(HttpClientRequest.bodyUnsafeJson({ rows })))
+      assert.strictEqual(r.status, 200)
+      yield* Effect.flatMap(PredictionLog, (l) => l.flush)
+      const config = yield* AppConfig
+      const store = yield* FileStore
+      const logged = yield* Effect.flatMap(DuckDb, (d) => d.rows(
+        `SELECT "f:state" AS state, count(*) AS n FROM read_parquet(${lit(store.localPath(predictionLogGlob(predictionLogDir(config))))}) GROUP BY 1 ORDER BY 1`))
+      assert.deepStrictEqual(logged.map((x) => [x.state, Number(x.n)]), [["YY", 150], ["ZZ", 50]])
+      yield* monitorProgram(null)
+      const m = yield* Effect.flatMap(Monitor, (x) => x.latest())
+      assert.lengthOf(m.windows, 1)
+      const state = m.windows[0]!.drift.find((d) => d.feature === "state")!
+      assert.strictEqual(state.kind, "categorical")
+      assert.isTrue(state.flagged)
+      assert.isAbove(state.psi!, 1)
+      assert.isBelow(state.chiSquarePValue!, 1e-6)
+      assert.deepStrictEqual(state.newCategories, [{ category: "YY", share: 0.75 }, { category: "ZZ", share: 0.25 }])
+      const plan = m.windows[0]!.drift.find((d) => d.feature === "plan")!
+      assert.strictEqual(plan.kind, "categorical")
+      assert.deepStrictEqual(plan.newCategories, [])
+    }).pipe(Effect.provide(server)), 120_000)
 })
