@@ -403,6 +403,11 @@ const serveTreesBench = async (cpus: number) => {
   load(`http://127.0.0.1:${port + 1}/prediction`, 16, 2, body)
   const theirPredict = load(`http://127.0.0.1:${port + 1}/prediction`, 64, seconds, body)
   await flask.stop()
+  if (!(theirPredict.requestsPerSecond > 0)) {
+    say("warning: Flask answered no request in the measurement: no ratio")
+    add(label, `${ourPredict.requestsPerSecond.toFixed(0)}/s`, "none answered", null, "≥ 2×", null)
+    return
+  }
   const r = ourPredict.requestsPerSecond / theirPredict.requestsPerSecond
   add(label, `${ourPredict.requestsPerSecond.toFixed(0)}/s`, `${theirPredict.requestsPerSecond.toFixed(0)}/s`, r, "≥ 2×", r >= 2)
   add(`POST /prediction, ${trees}-tree model: p99 latency`, `${ourPredict.p99Ms.toFixed(1)} ms`, `${theirPredict.p99Ms.toFixed(1)} ms`, null, "< 100 ms", ourPredict.p99Ms < 100)

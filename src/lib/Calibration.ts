@@ -143,8 +143,8 @@ export const fitCalibration = (probabilities: ArrayLike<number>, labels: ArrayLi
 
 /** the held-out share of the training rows, and the caps that keep the extra fit cheap */
 export const HOLDOUT_SHARE = 0.2
-export const HOLDOUT_MAX_ROWS = 50_000
-export const CALIBRATION_FIT_MAX_ROWS = 200_000
+export const HOLDOUT_MAX_ROWS = 25_000
+export const CALIBRATION_FIT_MAX_ROWS = 100_000
 
 /**
  * The rows to calibrate on and the rows to fit a twin on: a fixed pseudo-random fifth of the

@@ -41,10 +41,15 @@ export const predictFrame = (m: ModelArtifact, frame: FrameColumns, unseen?: Arr
 }
 
 /** A frame's rows at `rows`, copied. */
+const gather = (col: Float64Array, rows: Uint32Array) => {
+  const out = new Float64Array(rows.length)
+  for (let k = 0; k < rows.length; k++) out[k] = col[rows[k]!]!
+  return out
+}
 const pick = (frame: Frame, rows: Uint32Array): Frame => ({
   rows: rows.length, featureNames: frame.featureNames, levels: frame.levels,
-  features: frame.features.map((col) => Float64Array.from(rows, (i) => col[i]!)),
-  target: Float64Array.from(rows, (i) => frame.target[i]!)
+  features: frame.features.map((col) => gather(col, rows)),
+  target: gather(frame.target, rows)
 })
 
 const copyFrame = (frame: Frame): Frame => ({ ...frame, features: frame.features.map((c) => c.slice()), target: frame.target.slice() })

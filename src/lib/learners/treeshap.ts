@@ -6,7 +6,7 @@
  * `missingGoToLeft`). Per row: base + Σ contributions = the model's raw log-odds.
  */
 import type { BoostedModel, FeatureColumn } from "./boosting/boosting.js"
-import { compileTree, goesLeft, LEAF, type CompiledTree } from "./boosting/tree.js"
+import { compiledTree, goesLeft, LEAF, type CompiledTree } from "./boosting/tree.js"
 
 interface PathBuffers {
   feature: Int32Array
@@ -135,7 +135,7 @@ export const treeShap = (
 ): { base: number; contributions: ReadonlyArray<Float64Array> } => {
   const m = model.features.length
   if (features.length !== m) throw new Error(`the model has ${m} features, got ${features.length}`)
-  const trees = model.trees.map(compileTree)
+  const trees = model.trees.map(compiledTree)
   const maxDepth = trees.reduce((a, t) => Math.max(a, treeDepth(t, 0)), 0)
   const slots = ((maxDepth + 2) * (maxDepth + 3)) / 2 + 2 * (maxDepth + 2)
   const p: PathBuffers = {

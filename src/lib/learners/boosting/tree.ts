@@ -51,6 +51,17 @@ export interface CompiledTree {
   readonly cover: Float64Array
 }
 
+// a tree never changes once fitted: compiled once, kept while the tree object lives (a served
+// model predicts on every request)
+const compiled = new WeakMap<Tree, CompiledTree>()
+
+/** The tree in typed arrays, compiled once per tree object. */
+export const compiledTree = (tree: Tree): CompiledTree => {
+  let c = compiled.get(tree)
+  if (c === undefined) compiled.set(tree, c = compileTree(tree))
+  return c
+}
+
 export const compileTree = (tree: Tree): CompiledTree => {
   const n = tree.split.length
   let categorical = 0
