@@ -55,6 +55,20 @@ interface Best {
   leftBins: Uint8Array | null
 }
 
+/**
+ * The split with (gl, hl, nl) on the left and (gr, hr) on the right taken as `best` (its gain
+ * and left sums) when its gain is positive and beats it; true when it did.
+ */
+const offer = (best: Best, lossNode: number, l2: number, gl: number, hl: number, nl: number, gr: number, hr: number): boolean => {
+  const gain = lossNode - gl * nodeValue(gl, hl, l2) - gr * nodeValue(gr, hr, l2)
+  if (!(gain > best.gain && gain > 0)) return false
+  best.gain = gain
+  best.gl = gl
+  best.hl = hl
+  best.nl = nl
+  return true
+}
+
 const scanNumeric = (
   ctx: SplitterContext,
   hist: Float64Array,
@@ -87,14 +101,9 @@ const scanNumeric = (
     if (nr < minLeaf) break
     if (hl < MIN_HESSIAN_TO_SPLIT) continue
     if (hr < MIN_HESSIAN_TO_SPLIT) break
-    const gain = lossNode - gl * nodeValue(gl, hl, l2) - gr * nodeValue(gr, hr, l2)
-    if (gain > best.gain && gain > 0) {
-      best.gain = gain
+    if (offer(best, lossNode, l2, gl, hl, nl, gr, hr)) {
       best.bin = b
       best.missingLeft = false
-      best.gl = gl
-      best.hl = hl
-      best.nl = nl
     }
   }
   if (!hasMissing) return
@@ -114,14 +123,9 @@ const scanNumeric = (
     if (nl2 < minLeaf) break
     if (hr < MIN_HESSIAN_TO_SPLIT) continue
     if (hl2 < MIN_HESSIAN_TO_SPLIT) break
-    const gain = lossNode - gl2 * nodeValue(gl2, hl2, l2) - gr * nodeValue(gr, hr, l2)
-    if (gain > best.gain && gain > 0) {
-      best.gain = gain
+    if (offer(best, lossNode, l2, gl2, hl2, nl2, gr, hr)) {
       best.bin = b
       best.missingLeft = true
-      best.gl = gl2
-      best.hl = hl2
-      best.nl = nl2
     }
   }
 }
@@ -177,13 +181,8 @@ const scanCategorical = (
       const gr = sumG - gl
       if (nl < minLeaf || hl < MIN_HESSIAN_TO_SPLIT) continue
       if (nr < minLeaf || hr < MIN_HESSIAN_TO_SPLIT) break
-      const gain = lossNode - gl * nodeValue(gl, hl, l2) - gr * nodeValue(gr, hr, l2)
-      if (gain > best.gain && gain > 0) {
+      if (offer(best, lossNode, l2, gl, hl, nl, gr, hr)) {
         found = true
-        best.gain = gain
-        best.gl = gl
-        best.hl = hl
-        best.nl = nl
         bestThresh = s
         bestDirection = direction
       }
