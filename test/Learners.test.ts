@@ -112,6 +112,8 @@ describe("learner auto and rollbacks across kinds", () => {
       assert.strictEqual(first.model.format, best === "gradient-boosting" ? "drs-gradient-boosting/1" : "drs-logistic-regression/2")
       // a fifth of the 3,000 training rows, stratified
       assert.closeTo(selection.validationRows, 600, 2)
+      // CBPE's calibration comes from the kept candidate on those rows (Platt: fewer than 1,000)
+      assert.strictEqual(first.model.calibration?.method, "platt")
       // the other kind, deployed by hand, then rolled back
       const other = best === "gradient-boosting" ? "logistic-regression" : "gradient-boosting"
       const snapshot = (yield* Effect.flatMap(Tracking, (t) => t.currentSnapshot()))!

@@ -78,6 +78,10 @@ export const splitFrame = (frame: Frame, fraction: number, seed: number) => {
   return { fit: pick(frame, sorted(fit)), validation: pick(frame, sorted(validation)) }
 }
 
+/** A model with fields set that its training did not (how it was chosen, its calibration). */
+const amended = (m: ModelArtifact, fields: Pick<Partial<ModelArtifact>, "selection" | "calibration">): ModelArtifact =>
+  m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, ...fields }) : LogisticArtifact.make({ ...m, ...fields })
+
 export class Model extends Effect.Service<Model>()("drs/Model", {
   effect: Effect.gen(function*() {
     const store = yield* FileStore
@@ -152,23 +156,30 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
     /**
      * learner "auto": both learners on the training rows less a stratified validation split
      * (a fifth, at most 200,000 rows; never the test data, which the gate uses), the better
-     * F1 there kept and fitted again on every row, with both candidates' figures recorded.
+     * F1 there kept and fitted again on every row, with both candidates' figures recorded and
+     * the calibration of the kept candidate's probabilities on the validation rows.
      */
     const trainAuto = (frame: Frame, dataHash: string) =>
       Effect.gen(function*() {
         const { fit, validation } = splitFrame(frame, 0.2, config.gradient_boosting.random_state)
         if (validation.rows === 0 || fit.rows === 0) return yield* calibrated(frame, dataHash, trainLinear)
         const candidates: Array<LearnerSelection["candidates"][number]> = []
+        const heldOut: Array<Float64Array> = []
         for (const [learner, train] of [["logistic-regression", trainLinear], ["gradient-boosting", trainBoosted]] as const) {
           const m = yield* train(copyFrame(fit), dataHash)
           const p = probabilitiesOf(m, validation)
+          heldOut.push(p)
           candidates.push({ learner, f1: f1Score(validation.target, classes(p)), rocAuc: rocAuc(validation.target, p) })
         }
-        const chosen = candidates[1]!.f1 > candidates[0]!.f1 ? "gradient-boosting" as const : "logistic-regression" as const
+        const k = candidates[1]!.f1 > candidates[0]!.f1 ? 1 : 0
+        const chosen = candidates[k]!.learner
         yield* Effect.logInfo(`learner auto: ${candidates.map((c) => `${c.learner} F1 ${c.f1.toFixed(4)}`).join(", ")} on ${validation.rows} validation rows; keeping ${chosen}`)
         const selection: LearnerSelection = { validationRows: validation.rows, candidates, chosen }
-        const m = chosen === "gradient-boosting" ? yield* calibrated(frame, dataHash, trainBoosted) : yield* calibrated(frame, dataHash, trainLinear)
-        return m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, selection }) : LogisticArtifact.make({ ...m, selection })
+        // the chosen candidate was fitted without the validation rows: it is the twin CBPE's
+        // calibration needs, and its probabilities there are already at hand
+        const calibration = fitCalibration(heldOut[k]!, validation.target)
+        const m = yield* (chosen === "gradient-boosting" ? trainBoosted : trainLinear)(frame, dataHash)
+        return amended(m, { selection, ...(calibration !== undefined ? { calibration } : {}) })
       })
 
     /**
@@ -200,8 +211,7 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
           Effect.withLogSpan("calibration")
         )
         const m = yield* fitOn(frame, dataHash)
-        if (calibration === undefined) return m
-        return (m.format === "drs-gradient-boosting/1" ? BoostingArtifact.make({ ...m, calibration }) : LogisticArtifact.make({ ...m, calibration })) as ModelArtifact
+        return calibration === undefined ? m : amended(m, { calibration })
       })
 
     /** Predictions for a frame whose features are the model's, in its order. */
