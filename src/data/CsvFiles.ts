@@ -10,11 +10,9 @@ import { createReadStream } from "node:fs"
 import * as NodeFs from "node:fs/promises"
 import { columnsOf, type DatasetSchema, isCategorical } from "../domain/Dataset.js"
 import { CsvError } from "../domain/Errors.js"
-import { NA_STRINGS } from "../lib/Cells.js"
+import { MISSING, NA_STRINGS } from "../lib/Cells.js"
 import { ident, lit } from "./DuckDb.js"
 
-/** pandas' spellings of a missing value, in every column */
-export const NULL_STRINGS = NA_STRINGS
 
 const HEADER_PROBE = 1 << 20
 
@@ -138,7 +136,7 @@ const describeReject = (dataset: DatasetSchema, maxLine: number, r: { error_type
 const valueChecks = (dataset: DatasetSchema, maxFieldBytes: number) => [
   ...dataset.feature_columns.filter((f) => isNumeric(dataset, f)).map((f) => ({
     column: f, where: `isinf(${ident(f)})`, reason: "an infinite value is not a usable number",
-    bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !NULL_STRINGS.includes(cell.trim() as never)
+    bad: (cell: string) => !Number.isFinite(Number(cell.trim())) && !MISSING.has(cell.trim())
   })),
   ...[...(dataset.id_column ? [dataset.id_column] : []), ...dataset.categorical_columns].map((column) => ({
     column, where: `strlen(${ident(column)}) > ${maxFieldBytes}`,
@@ -230,7 +228,7 @@ const readCsv = (paths: ReadonlyArray<string>, header: ReadonlyArray<string>, da
   const columns = `{${header.map((h) => `${lit(h)}: ${lit(typeOf(dataset, h))}`).join(", ")}}`
   return `read_csv([${paths.map(lit).join(", ")}],
       header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = ${columns},
-      nullstr = [${NULL_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)}${extra})`
+      nullstr = [${NA_STRINGS.map(lit).join(", ")}], strict_mode = true, max_line_size = ${Math.max(maxLine, 4096)}${extra})`
 }
 
 /**

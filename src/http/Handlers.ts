@@ -1,6 +1,5 @@
 /** The API's handlers over the services. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
@@ -219,7 +218,7 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           const unseen: Array<Unseen> = []
           const p = model.predict(live.model, input, unseen)
           yield* predictionLog.record({
-            requestId: NodeCrypto.randomUUID(), at: Date.now(), releaseId: live.releaseId, rows: input.rows,
+            requestId: randomUUID(), at: Date.now(), releaseId: live.releaseId, rows: input.rows,
             features: input.features, levels: input.levels, probabilities: p.probabilities, predictions: p.predictions, ids: input.ids
           })
           yield* Metric.increment(predictionRequests)

@@ -19,16 +19,16 @@ const categoryColumn = (cells: ReadonlyArray<string | null>) => {
   return { values: Float64Array.from(cells, (c) => (c === null ? Number.NaN : index.get(c)!)), levels }
 }
 
+/** A JSON value as text: a string as it is, a number as its text, anything else (null) missing. */
+const textOf = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" ? String(v) : null)
+
 /** A frame from JSON rows (validated by the payload schema: a number or null, or for a categorical feature text). */
 export const frameFromJson = (dataset: DatasetSchema, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): InputFrame => {
   const features: Array<Float64Array> = []
   const levels: Array<ReadonlyArray<string> | null> = []
   for (const f of dataset.feature_columns) {
     if (isCategorical(dataset, f)) {
-      const column = categoryColumn(rows.map((r) => {
-        const v = r[f]
-        return typeof v === "string" ? v : typeof v === "number" ? String(v) : null
-      }))
+      const column = categoryColumn(rows.map((r) => textOf(r[f])))
       features.push(column.values)
       levels.push(column.levels)
     } else {
@@ -37,10 +37,8 @@ export const frameFromJson = (dataset: DatasetSchema, rows: ReadonlyArray<Readon
     }
   }
   const id = dataset.id_column ?? null
-  const ids = id === null || !rows.some((r) => typeof r[id] === "string" || typeof r[id] === "number")
-    ? null
-    : rows.map((r) => (typeof r[id] === "string" ? r[id] as string : typeof r[id] === "number" ? String(r[id]) : null))
-  return { rows: rows.length, featureNames: dataset.feature_columns, features, levels, ids }
+  const ids = id === null ? null : rows.map((r) => textOf(r[id]))
+  return { rows: rows.length, featureNames: dataset.feature_columns, features, levels, ids: ids?.some((x) => x !== null) ? ids : null }
 }
 
 /**
