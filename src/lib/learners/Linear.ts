@@ -71,20 +71,13 @@ export interface LinearFit {
  */
 export const fitLinear = (frame: Frame, options: FitOptions): LinearFit => {
   const encoding = learnEncoding(frame)
-  const dense: Array<Float64Array> = []
-  const oneHot: Array<OneHot> = []
-  const names: Array<string> = []
-  const oneHotColumns: Array<string> = []
-  for (const enc of encoding) {
-    const { values, levels } = frameColumn(frame, enc)
-    if (enc.kind === "numeric") {
-      dense.push(imputedColumn(values, enc.impute, true))
-      names.push(enc.name)
-    } else {
-      oneHot.push({ codes: categoryCodes(enc, values, levels!, true), levels: enc.categories.length })
-      oneHotColumns.push(...oneHotNames(enc))
-    }
-  }
-  const fitted = fit(dense, frame.target, options, oneHot)
-  return { encoding, columns: [...names, ...oneHotColumns], fitted }
+  const x = inputs(encoding, frame)
+  // the solver reads no NaN: the numeric columns imputed in place
+  const dense = x.dense.map((col, j) => imputedColumn(col, x.impute[j]!, true))
+  const fitted = fit(dense, frame.target, options, x.oneHot)
+  const columns = [
+    ...encoding.filter((e) => e.kind === "numeric").map((e) => e.name),
+    ...encoding.flatMap((e) => (e.kind === "categorical" ? oneHotNames(e) : []))
+  ]
+  return { encoding, columns, fitted }
 }
