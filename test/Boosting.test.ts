@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest"
 import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
+import { makeChunks, PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boosting/chunks.js"
 import {
   defaultBoostingSettings,
   fitBoosting,
+  logLoss,
   predictProba,
   predictRaw,
   type BoostedModel,
@@ -167,6 +169,29 @@ describe("determinism and serialisation", () => {
     const a = JSON.stringify(fitBoosting(train.features, train.target, s))
     expect(JSON.stringify(fitBoosting(train.features, train.target, s))).toBe(a)
     expect(JSON.stringify(fitBoosting(train.features, train.target, { ...s, random_state: 1 }))).not.toBe(a)
+  })
+
+  it("from PARALLEL_ROWS rows on, the rows are in two chunks and a worker thread runs one: the same model with one thread or two", () => {
+    const train = syntheticData(PARALLEL_ROWS + 5000, 11)
+    const s: BoostingSettings = { ...defaultBoostingSettings, max_iter: 8, early_stopping: false }
+    const one = fitBoosting(train.features, train.target, s, { threads: 1 })
+    const two = fitBoosting(train.features, train.target, s, { threads: 2 })
+    expect(JSON.stringify(two)).toBe(JSON.stringify(one))
+    // the trees learnt something: the training loss fell
+    const raw = predictRaw(two, train.features, train.rows)
+    expect(logLoss(train.target, raw)).toBeLessThan(logLoss(train.target, new Float64Array(train.rows).fill(two.baseline)) - 0.01)
+    // and the second thread really ran: the chunks' worker answers with two chunks
+    const n = PARALLEL_ROWS + 1
+    const chunks = makeChunks(sharedBytes(n), sharedBytes(n), 1, 256, 2, 2)
+    try {
+      expect([chunks.count, chunks.parallel]).toEqual([2, true])
+      const root = new Float64Array(256 * 3)
+      expect(chunks.gradients(root).sumH).toBeCloseTo(n * 0.25, 6)
+      // every row has bin 0 and target 0: all in bin 0 of the root's histograms
+      expect([root[0], root[1], root[2]]).toEqual([n * 0.5, n * 0.25, n])
+    } finally {
+      chunks.close()
+    }
   })
 
   it("rejects targets other than 0/1 and mismatched columns", () => {

@@ -120,15 +120,16 @@ export const fitBinning = (
 
 export const columnLength = (f: FeatureColumn): number => (f.kind === "numeric" ? f.values.length : f.codes.length)
 
-/** Bin codes of one feature for the given rows (all rows when omitted), into a Uint8Array. */
+/** Bin codes of one feature for the given rows (all rows when omitted), into `into` or a new Uint8Array. */
 export const binColumn = (
   f: FeatureColumn,
   binning: FeatureBinning,
   missingBin: number,
-  rows?: Uint32Array
+  rows?: Uint32Array,
+  into?: Uint8Array
 ): Uint8Array => {
   const n = rows === undefined ? columnLength(f) : rows.length
-  const out = new Uint8Array(n)
+  const out = into ?? new Uint8Array(n)
   if (f.kind === "categorical") {
     const codes = f.codes
     const k = f.cardinality

@@ -7,7 +7,8 @@
  * rows > 10 000) holds out a stratified `validation_fraction` of the rows (chosen by a seeded
  * shuffle: deterministic, but not numpy's draw) and stops when none of the last
  * `n_iter_no_change` validation scores (−log loss) beats the one before them by more than `tol`.
- * Synchronous and single-threaded.
+ * Synchronous; from chunks.PARALLEL_ROWS rows on, the per-row work of each tree runs on two
+ * threads (chunks.ts), with the same results on any machine.
  */
 import {
   binColumn,
@@ -18,8 +19,8 @@ import {
   type FeatureBinning,
   type FeatureColumn
 } from "./binning.js"
-import { growTree, makeGrowerBuffers } from "./grower.js"
-import type { HistogramContext } from "./histogram.js"
+import { makeChunks, sharedBytes } from "./chunks.js"
+import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
 import { addTreePredictions, compiledTree, compileTree, type Tree } from "./tree.js"
 
@@ -145,29 +146,59 @@ const stratifiedSplit = (y: ArrayLike<number>, fraction: number, seed: number) =
 /** The training rows the training loss is computed on, at most (scikit-learn's small trainset). */
 const SMALL_TRAINSET = 10_000
 
+export interface FitOptions {
+  readonly onIteration?: (i: number) => void
+  /** threads to use at most (default: the machine's cores); the model is the same for any */
+  readonly threads?: number
+}
+
+/** The rows early stopping held out of every tree, and the fitted model's raw predictions there. */
+export interface HeldOut {
+  readonly rows: Uint32Array
+  readonly raw: Float64Array
+}
+
 export const fitBoosting = (
   features: ReadonlyArray<FeatureColumn>,
   target: ArrayLike<number>,
   settings: BoostingSettings,
-  options?: { readonly onIteration?: (i: number) => void }
-): BoostedModel => {
+  options?: FitOptions
+): BoostedModel => fitBoostingHeldOut(features, target, settings, options).model
+
+/** A fit, with its validation rows' predictions when early stopping held some out (null otherwise). */
+export const fitBoostingHeldOut = (
+  features: ReadonlyArray<FeatureColumn>,
+  target: ArrayLike<number>,
+  settings: BoostingSettings,
+  options?: FitOptions
+): { readonly model: BoostedModel; readonly heldOut: HeldOut | null } => {
   validate(features, target, settings)
   const nAll = target.length
   const earlyStopping = settings.early_stopping === "auto" ? nAll > 10_000 : settings.early_stopping
   const split = earlyStopping ? stratifiedSplit(target, settings.validation_fraction, settings.random_state) : null
   const trainRows = split?.train
   const n = trainRows === undefined ? nAll : trainRows.length
-  const yTrain = new Uint8Array(n)
+  // in shared memory, as the binned features below: the chunks' threads read them
+  const yTrain = sharedBytes(n)
   for (let i = 0; i < n; i++) yTrain[i] = target[trainRows === undefined ? i : trainRows[i]!]!
 
   const maxBins = settings.max_bins
   const missingBin = maxBins
   const binnings = fitBinning(features, maxBins, settings.random_state, trainRows)
-  const binned = features.map((f, j) => binColumn(f, binnings[j]!, missingBin, trainRows))
   const nFeatures = features.length
+  // row-major (kernels.ts), in shared memory
+  const binned = sharedBytes(n * nFeatures)
   const hasMissing = new Uint8Array(nFeatures)
-  binned.forEach((col, j) => {
-    hasMissing[j] = col.includes(missingBin) ? 1 : 0
+  const column = new Uint8Array(n)
+  features.forEach((f, j) => {
+    binColumn(f, binnings[j]!, missingBin, trainRows, column)
+    let missing = 0
+    for (let i = 0, at = j; i < n; i++, at += nFeatures) {
+      const b = column[i]!
+      binned[at] = b
+      missing |= b === missingBin ? 1 : 0
+    }
+    hasMissing[j] = missing
   })
 
   let positives = 0
@@ -176,15 +207,16 @@ export const fitBoosting = (
   const prior = Math.min(Math.max(positives / n, eps), 1 - eps)
   const baseline = Math.log(prior / (1 - prior))
 
-  const raw = new Float64Array(n).fill(baseline)
-  const gradients = new Float32Array(n)
-  const hessians = new Float32Array(n)
   const binStride = maxBins + 1
-  const hctx: HistogramContext = {
-    binned, gradients, hessians, binStride,
-    // only the smaller child's rows are gathered: at most half of the rows
-    orderedGradients: new Float32Array((n >> 1) + 1), orderedHessians: new Float32Array((n >> 1) + 1)
-  }
+  // leaves of a tree, at most
+  const leafBound = Math.max(2, Math.min(
+    settings.max_leaf_nodes ?? Infinity,
+    settings.max_depth !== null ? 2 ** settings.max_depth : Infinity,
+    Math.ceil(n / settings.min_samples_leaf)
+  ))
+  const chunks = makeChunks(yTrain, binned, nFeatures, binStride, leafBound, options?.threads)
+  const raw = chunks.raw
+  raw.fill(baseline)
   const sctx: SplitterContext = {
     nFeatures, binStride, missingBin,
     nBinsNonMissing: Int32Array.from(binnings, nonMissingBins),
@@ -197,7 +229,7 @@ export const fitBoosting = (
     maxLeafNodes: settings.max_leaf_nodes, maxDepth: settings.max_depth,
     minSamplesLeaf: settings.min_samples_leaf, shrinkage: settings.learning_rate
   }
-  const buffers = makeGrowerBuffers(n)
+  const pool: HistogramPool = []
 
   const valRows = split?.val
   const yVal = valRows === undefined ? null : Uint8Array.from(valRows, (r) => target[r]!)
@@ -228,35 +260,26 @@ export const fitBoosting = (
 
   const trees: Array<Tree> = []
   let stopped = false
-  for (let iteration = 0; iteration < settings.max_iter; iteration++) {
-    for (let i = 0; i < n; i++) {
-      // scikit-learn's cgrad_hess_half_binomial, stored as float32
-      const e = Math.exp(-raw[i]!)
-      const y = yTrain[i]!
-      gradients[i] = (1 - y - y * e) / (1 + e)
-      hessians[i] = e / ((1 + e) * (1 + e))
-    }
-    const grown = growTree(hctx, sctx, binnings, growerSettings, buffers)
-    trees.push(grown.tree)
-    const partition = buffers.partition
-    for (const leaf of grown.leaves) {
-      for (let k = leaf.start; k < leaf.stop; k++) {
-        const r = partition[k]!
-        raw[r] = raw[r]! + leaf.value
+  try {
+    for (let iteration = 0; iteration < settings.max_iter; iteration++) {
+      const grown = growTree(chunks, sctx, binnings, growerSettings, pool)
+      trees.push(grown.tree)
+      chunks.applyLeaves(grown.leafRanges, grown.leafValues, grown.leaves)
+      options?.onIteration?.(iteration)
+      if (earlyStopping) {
+        addTreePredictions(compileTree(grown.tree), features, valRows!.length, rawVal!, valRows)
+        record()
+        if (shouldStop()) {
+          stopped = true
+          break
+        }
       }
     }
-    options?.onIteration?.(iteration)
-    if (earlyStopping) {
-      addTreePredictions(compileTree(grown.tree), features, valRows!.length, rawVal!, valRows)
-      record()
-      if (shouldStop()) {
-        stopped = true
-        break
-      }
-    }
+  } finally {
+    chunks.close()
   }
 
-  return {
+  const model: BoostedModel = {
     format: "hist-gradient-boosting",
     baseline,
     features: binnings,
@@ -271,6 +294,7 @@ export const fitBoosting = (
     },
     settings
   }
+  return { model, heldOut: valRows === undefined ? null : { rows: valRows, raw: rawVal! } }
 }
 
 const checkColumns = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number) => {
@@ -292,9 +316,12 @@ export const predictRaw = (model: BoostedModel, features: ReadonlyArray<FeatureC
 }
 
 /** P(y = 1) per row. */
-export const predictProba = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array => {
-  const raw = predictRaw(model, features, rows)
-  for (let i = 0; i < rows; i++) {
+export const predictProba = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array =>
+  toProbabilities(predictRaw(model, features, rows))
+
+/** Raw predictions (log-odds) turned into P(y = 1), in place. */
+export const toProbabilities = (raw: Float64Array): Float64Array => {
+  for (let i = 0; i < raw.length; i++) {
     const z = raw[i]!
     raw[i] = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))
   }

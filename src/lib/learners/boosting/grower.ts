@@ -4,9 +4,11 @@
  * under max_leaf_nodes, max_depth and min_samples_leaf; the smaller child's histograms are
  * built, the larger child's are the parent's minus the smaller's. Leaf values are the Newton
  * steps −G/(H + λ) times the learning rate (the root, if it stays a leaf, is 0 as in scikit-learn).
+ * The per-row work (gradients, partitions, histograms) is the chunks' (chunks.ts): a node's rows
+ * are a range of the partition in each chunk.
  */
 import type { FeatureBinning } from "./binning.js"
-import { buildHistograms, buildRootHistograms, histogramSize, subtractHistograms, type HistogramContext } from "./histogram.js"
+import type { Chunks } from "./chunks.js"
 import { findNodeSplit, MIN_HESSIAN_TO_SPLIT, type SplitInfo, type SplitterContext } from "./splitter.js"
 import { CATEGORICAL, LEAF, MISSING_ONLY, NUMERIC, type Tree } from "./tree.js"
 
@@ -19,8 +21,10 @@ export interface GrowerSettings {
 
 interface GrowNode {
   readonly depth: number
-  readonly start: number
-  readonly stop: number
+  /** per chunk c, its rows are partition[ranges[2c], ranges[2c + 1]) */
+  readonly ranges: Int32Array
+  /** rows in all chunks */
+  readonly rows: number
   readonly sumG: number
   readonly sumH: number
   readonly value: number
@@ -31,23 +35,31 @@ interface GrowNode {
   isLeaf: boolean
 }
 
-/** Reusable buffers across the trees of one fit. */
-export interface GrowerBuffers {
-  readonly partition: Uint32Array
-  readonly scratch: Uint32Array
-  readonly pool: Array<Float64Array>
-}
-
-export const makeGrowerBuffers = (n: number): GrowerBuffers => ({
-  partition: new Uint32Array(n),
-  scratch: new Uint32Array(n),
-  pool: []
-})
+/** Histogram buffers reused across the trees of one fit. */
+export type HistogramPool = Array<Float64Array>
 
 export interface GrownTree {
   readonly tree: Tree
-  /** rows of each leaf are partition[start, stop) */
-  readonly leaves: ReadonlyArray<{ readonly start: number; readonly stop: number; readonly value: number }>
+  /** leaf k's rows in chunk c: partition[leafRanges[(k * chunks + c) * 2], leafRanges[(k * chunks + c) * 2 + 1]) */
+  readonly leafRanges: Int32Array
+  readonly leafValues: Float64Array
+  readonly leaves: number
+}
+
+/**
+ * The bins a split sends left, as flags: a categorical split's set; for a numeric one the bins
+ * up to its threshold, and the missing bin (above them all) when missing values go left.
+ */
+const leftBinsOf = (sctx: SplitterContext, split: SplitInfo, out: Uint8Array): Uint8Array => {
+  if (split.leftBins !== null) return split.leftBins
+  for (let b = 0; b < out.length; b++) out[b] = b <= split.binIndex ? 1 : 0
+  if (split.missingGoToLeft) out[sctx.missingBin] = 1
+  return out
+}
+
+/** The subtraction trick: the sibling's histograms are the parent's minus the child's. */
+const subtract = (parent: Float64Array, child: Float64Array, out: Float64Array): void => {
+  for (let k = 0; k < out.length; k++) out[k] = parent[k]! - child[k]!
 }
 
 const less = (a: GrowNode, b: GrowNode) => a.split!.gain > b.split!.gain
@@ -98,28 +110,22 @@ const heapPop = (heap: Array<GrowNode>): GrowNode => {
 }
 
 export const growTree = (
-  hctx: HistogramContext,
+  chunks: Chunks,
   sctx: SplitterContext,
   binnings: ReadonlyArray<FeatureBinning>,
   settings: GrowerSettings,
-  buffers: GrowerBuffers
+  pool: HistogramPool
 ): GrownTree => {
-  const { gradients, hessians, binned } = hctx
-  const n = gradients.length
-  const { partition, scratch, pool } = buffers
-  for (let i = 0; i < n; i++) partition[i] = i
-  const size = histogramSize(sctx.nFeatures, sctx.binStride)
+  const count = chunks.count
+  const bounds = chunks.bounds
+  const n = bounds[count * 2 - 1]! - bounds[0]!
+  const size = sctx.nFeatures * sctx.binStride * 3
   const acquire = () => pool.pop() ?? new Float64Array(size)
   const release = (h: Float64Array | null) => {
     if (h !== null) pool.push(h)
   }
 
-  let sumG = 0
-  let sumH = 0
-  for (let i = 0; i < n; i++) {
-    sumG += gradients[i]!
-    sumH += hessians[i]!
-  }
+  const goLeft = new Uint8Array(sctx.binStride)
   const leaves: Array<GrowNode> = []
   const heap: Array<GrowNode> = []
   const finalize = (node: GrowNode) => {
@@ -129,91 +135,75 @@ export const growTree = (
     leaves.push(node)
   }
   const computeSplitAndPush = (node: GrowNode) => {
-    node.split = findNodeSplit(sctx, node.hist!, node.stop - node.start, node.sumG, node.sumH, node.value)
+    node.split = findNodeSplit(sctx, node.hist!, node.rows, node.sumG, node.sumH, node.value)
     if (node.split === null || node.split.gain <= 0) {
       node.split = null
       finalize(node)
     } else heapPush(heap, node)
   }
+  // the gradients at the current raw predictions, and the root's histograms
+  const rootHist = acquire()
+  const { sumG, sumH } = chunks.gradients(rootHist)
   const root: GrowNode = {
-    depth: 0, start: 0, stop: n, sumG, sumH, value: 0,
-    hist: null, split: null, left: null, right: null, isLeaf: false
+    depth: 0, ranges: Int32Array.from(bounds), rows: n, sumG, sumH, value: 0,
+    hist: rootHist, split: null, left: null, right: null, isLeaf: false
   }
   if (n < 2 * settings.minSamplesLeaf || sumH < MIN_HESSIAN_TO_SPLIT) finalize(root)
-  else {
-    root.hist = acquire()
-    buildRootHistograms(hctx, root.hist)
-    computeSplitAndPush(root)
-  }
+  else computeSplitAndPush(root)
 
   while (heap.length > 0) {
     const node = heapPop(heap)
     const split = node.split!
-    // stable partition of the node's rows into left | right
-    const col = binned[split.feature]!
-    const leftBins = split.leftBins
-    const missingBin = sctx.missingBin
-    let l = node.start
-    let r = 0
-    if (leftBins !== null) {
-      for (let i = node.start; i < node.stop; i++) {
-        const row = partition[i]!
-        if (leftBins[col[row]!] === 1) partition[l++] = row
-        else scratch[r++] = row
-      }
-    } else {
-      // the missing bin is above every threshold bin: it goes left only when sent there
-      const threshold = split.binIndex
-      if (split.missingGoToLeft) {
-        for (let i = node.start; i < node.stop; i++) {
-          const row = partition[i]!
-          const b = col[row]!
-          if (b <= threshold || b === missingBin) partition[l++] = row
-          else scratch[r++] = row
-        }
-      } else {
-        for (let i = node.start; i < node.stop; i++) {
-          const row = partition[i]!
-          if (col[row]! <= threshold) partition[l++] = row
-          else scratch[r++] = row
-        }
-      }
-    }
-    partition.set(scratch.subarray(0, r), l)
     const depth = node.depth + 1
     const nLeafNodes = leaves.length + heap.length + 2
+    const nl = split.nLeft
+    const nr = split.nRight
+    // which children stay leaves is known before the partition, from the split's counts
+    const lastSplit = settings.maxLeafNodes !== null && nLeafNodes === settings.maxLeafNodes
+    const atMaxDepth = settings.maxDepth !== null && depth === settings.maxDepth
+    const splitLeft = !lastSplit && !atMaxDepth && nl >= settings.minSamplesLeaf * 2
+    const splitRight = !lastSplit && !atMaxDepth && nr >= settings.minSamplesLeaf * 2
+    const histogramsOf = !(splitLeft || splitRight) ? "none" : nl < nr ? "left" : "right"
+    const smallestHist = histogramsOf === "none" ? null : acquire()
+    const lefts = chunks.split(node.ranges, { feature: split.feature, leftBins: leftBinsOf(sctx, split, goLeft) }, histogramsOf, smallestHist)
+    const leftRanges = new Int32Array(count * 2)
+    const rightRanges = new Int32Array(count * 2)
+    let partitioned = 0
+    for (let c = 0; c < count; c++) {
+      partitioned += lefts[c]! - node.ranges[c * 2]!
+      leftRanges[c * 2] = node.ranges[c * 2]!
+      leftRanges[c * 2 + 1] = lefts[c]!
+      rightRanges[c * 2] = lefts[c]!
+      rightRanges[c * 2 + 1] = node.ranges[c * 2 + 1]!
+    }
+    if (partitioned !== nl) throw new Error(`the partition sent ${partitioned} rows left, the histograms counted ${nl}`)
     const leftChild: GrowNode = {
-      depth, start: node.start, stop: l, sumG: split.sumGradientLeft, sumH: split.sumHessianLeft,
+      depth, ranges: leftRanges, rows: nl, sumG: split.sumGradientLeft, sumH: split.sumHessianLeft,
       value: split.valueLeft, hist: null, split: null, left: null, right: null, isLeaf: false
     }
     const rightChild: GrowNode = {
-      depth, start: l, stop: node.stop, sumG: split.sumGradientRight, sumH: split.sumHessianRight,
+      depth, ranges: rightRanges, rows: nr, sumG: split.sumGradientRight, sumH: split.sumHessianRight,
       value: split.valueRight, hist: null, split: null, left: null, right: null, isLeaf: false
     }
     node.left = leftChild
     node.right = rightChild
-    const nl = l - node.start
-    const nr = node.stop - l
     if (!sctx.hasMissing[split.feature]) split.missingGoToLeft = nl > nr
 
-    if (settings.maxLeafNodes !== null && nLeafNodes === settings.maxLeafNodes) {
+    if (lastSplit) {
       finalize(leftChild)
       finalize(rightChild)
       while (heap.length > 0) finalize(heap.pop()!)
-    } else if (settings.maxDepth !== null && depth === settings.maxDepth) {
+    } else if (atMaxDepth) {
       finalize(leftChild)
       finalize(rightChild)
     } else {
-      if (nl < settings.minSamplesLeaf * 2) finalize(leftChild)
-      if (nr < settings.minSamplesLeaf * 2) finalize(rightChild)
-      const splitLeft = !leftChild.isLeaf
-      const splitRight = !rightChild.isLeaf
-      if (splitLeft || splitRight) {
-        const [smallest, largest] = nl < nr ? [leftChild, rightChild] : [rightChild, leftChild]
-        smallest.hist = acquire()
-        buildHistograms(hctx, partition.subarray(smallest.start, smallest.stop), smallest.hist)
+      if (!splitLeft) finalize(leftChild)
+      if (!splitRight) finalize(rightChild)
+      if (smallestHist !== null) {
+        const [smallest, largest] = histogramsOf === "left" ? [leftChild, rightChild] : [rightChild, leftChild]
+        smallest.hist = smallestHist
         largest.hist = acquire()
-        subtractHistograms(node.hist!, smallest.hist, largest.hist)
+        subtract(node.hist!, smallest.hist, largest.hist)
         if (splitLeft) computeSplitAndPush(leftChild)
         if (splitRight) computeSplitAndPush(rightChild)
         for (const child of [leftChild, rightChild]) {
@@ -235,15 +225,18 @@ export const growTree = (
     left: [] as Array<number>, right: [] as Array<number>, value: [] as Array<number>,
     cover: [] as Array<number>, gain: [] as Array<number>
   }
-  const leafRanges: Array<{ start: number; stop: number; value: number }> = []
+  const leafRanges = new Int32Array(leaves.length * count * 2)
+  const leafValues = new Float64Array(leaves.length)
+  let leafCount = 0
   const visit = (node: GrowNode): void => {
     const id = t.split.length
-    t.cover.push(node.stop - node.start)
+    t.cover.push(node.rows)
     if (node.isLeaf || node.split === null) {
       const value = node.value * settings.shrinkage
       t.split.push(LEAF); t.feature.push(-1); t.threshold.push(0); t.missingGoToLeft.push(false)
       t.leftCategories.push([]); t.left.push(-1); t.right.push(-1); t.value.push(value); t.gain.push(0)
-      leafRanges.push({ start: node.start, stop: node.stop, value })
+      leafRanges.set(node.ranges, leafCount * count * 2)
+      leafValues[leafCount++] = value
       return
     }
     const s = node.split
@@ -269,5 +262,5 @@ export const growTree = (
     visit(node.right!)
   }
   visit(root)
-  return { tree: t, leaves: leafRanges }
+  return { tree: t, leafRanges, leafValues, leaves: leafCount }
 }

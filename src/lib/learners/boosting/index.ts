@@ -2,13 +2,16 @@
 export {
   defaultBoostingSettings,
   fitBoosting,
+  fitBoostingHeldOut,
   logLoss,
   predictProba,
   predictRaw,
+  toProbabilities,
   type BoostedModel,
   type BoostingSettings,
   type FeatureBinning,
   type FeatureColumn,
+  type HeldOut,
   type Tree
 } from "./boosting.js"
 export { treeShap } from "../treeshap.js"
