@@ -84,6 +84,22 @@ describe("Gradient-boosted trees through the pipeline", () => {
       assert.isTrue(score.importance!.some((f) => f.importance > 0.05))
     }).pipe(Effect.provide(server({ learner: "gradient-boosting" }))), 120_000)
 
+  it.effect("trees fitted with early stopping are calibrated on its validation rows (held out of every tree), with no twin fit", () =>
+    Effect.gen(function*() {
+      yield* writeBulkData(IN, 20_000, 1, 23, dataset)
+      yield* writeBulkData("/t/data/testdata", 600, 1, 22, dataset)
+      assert.strictEqual((yield* fullProcess()).outcome, "redeployed")
+      const live = yield* Effect.flatMap(Deployer, (d) => d.current())
+      assert.strictEqual(live.model.format, "drs-gradient-boosting/1")
+      if (live.model.format !== "drs-gradient-boosting/1") return
+      const stopping = (live.model.booster as { early_stopping: { enabled: boolean; validation_rows: number } }).early_stopping
+      assert.isTrue(stopping.enabled)
+      assert.strictEqual(stopping.validation_rows, 2000)
+      // a twin would have held out a fifth of the rows (4,000)
+      assert.strictEqual(live.model.calibration?.method, "isotonic")
+      assert.strictEqual(live.model.calibration?.rows, 2000)
+    }).pipe(Effect.provide(server({ learner: "gradient-boosting" }))), 120_000)
+
   it.effect("logistic regression explains each row too: coefficient × deviation from the training mean, a category's columns summed", () =>
     Effect.gen(function*() {
       yield* seeded

@@ -130,8 +130,11 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
         })
       })
 
-    /** Gradient-boosted trees on a frame. */
-    const trainBoosted = (frame: Frame, dataHash: string) =>
+    /**
+     * Gradient-boosted trees on a frame, with the probabilities on early stopping's validation
+     * rows (held out of every tree) when there are some.
+     */
+    const fitTrees = (frame: Frame, dataHash: string) =>
       Effect.gen(function*() {
         const settings = config.gradient_boosting
         const line = progress.start("training")
@@ -141,7 +144,7 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
         })
         line.done()
         yield* Effect.annotateCurrentSpan({ rows: frame.rows, trees: fitted.booster.iterations })
-        return BoostingArtifact.make({
+        const model = BoostingArtifact.make({
           format: "drs-gradient-boosting/1",
           features: [...frame.featureNames],
           encoding: fitted.encoding,
@@ -151,7 +154,9 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
           trainingRows: frame.rows,
           dataHash
         })
+        return { model, heldOut: fitted.heldOut }
       })
+    const trainBoosted = (frame: Frame, dataHash: string) => Effect.map(fitTrees(frame, dataHash), (fitted) => fitted.model)
 
     /**
      * learner "auto": both learners on the training rows less a stratified validation split
@@ -190,28 +195,47 @@ export class Model extends Effect.Service<Model>()("drs/Model", {
       if (frame.rows === 0) return yield* new NoDataError({ message: "cannot train on an empty data set" })
       switch (learner) {
         case "logistic-regression": return yield* calibrated(frame, dataHash, trainLinear)
-        case "gradient-boosting": return yield* calibrated(frame, dataHash, trainBoosted)
+        case "gradient-boosting": return yield* calibratedTrees(frame, dataHash)
         case "auto": return yield* trainAuto(frame, dataHash)
       }
     })
 
     /**
-     * A model with CBPE's calibration: a twin of it is fitted without a fifth of the rows
-     * (lib/Calibration's heldOutSplit), and its probabilities there are mapped to the labels.
-     * The twin reads copies, before the model's own fit changes the frame's columns.
+     * CBPE's calibration from a twin of the model fitted without a fifth of the rows
+     * (lib/Calibration's heldOutSplit): the twin's probabilities there mapped to the labels.
+     * The twin reads copies (a fit may change its frame's columns).
      */
+    const twinCalibration = <M extends ModelArtifact, E>(frame: Frame, dataHash: string, fitOn: (frame: Frame, dataHash: string) => Effect.Effect<M, E>) => {
+      const split = heldOutSplit(frame.rows)
+      return split === undefined ? Effect.succeed(undefined) : fitOn(pick(frame, split.fit), dataHash).pipe(
+        Effect.map((twin) => {
+          const heldOut = pick(frame, split.heldOut)
+          return fitCalibration(probabilitiesOf(twin, heldOut), heldOut.target)
+        }),
+        Effect.withLogSpan("calibration")
+      )
+    }
+
+    /** A model with CBPE's calibration, from its twin's (before the model's own fit changes the frame). */
     const calibrated = <M extends ModelArtifact, E>(frame: Frame, dataHash: string, fitOn: (frame: Frame, dataHash: string) => Effect.Effect<M, E>) =>
       Effect.gen(function*() {
-        const split = heldOutSplit(frame.rows)
-        const calibration = split === undefined ? undefined : yield* fitOn(pick(frame, split.fit), dataHash).pipe(
-          Effect.map((twin) => {
-            const heldOut = pick(frame, split.heldOut)
-            return fitCalibration(probabilitiesOf(twin, heldOut), heldOut.target)
-          }),
-          Effect.withLogSpan("calibration")
-        )
+        const calibration = yield* twinCalibration(frame, dataHash, fitOn)
         const m = yield* fitOn(frame, dataHash)
         return calibration === undefined ? m : amended(m, { calibration })
+      })
+
+    /**
+     * Trees with CBPE's calibration: early stopping's validation rows were held out of every
+     * tree, so the model's own probabilities there calibrate it, and no twin is fitted; without
+     * early stopping, a twin's.
+     */
+    const calibratedTrees = (frame: Frame, dataHash: string) =>
+      Effect.gen(function*() {
+        const { model, heldOut } = yield* fitTrees(frame, dataHash)
+        const calibration = heldOut !== undefined
+          ? fitCalibration(heldOut.probabilities, heldOut.target)
+          : yield* twinCalibration(frame, dataHash, trainBoosted)
+        return calibration === undefined ? model : amended(model, { calibration })
       })
 
     /** Predictions for a frame whose features are the model's, in its order. */

@@ -7,7 +7,7 @@
  */
 import type { BoostingArtifact } from "../../domain/Schemas.js"
 import type { Frame } from "../Frame.js"
-import { type BoostedModel, type BoostingSettings, type FeatureColumn, fitBoosting, predictProba, treeShap } from "./boosting/index.js"
+import { type BoostedModel, type BoostingSettings, type FeatureColumn, fitBoostingHeldOut, predictProba, toProbabilities, treeShap } from "./boosting/index.js"
 import { categoryCodes, type FeatureEncoding, frameColumn, learnEncoding, type Unseen } from "./Encoding.js"
 
 type FrameColumns = Pick<Frame, "featureNames" | "features" | "levels" | "rows">
@@ -33,13 +33,24 @@ export const boostedContributions = (m: BoostingArtifact, frame: FrameColumns) =
   return { base, features: m.encoding.map((e) => e.name), contributions }
 }
 
-/** Fit on a training frame: the encoding, then the trees. */
+/**
+ * Fit on a training frame: the encoding, then the trees. With early stopping, `heldOut` holds
+ * the fitted model's probabilities on the validation rows, which no tree was fitted on, and
+ * their targets.
+ */
 export const fitBoosted = (frame: Frame, settings: BoostingSettings, onIteration?: (i: number) => void) => {
   const encoding = learnEncoding(frame)
   const tooMany = encoding.filter((e) => e.kind === "categorical" && e.categories.length > settings.max_bins)
   if (tooMany.length > 0) {
     throw new Error(`gradient boosting takes at most max_bins (${settings.max_bins}) categories per feature; ${tooMany.map((e) => `${e.name} has ${(e as { categories: ReadonlyArray<string> }).categories.length}`).join(", ")}`)
   }
-  const model = fitBoosting(inputs(encoding, frame), frame.target, settings, onIteration ? { onIteration } : undefined)
-  return { encoding, booster: model }
+  const { model, heldOut } = fitBoostingHeldOut(inputs(encoding, frame), frame.target, settings, onIteration ? { onIteration } : undefined)
+  return {
+    encoding,
+    booster: model,
+    heldOut: heldOut === null ? undefined : {
+      probabilities: toProbabilities(heldOut.raw.slice()),
+      target: Float64Array.from(heldOut.rows, (r) => frame.target[r]!)
+    }
+  }
 }
