@@ -4,6 +4,7 @@ import { makeChunks, PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boos
 import {
   defaultBoostingSettings,
   fitBoosting,
+  fitBoostingHeldOut,
   logLoss,
   predictProba,
   predictRaw,
@@ -163,10 +164,18 @@ describe("determinism and serialisation", () => {
     expect(Array.from(p2)).toEqual(Array.from(p1))
   })
 
-  it("early-stopping split is deterministic by random_state", () => {
+  it("early-stopping split is deterministic by random_state; the validation rows' predictions (routed by bins) are the model's (routed by values)", () => {
     const train = syntheticData(12000, 7)
     const s: BoostingSettings = { ...defaultBoostingSettings, max_iter: 15 }
-    const a = JSON.stringify(fitBoosting(train.features, train.target, s))
+    const { model, heldOut } = fitBoostingHeldOut(train.features, train.target, s)
+    expect(heldOut!.rows.length).toBe(1200)
+    const rows = heldOut!.rows
+    const validation: Array<FeatureColumn> = train.features.map((f) =>
+      f.kind === "numeric"
+        ? { kind: "numeric", values: Float64Array.from(rows, (r) => f.values[r]!) }
+        : { kind: "categorical", codes: Int32Array.from(rows, (r) => f.codes[r]!), cardinality: f.cardinality })
+    expect(Array.from(heldOut!.raw)).toEqual(Array.from(predictRaw(model, validation, rows.length)))
+    const a = JSON.stringify(model)
     expect(JSON.stringify(fitBoosting(train.features, train.target, s))).toBe(a)
     expect(JSON.stringify(fitBoosting(train.features, train.target, { ...s, random_state: 1 }))).not.toBe(a)
   })

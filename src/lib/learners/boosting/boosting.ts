@@ -22,7 +22,7 @@ import {
 import { makeChunks, sharedBytes } from "./chunks.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
-import { addTreePredictions, compiledTree, compileTree, type Tree } from "./tree.js"
+import { addBinnedTree, addTreePredictions, compiledTree, type Tree } from "./tree.js"
 
 export type { FeatureColumn, FeatureBinning, Tree }
 
@@ -200,6 +200,15 @@ export const fitBoostingHeldOut = (
     }
     hasMissing[j] = missing
   })
+  // the validation rows binned too (as scikit-learn predicts them during early stopping)
+  const binnedVal = split === null ? null : new Uint8Array(split.val.length * nFeatures)
+  if (binnedVal !== null) {
+    const valColumn = new Uint8Array(split!.val.length)
+    features.forEach((f, j) => {
+      binColumn(f, binnings[j]!, missingBin, split!.val, valColumn)
+      for (let i = 0, at = j; i < valColumn.length; i++, at += nFeatures) binnedVal[at] = valColumn[i]!
+    })
+  }
 
   let positives = 0
   for (let i = 0; i < n; i++) positives += yTrain[i]!
@@ -267,7 +276,7 @@ export const fitBoostingHeldOut = (
       chunks.applyLeaves(grown.leafRanges, grown.leafValues, grown.leaves)
       options?.onIteration?.(iteration)
       if (earlyStopping) {
-        addTreePredictions(compileTree(grown.tree), features, valRows!.length, rawVal!, valRows)
+        addBinnedTree(grown.tree, grown.routes, binStride, binnedVal!, nFeatures, rawVal!)
         record()
         if (shouldStop()) {
           stopped = true

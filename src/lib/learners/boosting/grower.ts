@@ -44,6 +44,8 @@ export interface GrownTree {
   readonly leafRanges: Int32Array
   readonly leafValues: Float64Array
   readonly leaves: number
+  /** per node k of `tree`, the bins that go left: routes[k * binStride + b] (binned rows' routing) */
+  readonly routes: Uint8Array
 }
 
 /**
@@ -228,6 +230,8 @@ export const growTree = (
   const leafRanges = new Int32Array(leaves.length * count * 2)
   const leafValues = new Float64Array(leaves.length)
   let leafCount = 0
+  const nodes = 2 * leaves.length - 1
+  const routes = new Uint8Array(nodes * sctx.binStride)
   const visit = (node: GrowNode): void => {
     const id = t.split.length
     t.cover.push(node.rows)
@@ -255,6 +259,7 @@ export const growTree = (
       threshold = binning.kind === "numeric" ? binning.thresholds[s.binIndex]! : 0
     }
     t.split.push(kind); t.feature.push(f); t.threshold.push(threshold); t.missingGoToLeft.push(s.missingGoToLeft)
+    routes.set(leftBinsOf(sctx, s, goLeft), id * sctx.binStride)
     t.leftCategories.push(cats); t.left.push(-1); t.right.push(-1); t.value.push(0); t.gain.push(s.gain)
     t.left[id] = t.split.length
     visit(node.left!)
@@ -262,5 +267,5 @@ export const growTree = (
     visit(node.right!)
   }
   visit(root)
-  return { tree: t, leafRanges, leafValues, leaves: leafCount }
+  return { tree: t, leafRanges, leafValues, leaves: leafCount, routes }
 }
