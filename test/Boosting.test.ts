@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
 import { makeChunks, PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boosting/chunks.js"
+import { addTreePredictions, compileTree } from "../src/lib/learners/boosting/tree.js"
 import {
   defaultBoostingSettings,
   fitBoosting,
@@ -201,6 +202,19 @@ describe("determinism and serialisation", () => {
     } finally {
       chunks.close()
     }
+  })
+
+  it("batch prediction through the bins (predictor.ts) equals routing every row by its values, missing values and unknown codes included", () => {
+    const model = fitBoosting(small.train.features, small.train.target, { ...defaultBoostingSettings, max_iter: 30 })
+    // the test rows, with more missing values and a code the training never saw
+    const test = small.test.features.map((f, j): FeatureColumn => f.kind === "numeric"
+      ? { kind: "numeric", values: f.values.map((x, i) => (i % 17 === j ? Number.NaN : i % 23 === 0 ? 1e301 : x)) }
+      : { kind: "categorical", codes: f.codes.map((c, i) => (i % 19 === j ? -1 : i % 29 === 0 ? f.cardinality + 3 : c)), cardinality: f.cardinality })
+    const byValues = new Float64Array(small.test.rows).fill(model.baseline)
+    for (const tree of model.trees) addTreePredictions(compileTree(tree), test, small.test.rows, byValues)
+    expect(Array.from(predictRaw(model, test, small.test.rows))).toEqual(Array.from(byValues))
+    // and after a JSON round trip (the artifact as it is served)
+    expect(Array.from(predictRaw(JSON.parse(JSON.stringify(model)) as BoostedModel, test, small.test.rows))).toEqual(Array.from(byValues))
   })
 
   it("rejects targets other than 0/1 and mismatched columns", () => {

@@ -22,7 +22,8 @@ import {
 import { makeChunks, sharedBytes } from "./chunks.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
-import { addBinnedTree, addTreePredictions, compiledTree, type Tree } from "./tree.js"
+import { addBinnedPredictions, addRoutedTrees, routedTree } from "./predictor.js"
+import { addTreePredictions, compiledTree, type Tree } from "./tree.js"
 
 export type { FeatureColumn, FeatureBinning, Tree }
 
@@ -276,7 +277,7 @@ export const fitBoostingHeldOut = (
       chunks.applyLeaves(grown.leafRanges, grown.leafValues, grown.leaves)
       options?.onIteration?.(iteration)
       if (earlyStopping) {
-        addBinnedTree(grown.tree, grown.routes, binStride, binnedVal!, nFeatures, rawVal!)
+        addRoutedTrees([routedTree(compiledTree(grown.tree), grown.routes)], binStride, binnedVal!, nFeatures, rawVal!)
         record()
         if (shouldStop()) {
           stopped = true
@@ -320,7 +321,9 @@ const checkColumns = (model: BoostedModel, features: ReadonlyArray<FeatureColumn
 export const predictRaw = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array => {
   checkColumns(model, features, rows)
   const out = new Float64Array(rows).fill(model.baseline)
-  for (const tree of model.trees) addTreePredictions(compiledTree(tree), features, rows, out)
+  if (!addBinnedPredictions(model, features, rows, out)) {
+    for (const tree of model.trees) addTreePredictions(compiledTree(tree), features, rows, out)
+  }
   return out
 }
 

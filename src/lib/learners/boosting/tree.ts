@@ -101,29 +101,6 @@ export const goesLeft = (t: CompiledTree, node: number, x: number, categorical: 
   return split === MISSING_ONLY || x <= t.threshold[node]!
 }
 
-/**
- * Adds a tree's output to `out` for binned rows (row-major, `features` bins a row), routed by
- * the bins each node sends left (`routes`, binStride flags a node): the same routing as on raw
- * values, for rows binned with the training's binning (a value is at most threshold b exactly
- * when its bin is at most b; a missing value is in the missing bin).
- */
-export const addBinnedTree = (
-  tree: Tree,
-  routes: Uint8Array,
-  binStride: number,
-  binned: Uint8Array,
-  features: number,
-  out: Float64Array
-): void => {
-  const { split, feature, left, right, value } = compiledTree(tree)
-  const rows = out.length
-  for (let i = 0, at = 0; i < rows; i++, at += features) {
-    let node = 0
-    while (split[node] !== LEAF) node = routes[node * binStride + binned[at + feature[node]!]!] === 1 ? left[node]! : right[node]!
-    out[i] = out[i]! + value[node]!
-  }
-}
-
 /** Adds the tree's output to `out` for every row. */
 export const addTreePredictions = (
   t: CompiledTree,
