@@ -22,11 +22,20 @@ const OP_SPLIT = 2
 const OP_LEAVES = 3
 const OP_STOP = 4
 
-/** ctrl: [0] the request's sequence number, [1] the last one done, [2] the operation, [3] 1 after a failure. */
+/**
+ * ctrl: [0] the request's sequence number, [1] the last one done, [2] the operation,
+ * [3] 1 after a failure, [4] 1 once the worker runs (2: the calling thread gave up on it first).
+ */
 const SEQ = 0
 const DONE = 1
 const OP = 2
 const FAILED = 3
+const READY = 4
+
+/** How long a worker may take to start before the calling thread runs its chunk itself. */
+const START_TIMEOUT_MS = 10_000
+/** How long a running worker may take over one operation before the fit fails. */
+const OPERATION_TIMEOUT_MS = 120_000
 
 /** What a chunk's thread sees: shared memory only (the worker gets a structured clone of it). */
 interface ChunkState {
@@ -83,6 +92,8 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
 /** The worker's loop: wait for a request, run it on chunk 1, say it is done. Self-contained. */
 function serveChunk(s: ChunkState, k: Kernels, run: typeof runOperation): void {
   let seq = 0
+  // the calling thread may have given up waiting for this thread to start, and run chunk 1 itself
+  if (Atomics.compareExchange(s.ctrl, 4, 0, 1) !== 0) return
   for (;;) {
     Atomics.wait(s.ctrl, 0, seq)
     seq = Atomics.load(s.ctrl, 0)
@@ -161,7 +172,7 @@ export const makeChunks = (
   bounds.set(count === 2 ? [0, half, half, n] : [0, n])
   const s: ChunkState = {
     chunks: count,
-    ctrl: shared((b) => new Int32Array(b), 4 * 4),
+    ctrl: shared((b) => new Int32Array(b), 4 * 5),
     args: shared((b) => new Float64Array(b), 8 * 8),
     ranges: shared((b) => new Int32Array(b), 4 * 2 * count),
     results: shared((b) => new Float64Array(b), 8 * 2 * count),
@@ -203,12 +214,29 @@ export const makeChunks = (
     Atomics.store(s.ctrl, SEQ, seq)
     Atomics.notify(s.ctrl, SEQ)
     runOperation(s, 0, kernels)
+    const started = Date.now()
     while (Atomics.load(s.ctrl, DONE) !== seq) {
-      if (Atomics.wait(s.ctrl, DONE, seq - 1, 60_000) === "timed-out" && Atomics.load(s.ctrl, DONE) !== seq) {
-        throw new Error("gradient boosting: the worker thread did not answer within 60 s")
+      Atomics.wait(s.ctrl, DONE, seq - 1, 100)
+      if (Atomics.load(s.ctrl, DONE) === seq) break
+      const waited = Date.now() - started
+      if (waited > START_TIMEOUT_MS && Atomics.compareExchange(s.ctrl, READY, 0, 2) === 0) {
+        // the worker has not started (no thread to be had) and now never will run an
+        // operation: this thread runs chunk 1, from now on
+        stop()
+        runOperation(s, 1, kernels)
+        return
       }
+      if (waited > OPERATION_TIMEOUT_MS) throw new Error(`gradient boosting: the worker thread did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)
     }
     if (s.ctrl[FAILED] === 1) throw new Error("gradient boosting: the worker thread failed (see the error above)")
+  }
+  const stop = () => {
+    if (worker === null) return
+    s.ctrl[OP] = OP_STOP
+    Atomics.store(s.ctrl, SEQ, ++seq)
+    Atomics.notify(s.ctrl, SEQ)
+    void worker.terminate()
+    worker = null
   }
   /** out += chunk 1's histograms (out holds chunk 0's). */
   const combine = (out: Float64Array) => {
@@ -253,13 +281,6 @@ export const makeChunks = (
       s.ctrl[OP] = OP_LEAVES
       run(null)
     },
-    close: () => {
-      if (worker === null) return
-      s.ctrl[OP] = OP_STOP
-      Atomics.store(s.ctrl, SEQ, ++seq)
-      Atomics.notify(s.ctrl, SEQ)
-      void worker.terminate()
-      worker = null
-    }
+    close: stop
   }
 }
