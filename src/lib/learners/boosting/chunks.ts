@@ -74,8 +74,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
   const hi = s.bounds[chunk * 2 + 1]!
   const op = s.ctrl[2]
   if (op === 1) {
-    k.gradients(s.y, s.raw, s.grad, s.hess, s.partition, lo, hi, s.results, chunk * 2)
-    k.rootHistograms(s.binned, s.features, s.grad, s.hess, lo, hi, s.binStride, s.hist[chunk]!)
+    k.gradients(s.y, s.raw, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
   } else if (op === 2) {
     const start = s.ranges[chunk * 2]!
     const stop = s.ranges[chunk * 2 + 1]!

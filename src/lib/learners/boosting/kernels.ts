@@ -14,8 +14,8 @@
 
 /**
  * scikit-learn's `cgrad_hess_half_binomial` for rows [lo, hi), stored as float32, with their
- * sums (of the stored values) at sums[at], sums[at + 1]; each row's slot in `partition` is
- * reset to the row itself (the root holds every row).
+ * sums (of the stored values) at sums[at], sums[at + 1], and the histograms of these rows
+ * (the root's share) in `out`; each row's slot in `partition` is reset to the row itself.
  */
 export function gradients(
   y: Uint8Array,
@@ -23,11 +23,16 @@ export function gradients(
   grad: Float32Array,
   hess: Float32Array,
   partition: Uint32Array,
+  binned: Uint8Array,
+  features: number,
+  binStride: number,
   lo: number,
   hi: number,
   sums: Float64Array,
-  at: number
+  at: number,
+  out: Float64Array
 ): void {
+  out.fill(0)
   let sumG = 0
   let sumH = 0
   for (let i = lo; i < hi; i++) {
@@ -40,34 +45,16 @@ export function gradients(
     sumG += g
     sumH += h
     partition[i] = i
-  }
-  sums[at] = sumG
-  sums[at + 1] = sumH
-}
-
-/** Histograms of the rows [lo, hi) taken in order (the root's). */
-export function rootHistograms(
-  binned: Uint8Array,
-  features: number,
-  grad: Float32Array,
-  hess: Float32Array,
-  lo: number,
-  hi: number,
-  binStride: number,
-  out: Float64Array
-): void {
-  out.fill(0)
-  for (let i = lo; i < hi; i++) {
-    const g = grad[i]!
-    const h = hess[i]!
-    const at = i * features
+    const row = i * features
     for (let f = 0; f < features; f++) {
-      const k = (f * binStride + binned[at + f]!) * 3
+      const k = (f * binStride + binned[row + f]!) * 3
       out[k] = out[k]! + g
       out[k + 1] = out[k + 1]! + h
       out[k + 2] = out[k + 2]! + 1
     }
   }
+  sums[at] = sumG
+  sums[at + 1] = sumH
 }
 
 /**
