@@ -205,11 +205,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const batchColumns = columnsOf(dataset).map(ident).join(", ")
         // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
         const exceptBase = (rows: string) => base ? `(${rows}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : rows
-        // the usual case, new files that are all good: read once, checked and de-duplicated on
-        // the way, into the batch table itself on a first ingestion
-        const distinctTable = base ? `distinct_${process.pid}_${Date.now()}` : batchTable
+        // the usual case, new files that are all good: read once, checked and de-duplicated
+        // (against the data set too) on the way, into the batch table itself
         const fast = reload.length === 0
-          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, distinctTable))
+          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, batchTable, base ? snapshots.source(base.path) : undefined))
           : undefined
         if (fast !== undefined) {
           for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast.files[k]!.rows, checked: fast.files[k]! })
@@ -239,12 +238,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
             finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
           } satisfies IngestionResult as IngestionResult
         }
-        if (fast !== undefined) {
-          if (base) {
-            yield* sqlRun(c, "de-duplicating the new rows",
-              `CREATE TEMP TABLE ${batchTable} AS ${exceptBase(`SELECT ${batchColumns} FROM ${distinctTable}`)}; DROP TABLE ${distinctTable}`)
-          }
-        } else {
+        if (fast === undefined) {
           const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
           yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${base ? exceptBase(union) : `SELECT DISTINCT * FROM (${union})`}`)
           // the hash tables of the de-duplication are gone: their memory too, before the writes
