@@ -366,7 +366,7 @@ export const countRecords = async (paths: ReadonlyArray<string>): Promise<Array<
 export interface LoadedDistinct {
   /** each file, with its header and rows */
   readonly files: ReadonlyArray<CheckedCsv>
-  /** for each feature, in declared order: whether its distinct rows hold whole numbers only (see `wholeNumbers`) */
+  /** for each feature, in declared order: whether the rows kept hold whole numbers only (see `wholeNumbers`) */
   readonly wholeNumbers: ReadonlyArray<boolean>
 }
 

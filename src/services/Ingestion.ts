@@ -121,6 +121,15 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       return { name: file.name, error: error.message, movedTo: moved }
     })
 
+    /** Which features of a relation hold whole numbers only (see CsvFiles.wholeNumbers), in declared order. */
+    const wholeNumbersIn = (c: DuckDBConnection, rows: string) => {
+      const features = dataset.feature_columns
+      return features.length === 0 ? Effect.succeed([] as Array<boolean>) : Effect.tryPromise({
+        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
+        catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
+      })
+    }
+
     /**
      * finaldata.csv and ingestedfiles.txt, for users; the system never reads them back.
      * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was
@@ -133,10 +142,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       // as pandas writes it: a feature with no missing value and only whole numbers is an
       // integer column ("181", not "181.0"); formatting integers is also twice as fast
       const features = dataset.feature_columns
-      const whole = wholeKnown ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
-        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
-        catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
-      }))
+      const whole = wholeKnown ?? (yield* wholeNumbersIn(c, rows))
       // the label as the files have it (the snapshot holds its 0/1 code)
       const select = columnsOf(dataset).map((col) => {
         const j = features.indexOf(col)
@@ -246,9 +252,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         const batch = yield* snapshots.writeParquet("batch", `SELECT ${batchColumns} FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
-        const merged = base
-          ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM read_parquet([${lit(store.localPath(base.path))}, ${lit(store.localPath(batch.path))}])`, c)
-          : batch
+        // the data set's rows: the base snapshot's, and the batch's from the table they are still
+        // in (not read back from the file just written)
+        const allRows = base ? `(SELECT * FROM ${snapshots.source(base.path)} UNION ALL SELECT ${batchColumns} FROM ${batchTable})` : batchTable
+        const merged = base ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM ${allRows}`, c) : batch
         const rowsRead = fresh.reduce((n, a) => n + a.rows, 0)
         const snapshot: Omit<SnapshotRow, "id" | "createdAt"> = {
           hash: merged.hash, path: merged.path, rows: (base?.rows ?? 0) + batchRows, batchPath: batch.path, batchRows,
@@ -258,8 +265,13 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
         yield* handBackMemory
-        // on a first ingestion the fast path's checks found which features hold whole numbers
-        yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable, base ? undefined : fast?.wholeNumbers)
+        // which features hold whole numbers: the fast path's checks found it for the batch; the
+        // base's rows are asked (the slow path asks about all rows)
+        const batchWhole = fast?.wholeNumbers
+        const whole = batchWhole === undefined || !base
+          ? batchWhole
+          : (yield* wholeNumbersIn(c, snapshots.source(base.path))).map((w, j) => w && batchWhole[j]!)
+        yield* writeCompatibilityFiles(c, allRows, whole)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
         const ignoredColumns = fresh
