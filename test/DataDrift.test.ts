@@ -102,39 +102,6 @@ const rows = (n: number, seed: number, employeesFrom = 0): Array<Row> => {
 const IN = "/t/data/sourcedata"
 const base = { [`${IN}/one.csv`]: csv(rows(400, 1)), "/t/data/testdata/testdata.csv": csv(rows(60, 2)) }
 
-describe("featureDrift counts the current sample against the reference's values", () => {
-  // featureDrift counts the current values into the reference's distinct values (no sort of
-  // the current sample); psi() and ksTwoSample() sort both samples: every figure must be the same
-  const cases: Array<[string, Float64Array, Float64Array]> = (() => {
-    const rand = prng(7)
-    const whole = (n: number, top: number, shift = 0) => Float64Array.from({ length: n }, () => Math.floor(rand() * top) + shift)
-    const withGaps = (xs: Float64Array, every: number) => xs.map((v, i) => (i % every === 0 ? Number.NaN : v))
-    return [
-      ["whole numbers, many ties, a shift", whole(5_000, 600), whole(30_000, 600, 3)],
-      ["doubles, current values between and beyond the reference's", lcg(3, 4_000), plus(lcg(4, 25_000), 0.05)],
-      ["small samples (exact KS), missing values", withGaps(whole(80, 20), 7), withGaps(whole(120, 25), 5)],
-      ["zeros of both signs, tied deciles", Float64Array.from({ length: 3_000 }, (_, i) => (i % 3 === 0 ? -0 : i % 3 === 1 ? 0 : 1)), Float64Array.from({ length: 9_000 }, (_, i) => (i % 4 === 0 ? 0 : i % 4 === 1 ? -0 : i % 4 === 2 ? 2 : -1))],
-      ["a current sample wholly above the reference", whole(500, 10), whole(2_000, 10, 100)],
-      ["a current sample with no value", whole(500, 10), new Float64Array(40).fill(Number.NaN)],
-      ["a reference with no value", new Float64Array(40).fill(Number.NaN), whole(500, 10)],
-      ["a reference with more distinct values than are counted against (both samples sorted)", lcg(5, 70_000), plus(lcg(6, 3_000), 0.01)]
-    ]
-  })()
-  for (const [name, reference, current] of cases) {
-    it(name, () => {
-      const f = featureDrift("x", reference, current)
-      const ks = ksTwoSample(reference, current)
-      assert.strictEqual(f.psi, psi(reference, current))
-      assert.strictEqual(f.ksStatistic, ks?.statistic ?? null)
-      assert.strictEqual(f.ksPValue, ks?.pValue ?? null)
-      assert.strictEqual(f.ksMethod, ks?.method ?? null)
-      const present = Array.from(current).filter((v) => !Number.isNaN(v))
-      assert.strictEqual(f.missingRateCurrent, current.length === 0 ? 0 : (current.length - present.length) / current.length)
-      assert.strictEqual(f.meanCurrent, present.length === 0 ? null : present.reduce((s, v) => s + v, 0) / present.length)
-    })
-  }
-})
-
 describe("data drift in fullprocess", () => {
   it.effect("is stored per run: a shifted feature is flagged, a resample is not; with drift_trigger \"performance\" it does not retrain", () =>
     Effect.gen(function*() {

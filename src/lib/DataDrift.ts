@@ -4,9 +4,8 @@
  * reference, the two-sample Kolmogorov–Smirnov test, and the change in missing rate and
  * mean. Float64Array columns in, NaN meaning missing. Pure.
  *
- * The reference is sorted once per feature (a radix sort, linear in its size); the current
- * sample is counted against its values in one pass (or, where the reference has very many
- * distinct values, sorted too); the PSI and the KS statistic are then counts.
+ * Each sample is sorted once per feature (a radix sort, linear in its size); the PSI and the
+ * KS statistic are then counts over the two sorted samples.
  */
 import { sortedPresent } from "./Sort.js"
 
@@ -139,109 +138,9 @@ const ksSorted = (x: Float64Array, y: Float64Array): KsResult | null => {
     while (j < n && y[j]! <= v) j++
     d = Math.max(d, Math.abs(i / m - j / n))
   }
-  return ksResult(m, n, d)
-}
-
-/** The KS statistic of samples of sizes m and n with its p-value. */
-const ksResult = (m: number, n: number, d: number): KsResult => {
   if (Math.max(m, n) <= KS_EXACT_MAX) return { statistic: d, pValue: ksExactPValue(m, n, d), method: "exact" }
   const en = (m * n) / (m + n)
   return { statistic: d, pValue: kolmogorovSf(Math.sqrt(en) * d), method: "asymptotic" }
-}
-
-/**
- * Above this many distinct reference values, the current sample is sorted too rather than
- * counted against them (a binary search per value then leaves the CPU cache).
- */
-const COUNT_MAX_DISTINCT = 1 << 16
-
-/**
- * The PSI and the KS test of a current sample against the sorted present values of the
- * reference, from one pass over the current values, which are not sorted: each is counted
- * into the reference's distinct values (equal to one, or between two) and into the PSI's
- * bins. The figures are those of `psiSorted` and `ksSorted` on the two sorted samples: the
- * same counts give the same shares, and the distance between the empirical distribution
- * functions is evaluated at points of the merged samples, among them every point where it
- * is largest (between two reference values it changes monotonically, so the first and the
- * last current value there bound it; the first is bounded by the reference value before).
- * Also the current sample's missing rate and mean, summed in row order as `presentMean`.
- */
-const countedAgainst = (r: Float64Array, current: Float64Array, bins = 10) => {
-  const m = r.length
-  // the reference's distinct values, and how many of its values are at most each
-  let u = 0
-  for (let i = 0; i < m; i++) if (i === 0 || r[i]! !== r[i - 1]!) u++
-  const values = new Float64Array(u)
-  const atMost = new Float64Array(u)
-  for (let i = 0, k = -1; i < m; i++) {
-    if (i === 0 || r[i]! !== r[i - 1]!) values[++k] = r[i]!
-    atMost[k] = i + 1
-  }
-  const edges: Array<number> = []
-  if (m > 0) {
-    for (let k = 1; k < bins; k++) {
-      const e = quantileSorted(r, k / bins)
-      if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e)
-    }
-  }
-  const edgeValues = Float64Array.from(edges)
-  const nEdges = edgeValues.length
-  // equal[k]: current values equal to values[k]; below[k]: between values[k − 1] and values[k] (below[u]: above all)
-  const equal = new Float64Array(u)
-  const below = new Float64Array(u + 1)
-  const inBin = new Float64Array(nEdges + 1)
-  let n = 0
-  let sum = 0
-  for (let i = 0; i < current.length; i++) {
-    const v = current[i]!
-    if (v !== v) continue
-    n++
-    sum += v
-    let lo = 0
-    let hi = u
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (values[mid]! < v) lo = mid + 1
-      else hi = mid
-    }
-    if (lo < u && values[lo]! === v) equal[lo]!++
-    else below[lo]!++
-    let b = 0
-    while (b < nEdges && edgeValues[b]! < v) b++
-    inBin[b]!++
-  }
-  let p: number | null = null
-  let ks: KsResult | null = null
-  if (m > 0 && n > 0) {
-    let total = 0
-    let prevR = 0
-    let prevC = 0
-    for (let b = 0; b <= nEdges; b++) {
-      const atR = b < nEdges ? countAtMost(r, edgeValues[b]!) : m
-      const atC = prevC + inBin[b]!
-      const shareR = Math.max((atR - prevR) / m, PSI_EPSILON)
-      const shareC = Math.max((atC - prevC) / n, PSI_EPSILON)
-      total += (shareC - shareR) * Math.log(shareC / shareR)
-      prevR = atR
-      prevC = atC
-    }
-    p = total
-    let d = 0
-    let j = 0
-    for (let k = 0; k <= u; k++) {
-      const i = k === 0 ? 0 : atMost[k - 1]!
-      if (below[k]! > 0) {
-        j += below[k]!
-        d = Math.max(d, Math.abs(i / m - j / n))
-      }
-      if (k < u) {
-        j += equal[k]!
-        d = Math.max(d, Math.abs(atMost[k]! / m - j / n))
-      }
-    }
-    ks = ksResult(m, n, d)
-  }
-  return { psi: p, ks, missingRate: current.length === 0 ? 0 : (current.length - n) / current.length, mean: n === 0 ? null : sum / n }
 }
 
 export interface FeatureDrift {
@@ -258,13 +157,6 @@ export interface FeatureDrift {
   readonly currentRows: number
   readonly flagged: boolean
   readonly reasons: ReadonlyArray<string>
-}
-
-/** How many distinct values sorted values hold. */
-const distinctCount = (s: Float64Array) => {
-  let u = 0
-  for (let i = 0; i < s.length; i++) if (i === 0 || s[i]! !== s[i - 1]!) u++
-  return u
 }
 
 const missingRate = (xs: Float64Array) => {
@@ -296,11 +188,9 @@ export const featureDrift = (
   const psiThreshold = options.psiThreshold ?? 0.25
   const ksAlpha = options.ksAlpha ?? 0.01
   const r = sortedPresent(reference)
-  // the current sample counted against the reference's values, or (many distinct values) sorted as well
-  const counted = distinctCount(r) <= COUNT_MAX_DISTINCT ? countedAgainst(r, current) : undefined
-  const c = counted === undefined ? sortedPresent(current) : undefined
-  const p = counted !== undefined ? counted.psi : psiSorted(r, c!)
-  const ks = counted !== undefined ? counted.ks : ksSorted(r, c!)
+  const c = sortedPresent(current)
+  const p = psiSorted(r, c)
+  const ks = ksSorted(r, c)
   const reasons: Array<string> = []
   if (p !== null && p > psiThreshold) reasons.push(`PSI ${p.toFixed(3)} > ${psiThreshold}`)
   if (ks !== null && ks.pValue < ksAlpha) reasons.push(`KS p ${ks.pValue.toExponential(2)} < ${ksAlpha}`)
@@ -312,9 +202,9 @@ export const featureDrift = (
     ksPValue: ks?.pValue ?? null,
     ksMethod: ks?.method ?? null,
     missingRateReference: missingRate(reference),
-    missingRateCurrent: counted !== undefined ? counted.missingRate : missingRate(current),
+    missingRateCurrent: missingRate(current),
     meanReference: presentMean(reference),
-    meanCurrent: counted !== undefined ? counted.mean : presentMean(current),
+    meanCurrent: presentMean(current),
     referenceRows: reference.length,
     currentRows: current.length,
     flagged: (p !== null && p > psiThreshold) || (ks !== null && ks.pValue < ksAlpha),
