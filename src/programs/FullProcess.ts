@@ -26,7 +26,7 @@ import { dataDriftCheck } from "./DataDriftCheck.js"
 import { describeFailure } from "./Failure.js"
 import { withLock } from "./Lock.js"
 import { monitorStep, monitorVerdict } from "./Monitor.js"
-import { deploymentStep, diagnosticsStep, ingestionStep, prepareReport, reportingStep, scoringStep, trainingStep } from "./Steps.js"
+import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
 
 export type FullProcessOutcome = RunOutcome
 export type { GateVerdict }
@@ -186,16 +186,8 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
     } satisfies DriftStep
   })
 
-/**
- * Training; the report's data-set figures and renderers are prepared meanwhile (see
- * prepareReport), in a fiber that ends with the run at the latest.
- */
 export const trainStep = (runId: number) =>
-  Effect.gen(function*() {
-    yield* Effect.fork(prepareReport)
-    const t = yield* trainingStep(runId)
-    return { modelHash: t.modelHash, rows: t.rows }
-  })
+  trainingStep(runId).pipe(Effect.map((t) => ({ modelHash: t.modelHash, rows: t.rows })))
 
 export const scoreStep = (runId: number) =>
   scoringStep(runId).pipe(Effect.map((s) => ({ f1: s.f1 })))

@@ -117,18 +117,6 @@ export const diagnosticsStep = (runId: number | null) =>
     return result
   }).pipe(timed(runId, "diagnostics"))
 
-/**
- * What the diagnostics and the report need that the new model does not change: the data
- * set's summary and missing values (the data engine's work), and the renderers loaded.
- * Read-only and best effort: started while a model trains, nothing waits for it; the steps
- * that need these take them from here, or compute them as before.
- */
-export const prepareReport = Effect.gen(function*() {
-  const diagnostics = yield* Diagnostics
-  const reporter = yield* Reporter
-  yield* Effect.all([diagnostics.summaryStats(), diagnostics.missingData(), reporter.warm], { concurrency: "unbounded", discard: true })
-}).pipe(Effect.ignore)
-
 export const reportingStep = (runId: number | null) =>
   Effect.gen(function*() {
     const config = yield* AppConfig

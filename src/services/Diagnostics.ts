@@ -1,5 +1,5 @@
 /** Diagnostics: summary statistics and missing data (in SQL), step timings, dependencies. */
-import { Deferred, Effect, Exit, FiberId, Layer } from "effect"
+import { Effect, Layer, Ref } from "effect"
 import { DuckDb, ident } from "../data/DuckDb.js"
 import { loadCsv } from "../data/CsvFiles.js"
 import { readFrame, Snapshots } from "../data/Snapshots.js"
@@ -27,20 +27,13 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     const dataset = config.dataset
 
     // a snapshot never changes: its statistics are computed once per process (diagnostics and
-    // the report of one run both show them, and a run may start them early: see prepareReport).
-    // A second caller while they are computed waits for the same result; a failure (or an
-    // interruption of the first caller) is not kept: the waiter computes them itself.
-    const computed = new Map<string, Deferred.Deferred<unknown, unknown>>()
-    const once = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.suspend(() => {
-        const known = computed.get(key) as Deferred.Deferred<A, E> | undefined
-        if (known !== undefined) return Deferred.await(known).pipe(Effect.catchAllCause(() => compute))
-        const result = Deferred.unsafeMake<A, E>(FiberId.none)
-        computed.set(key, result as Deferred.Deferred<unknown, unknown>)
-        return compute.pipe(
-          Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => Exit.isFailure(exit) && computed.delete(key)), Deferred.done(result, exit)))
-        )
-      })
+    // the report of one run both show them)
+    const computed = yield* Ref.make(new Map<string, unknown>())
+    const once = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Ref.get(computed), (m) =>
+        m.has(key)
+          ? Effect.succeed(m.get(key) as A)
+          : Effect.tap(compute, (a) => Ref.update(computed, (old) => new Map(old).set(key, a))))
 
     /**
      * Each feature of the current data set: a numeric one's mean, median, sample std (ddof 1,

@@ -296,12 +296,7 @@ export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
       yield* store.writeAtomic(pdfPath, bytes).pipe(Effect.orDie)
       return { pngPath, pdfPath, pdfBytes: bytes.length }
     })
-    /**
-     * Load the renderers (pureimage with its fonts, pdfkit) ahead of a report, while other
-     * work waits on the data engine; a failure shows when the report is rendered.
-     */
-    const warm = Effect.promise(() => Promise.all([loadPureimage(), loadPdfKit()]).then(() => undefined, () => undefined))
-    return { confusionPng, pdf, write, warm } as const
+    return { confusionPng, pdf, write } as const
   })
 }) {
   static readonly layerTest = Reporter.Default.pipe(Layer.provideMerge(FileStore.layerMemory()))
