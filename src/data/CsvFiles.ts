@@ -366,21 +366,23 @@ export const countRecords = async (paths: ReadonlyArray<string>): Promise<Array<
 export interface LoadedDistinct {
   /** each file, with its header and rows */
   readonly files: ReadonlyArray<CheckedCsv>
-  /** for each feature, in declared order: whether its distinct rows hold whole numbers only (see `wholeNumbers`) */
+  /** for each feature, in declared order: whether the rows kept hold whole numbers only (see `wholeNumbers`) */
   readonly wholeNumbers: ReadonlyArray<boolean>
 }
 
 /**
  * The fast path of an ingestion: one read takes the files straight into a temporary `table`
- * of their distinct rows (declared columns in declared order), checked as `checkCsvs` checks
- * them: the reader fails on any bad line, and the value checks run on the distinct rows.
+ * of their distinct rows (declared columns in declared order) less the rows of `except` (a
+ * relation with the same columns: the data ingested before), checked as `checkCsvs` checks
+ * them: the reader fails on any bad line, and the value checks run on the rows kept (a row
+ * left out is one ingested, so checked, before).
  * The rows of each file are counted meanwhile (`countRecords`). Returns undefined, and
  * leaves no table, when anything is off (a bad line, a bad value, an empty file, files with
  * different headers): the caller then checks the files one by one with `checkCsvs`, whose
  * errors name the file, line and column, and reads the good ones again.
  */
 export const loadDistinct = async (
-  c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number, table: string
+  c: DuckDBConnection, srcs: ReadonlyArray<CsvSource>, dataset: DatasetSchema, maxFieldBytes: number, table: string, except?: string
 ): Promise<LoadedDistinct | undefined> => {
   if (srcs.length === 0) return undefined
   const headers: Array<ReadonlyArray<string>> = []
@@ -393,22 +395,24 @@ export const loadDistinct = async (
   const paths = srcs.map((s) => s.path)
   let ok = false
   try {
-    // set semantics: DISTINCT drops repeated rows, missing values compare equal (as pandas' drop_duplicates).
+    // set semantics: DISTINCT and EXCEPT drop repeated rows, missing values compare equal (as
+    // pandas' drop_duplicates); EXCEPT in the same pass, not a second one over the distinct rows.
     // No reject table (it keeps the read's buffers: ~10% more memory, and slower): a bad line
     // fails the read, and the slow path finds it
-    const distinct = c.run(`CREATE TEMP TABLE ${table} AS SELECT DISTINCT ${declaredColumns(dataset)}
-      FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`).then(() => true, () => false)
+    const rows = `${declaredColumns(dataset)} FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`
+    const distinct = c.run(`CREATE TEMP TABLE ${table} AS ${except === undefined ? `SELECT DISTINCT ${rows}` : `(SELECT ${rows}) EXCEPT (SELECT * FROM ${except})`}`)
+      .then(() => true, () => false)
     // the rows of each file, counted meanwhile; or by DuckDB, in a read that keeps no column
     const counted = await countRecords(paths).catch(() => undefined)
     if (!(await distinct)) return undefined
-    const rows = counted ?? await (async () => {
+    const perFile = counted ?? await (async () => {
       const fileColumn = freeName(header, "drs_file")
       const byFile = new Map((await c.runAndReadAll(
         `SELECT ${ident(fileColumn)}, count(*) FROM ${readCsv(paths, header, dataset, maxFieldBytes, `, filename = ${lit(fileColumn)}`)} GROUP BY 1`
       )).getRows().map((r) => [String(r[0]), Number(r[1])]))
       return paths.map((p) => byFile.get(p) ?? 0)
     })()
-    if (rows.some((k) => k === 0)) return undefined
+    if (perFile.some((k) => k === 0)) return undefined
     // the value checks, and in the same scan which features hold whole numbers only
     const checks = valueChecks(dataset, maxFieldBytes)
     const found = (await c.runAndReadAll(`SELECT ${[
@@ -417,7 +421,7 @@ export const loadDistinct = async (
     ].join(", ")} FROM ${table}`)).getRows()[0]!
     if (found.slice(0, checks.length).some((f) => f === true)) return undefined
     ok = true
-    return { files: srcs.map((src, i) => ({ src, header, rows: rows[i]! })), wholeNumbers: found.slice(checks.length, -1).map((v) => v === true) }
+    return { files: srcs.map((src, i) => ({ src, header, rows: perFile[i]! })), wholeNumbers: found.slice(checks.length, -1).map((v) => v === true) }
   } catch {
     // a read that fails outright: the checks of the slow path say why, file by file
     return undefined

@@ -128,7 +128,7 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
         yield* Effect.logInfo(noDecision)
       } else {
         const label = kind === "new" ? `new rows of snapshot ${snapshot.hash.slice(0, 12)}` : `snapshot ${snapshot.hash.slice(0, 12)}`
-        const newScore = (yield* scorer.score(live.value.model, frame, label, "drift-check", kind)).f1
+        const newScore = yield* scorer.scoreF1(live.value.model, frame, label, "drift-check", kind)
         // history: earlier drift checks on the same kind of data, so the tests compare like with like
         const history = (yield* tracking.scores("drift-check")).filter((s) => s.dataKind === kind).map((s) => s.f1)
         // the score just recorded is the one under test, not history

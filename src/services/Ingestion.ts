@@ -121,6 +121,15 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       return { name: file.name, error: error.message, movedTo: moved }
     })
 
+    /** Which features of a relation hold whole numbers only (see CsvFiles.wholeNumbers), in declared order. */
+    const wholeNumbersIn = (c: DuckDBConnection, rows: string) => {
+      const features = dataset.feature_columns
+      return features.length === 0 ? Effect.succeed([] as Array<boolean>) : Effect.tryPromise({
+        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
+        catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
+      })
+    }
+
     /**
      * finaldata.csv and ingestedfiles.txt, for users; the system never reads them back.
      * `rows` is a relation with the snapshot's rows: the snapshot file, or the table it was
@@ -133,10 +142,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       // as pandas writes it: a feature with no missing value and only whole numbers is an
       // integer column ("181", not "181.0"); formatting integers is also twice as fast
       const features = dataset.feature_columns
-      const whole = wholeKnown ?? (features.length === 0 ? [] : yield* Effect.tryPromise({
-        try: async () => (await c.runAndReadAll(`SELECT ${features.map((f) => (isNumeric(dataset, f) ? wholeNumbers(f) : "false")).join(", ")} FROM ${rows}`)).getRows()[0]!.map((v) => v === true),
-        catch: (e) => new DataError({ message: `writing finaldata.csv: ${(e as Error).message.split("\n")[0]}` })
-      }))
+      const whole = wholeKnown ?? (yield* wholeNumbersIn(c, rows))
       // the label as the files have it (the snapshot holds its 0/1 code)
       const select = columnsOf(dataset).map((col) => {
         const j = features.indexOf(col)
@@ -205,11 +211,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         const batchColumns = columnsOf(dataset).map(ident).join(", ")
         // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
         const exceptBase = (rows: string) => base ? `(${rows}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : rows
-        // the usual case, new files that are all good: read once, checked and de-duplicated on
-        // the way, into the batch table itself on a first ingestion
-        const distinctTable = base ? `distinct_${process.pid}_${Date.now()}` : batchTable
+        // the usual case, new files that are all good: read once, checked and de-duplicated
+        // (against the data set too) on the way, into the batch table itself
         const fast = reload.length === 0
-          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, distinctTable))
+          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, batchTable, base ? snapshots.source(base.path) : undefined))
           : undefined
         if (fast !== undefined) {
           for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast.files[k]!.rows, checked: fast.files[k]! })
@@ -239,12 +244,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
             finalDataPath: finalDataPath(config.output_folder_path), dataHash: base?.hash ?? null, snapshot: base
           } satisfies IngestionResult as IngestionResult
         }
-        if (fast !== undefined) {
-          if (base) {
-            yield* sqlRun(c, "de-duplicating the new rows",
-              `CREATE TEMP TABLE ${batchTable} AS ${exceptBase(`SELECT ${batchColumns} FROM ${distinctTable}`)}; DROP TABLE ${distinctTable}`)
-          }
-        } else {
+        if (fast === undefined) {
           const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
           yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${base ? exceptBase(union) : `SELECT DISTINCT * FROM (${union})`}`)
           // the hash tables of the de-duplication are gone: their memory too, before the writes
@@ -252,9 +252,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         const batch = yield* snapshots.writeParquet("batch", `SELECT ${batchColumns} FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
-        const merged = base
-          ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM read_parquet([${lit(store.localPath(base.path))}, ${lit(store.localPath(batch.path))}])`, c)
-          : batch
+        // the data set's rows: the base snapshot's, and the batch's from the table they are still
+        // in (not read back from the file just written)
+        const allRows = base ? `(SELECT * FROM ${snapshots.source(base.path)} UNION ALL SELECT ${batchColumns} FROM ${batchTable})` : batchTable
+        const merged = base ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM ${allRows}`, c) : batch
         const rowsRead = fresh.reduce((n, a) => n + a.rows, 0)
         const snapshot: Omit<SnapshotRow, "id" | "createdAt"> = {
           hash: merged.hash, path: merged.path, rows: (base?.rows ?? 0) + batchRows, batchPath: batch.path, batchRows,
@@ -264,8 +265,13 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
         yield* handBackMemory
-        // on a first ingestion the fast path's checks found which features hold whole numbers
-        yield* writeCompatibilityFiles(c, base ? snapshots.source(merged.path) : batchTable, base ? undefined : fast?.wholeNumbers)
+        // which features hold whole numbers: the fast path's checks found it for the batch; the
+        // base's rows are asked (the slow path asks about all rows)
+        const batchWhole = fast?.wholeNumbers
+        const whole = batchWhole === undefined || !base
+          ? batchWhole
+          : (yield* wholeNumbersIn(c, snapshots.source(base.path))).map((w, j) => w && batchWhole[j]!)
+        yield* writeCompatibilityFiles(c, allRows, whole)
         yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
         const ignoredColumns = fresh

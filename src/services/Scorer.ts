@@ -69,12 +69,28 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
       })
     }
 
+    /** An F1 recorded in the history under `purpose`, with the kind of data it was. */
+    const record = (modelHash: string, f1: number, rows: number, dataset: string, purpose: ScorePurpose, dataKind: DataKind) =>
+      Effect.zipRight(
+        tracking.recordScore({ modelHash, purpose, dataset, rows, f1, dataKind }),
+        Effect.annotateCurrentSpan({ f1, dataset })
+      )
+
     /** Score a model on a frame; recorded in the history under `purpose`, with the kind of data it was. */
     const score = Effect.fn("Scorer.score")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind, withImportance = false) {
       const result = evaluate(m, frame, dataset, withImportance)
-      yield* tracking.recordScore({ modelHash: result.modelHash, purpose, dataset, rows: frame.rows, f1: result.f1, dataKind })
-      yield* Effect.annotateCurrentSpan({ f1: result.f1, dataset })
+      yield* record(result.modelHash, result.f1, frame.rows, dataset, purpose, dataKind)
       return result
+    })
+
+    /**
+     * A model's F1 on a frame, recorded as `score` records it, and nothing else: the drift
+     * check's figure (no ROC AUC, log loss or report over every new row, which nobody reads).
+     */
+    const scoreF1 = Effect.fn("Scorer.scoreF1")(function*(m: ModelArtifact, frame: Frame, dataset: string, purpose: ScorePurpose, dataKind: DataKind) {
+      const f1 = f1FromMatrix(confusionMatrix(frame.target, model.predict(m, frame).predictions))
+      yield* record(modelHash(m), f1, frame.rows, dataset, purpose, dataKind)
+      return f1
     })
 
     /** The test data (a CSV file or a folder of them), validated like ingested data. */
@@ -93,7 +109,7 @@ export class Scorer extends Effect.Service<Scorer>()("drs/Scorer", {
       return result
     })
 
-    return { evaluate, score, testData, scoreTestData } as const
+    return { evaluate, score, scoreF1, testData, scoreTestData } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>
