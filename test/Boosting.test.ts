@@ -215,6 +215,13 @@ describe("determinism and serialisation", () => {
     expect(Array.from(predictRaw(model, test, small.test.rows))).toEqual(Array.from(byValues))
     // and after a JSON round trip (the artifact as it is served)
     expect(Array.from(predictRaw(JSON.parse(JSON.stringify(model)) as BoostedModel, test, small.test.rows))).toEqual(Array.from(byValues))
+    // from PARALLEL_ROWS rows on, a worker thread predicts the second half: the same sums
+    const rows = PARALLEL_ROWS + 7
+    const tiled = test.map((f): FeatureColumn => f.kind === "numeric"
+      ? { kind: "numeric", values: Float64Array.from({ length: rows }, (_, i) => f.values[i % small.test.rows]!) }
+      : { kind: "categorical", codes: Int32Array.from({ length: rows }, (_, i) => f.codes[i % small.test.rows]!), cardinality: f.cardinality })
+    const tiledByValues = Float64Array.from({ length: rows }, (_, i) => byValues[i % small.test.rows]!)
+    expect(Array.from(predictRaw(model, tiled, rows))).toEqual(Array.from(tiledByValues))
   })
 
   it("rejects targets other than 0/1 and mismatched columns", () => {

@@ -22,7 +22,7 @@ import {
 import { makeChunks, sharedBytes } from "./chunks.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
-import { addBinnedPredictions, addRoutedTrees, routedTree } from "./predictor.js"
+import { addPackedTrees, packTrees, predictBinned } from "./predictor.js"
 import { addTreePredictions, compiledTree, type Tree } from "./tree.js"
 
 export type { FeatureColumn, FeatureBinning, Tree }
@@ -277,7 +277,7 @@ export const fitBoostingHeldOut = (
       chunks.applyLeaves(grown.leafRanges, grown.leafValues, grown.leaves)
       options?.onIteration?.(iteration)
       if (earlyStopping) {
-        addRoutedTrees([routedTree(compiledTree(grown.tree), grown.routes)], binStride, binnedVal!, nFeatures, rawVal!)
+        addPackedTrees(packTrees([grown.tree], [grown.routes], binStride), binStride, binnedVal!, nFeatures, 0, rawVal!.length, rawVal!)
         record()
         if (shouldStop()) {
           stopped = true
@@ -320,10 +320,10 @@ const checkColumns = (model: BoostedModel, features: ReadonlyArray<FeatureColumn
 /** Raw predictions (log-odds). */
 export const predictRaw = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array => {
   checkColumns(model, features, rows)
+  const binned = predictBinned(model, features, rows)
+  if (binned !== null) return binned
   const out = new Float64Array(rows).fill(model.baseline)
-  if (!addBinnedPredictions(model, features, rows, out)) {
-    for (const tree of model.trees) addTreePredictions(compiledTree(tree), features, rows, out)
-  }
+  for (const tree of model.trees) addTreePredictions(compiledTree(tree), features, rows, out)
   return out
 }
 

@@ -1,7 +1,9 @@
 /**
  * Raw predictions of many rows at once: the rows binned once with the model's binning
  * (row-major, one byte a feature), each tree routed by a table of the bins each node sends
- * left, the rows taken in blocks that stay in cache while every tree runs over them.
+ * left, the rows taken in blocks that stay in cache while every tree runs over them. From
+ * PARALLEL_ROWS rows on, a one-shot worker thread predicts the second half of the rows on
+ * shared memory while the calling thread predicts the first (each row's sum is the same).
  *
  * The routing is the same as on raw values (tree.ts): a value is at most a node's threshold
  * exactly when its bin is at most the threshold's bin (thresholds are the binning's own); a
@@ -9,15 +11,20 @@
  * the training never saw goes right. A model whose thresholds are not all its binning's (none
  * that this learner writes) is predicted on raw values instead.
  */
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
 import { binColumn, columnLength, type FeatureBinning, type FeatureColumn } from "./binning.js"
-import { CATEGORICAL, type CompiledTree, compiledTree, LEAF, MISSING_ONLY, type Tree } from "./tree.js"
+import { PARALLEL_ROWS, sharedBytes } from "./chunks.js"
+import { CATEGORICAL, compiledTree, LEAF, MISSING_ONLY, type Tree } from "./tree.js"
 
 /**
- * A tree's nodes for routing by bins: node k sends a row with bin b of feature[k] to
- * child[2k + routes[k * binStride + b]] (routes: 1 left, 0 right); a leaf (leaf[k] = 1) is
- * its own child, on feature 0.
+ * Trees packed for routing by bins, their nodes end to end (tree t's root is node start[t]):
+ * node k sends a row with bin b of feature[k] to node child[2k + routes[k * binStride + b]]
+ * (routes: 1 left, 0 right); a leaf (leaf[k] = 1) is its own child, on feature 0.
  */
-export interface RoutedTree {
+export interface PackedTrees {
+  readonly count: number
+  readonly start: Int32Array
   readonly leaf: Uint8Array
   readonly feature: Int32Array
   readonly child: Int32Array
@@ -32,67 +39,95 @@ export interface RoutableModel {
   readonly settings: { readonly max_bins: number }
 }
 
-/** The routed form of a tree's compiled nodes and their tables of the bins that go left. */
-export const routedTree = (c: CompiledTree, routes: Uint8Array): RoutedTree => {
-  const nodes = c.split.length
-  const leaf = new Uint8Array(nodes)
-  const feature = new Int32Array(nodes)
-  const child = new Int32Array(nodes * 2)
-  for (let k = 0; k < nodes; k++) {
-    const isLeaf = c.split[k] === LEAF
-    leaf[k] = isLeaf ? 1 : 0
-    feature[k] = isLeaf ? 0 : c.feature[k]!
-    child[2 * k] = isLeaf ? k : c.right[k]!
-    child[2 * k + 1] = isLeaf ? k : c.left[k]!
+/** A tree's table of the bins each node sends left (binStride flags a node). */
+export type Routes = Uint8Array
+
+/** Trees and their routes packed (in shared memory when `shared`). */
+export const packTrees = (trees: ReadonlyArray<Tree>, routes: ReadonlyArray<Routes>, binStride: number, shared = false): PackedTrees => {
+  const start = new Int32Array(trees.length + 1)
+  trees.forEach((t, i) => {
+    start[i + 1] = start[i]! + t.split.length
+  })
+  const nodes = start[trees.length]!
+  const memory = <A>(make: (b: ArrayBuffer | SharedArrayBuffer) => A, bytes: number) => make(shared ? new SharedArrayBuffer(Math.max(8, bytes)) : new ArrayBuffer(bytes))
+  const packed: PackedTrees = {
+    count: trees.length,
+    start: memory((b) => new Int32Array(b), 4 * (trees.length + 1)),
+    leaf: memory((b) => new Uint8Array(b, 0, nodes), nodes),
+    feature: memory((b) => new Int32Array(b, 0, nodes), 4 * nodes),
+    child: memory((b) => new Int32Array(b, 0, 2 * nodes), 8 * nodes),
+    routes: memory((b) => new Uint8Array(b, 0, nodes * binStride), nodes * binStride),
+    value: memory((b) => new Float64Array(b, 0, nodes), 8 * nodes)
   }
-  return { leaf, feature, child, routes, value: c.value }
+  packed.start.set(start)
+  trees.forEach((tree, t) => {
+    const c = compiledTree(tree)
+    const o = start[t]!
+    packed.routes.set(routes[t]!, o * binStride)
+    for (let k = 0; k < c.split.length; k++) {
+      const isLeaf = c.split[k] === LEAF
+      packed.leaf[o + k] = isLeaf ? 1 : 0
+      packed.feature[o + k] = isLeaf ? 0 : c.feature[k]!
+      packed.child[2 * (o + k)] = o + (isLeaf ? k : c.right[k]!)
+      packed.child[2 * (o + k) + 1] = o + (isLeaf ? k : c.left[k]!)
+      packed.value[o + k] = c.value[k]!
+    }
+  })
+  return packed
 }
 
 /**
- * Adds a routed tree's output to out[from, to) for binned rows (row i's bins at i * features).
+ * Adds the packed trees' outputs to out[from, to) for binned rows (row i's bins at
+ * i * features), in blocks of 4096 rows that stay in cache while every tree runs over them.
  * Four rows walk down together, each step without a branch (a node's route picks the child's
- * index; a leaf is its own child): the four lookups of a step do not wait on each other, as
- * the steps of one row's walk do.
+ * index; a leaf is its own child): the four lookups of a step do not wait on each other, as the
+ * steps of one row's walk do. Self-contained: a worker thread runs it from its source text.
  */
-const addRoutedTree = (
-  t: RoutedTree,
+export function addPackedTrees(
+  trees: PackedTrees,
   binStride: number,
   binned: Uint8Array,
   features: number,
   from: number,
   to: number,
   out: Float64Array
-): void => {
-  const { feature, child, routes, leaf, value } = t
-  let i = from
-  for (let a0 = from * features; i + 4 <= to; i += 4, a0 += 4 * features) {
-    const a1 = a0 + features
-    const a2 = a1 + features
-    const a3 = a2 + features
-    let k0 = 0
-    let k1 = 0
-    let k2 = 0
-    let k3 = 0
-    while ((leaf[k0]! & leaf[k1]! & leaf[k2]! & leaf[k3]!) === 0) {
-      k0 = child[2 * k0 + routes[k0 * binStride + binned[a0 + feature[k0]!]!]!]!
-      k1 = child[2 * k1 + routes[k1 * binStride + binned[a1 + feature[k1]!]!]!]!
-      k2 = child[2 * k2 + routes[k2 * binStride + binned[a2 + feature[k2]!]!]!]!
-      k3 = child[2 * k3 + routes[k3 * binStride + binned[a3 + feature[k3]!]!]!]!
+): void {
+  const { count, start, leaf, feature, child, routes, value } = trees
+  for (let block = from; block < to; block += 4096) {
+    const end = Math.min(to, block + 4096)
+    for (let t = 0; t < count; t++) {
+      const root = start[t]!
+      let i = block
+      for (let a0 = block * features; i + 4 <= end; i += 4, a0 += 4 * features) {
+        const a1 = a0 + features
+        const a2 = a1 + features
+        const a3 = a2 + features
+        let k0 = root
+        let k1 = root
+        let k2 = root
+        let k3 = root
+        while ((leaf[k0]! & leaf[k1]! & leaf[k2]! & leaf[k3]!) === 0) {
+          k0 = child[2 * k0 + routes[k0 * binStride + binned[a0 + feature[k0]!]!]!]!
+          k1 = child[2 * k1 + routes[k1 * binStride + binned[a1 + feature[k1]!]!]!]!
+          k2 = child[2 * k2 + routes[k2 * binStride + binned[a2 + feature[k2]!]!]!]!
+          k3 = child[2 * k3 + routes[k3 * binStride + binned[a3 + feature[k3]!]!]!]!
+        }
+        out[i] = out[i]! + value[k0]!
+        out[i + 1] = out[i + 1]! + value[k1]!
+        out[i + 2] = out[i + 2]! + value[k2]!
+        out[i + 3] = out[i + 3]! + value[k3]!
+      }
+      for (let at = i * features; i < end; i++, at += features) {
+        let k = root
+        while (leaf[k] === 0) k = child[2 * k + routes[k * binStride + binned[at + feature[k]!]!]!]!
+        out[i] = out[i]! + value[k]!
+      }
     }
-    out[i] = out[i]! + value[k0]!
-    out[i + 1] = out[i + 1]! + value[k1]!
-    out[i + 2] = out[i + 2]! + value[k2]!
-    out[i + 3] = out[i + 3]! + value[k3]!
-  }
-  for (let at = i * features; i < to; i++, at += features) {
-    let k = 0
-    while (leaf[k] === 0) k = child[2 * k + routes[k * binStride + binned[at + feature[k]!]!]!]!
-    out[i] = out[i]! + value[k]!
   }
 }
 
 /** A tree's routing tables, or null when a numeric threshold is not one of its binning's. */
-export const routeTree = (tree: Tree, binnings: ReadonlyArray<FeatureBinning>, maxBins: number): RoutedTree | null => {
+export const routeTree = (tree: Tree, binnings: ReadonlyArray<FeatureBinning>, maxBins: number): Routes | null => {
   const c = compiledTree(tree)
   const binStride = maxBins + 1
   const nodes = c.split.length
@@ -117,26 +152,24 @@ export const routeTree = (tree: Tree, binnings: ReadonlyArray<FeatureBinning>, m
     }
     routes[at + maxBins] = c.missingLeft[k]!
   }
-  return routedTree(c, routes)
+  return routes
 }
 
-// a model never changes once fitted: its trees are routed once, kept while the model object lives
-const routed = new WeakMap<RoutableModel, ReadonlyArray<RoutedTree> | null>()
+// a model never changes once fitted: its trees are packed once (in shared memory), kept while
+// the model object lives
+const packed = new WeakMap<RoutableModel, PackedTrees | null>()
 
-const routesOf = (model: RoutableModel): ReadonlyArray<RoutedTree> | null => {
-  if (!routed.has(model)) {
-    const trees: Array<RoutedTree> = []
+const packedOf = (model: RoutableModel): PackedTrees | null => {
+  if (!packed.has(model)) {
+    const routes: Array<Routes> = []
     for (const tree of model.trees) {
-      const t = routeTree(tree, model.features, model.settings.max_bins)
-      if (t === null) {
-        routed.set(model, null)
-        return null
-      }
-      trees.push(t)
+      const r = routeTree(tree, model.features, model.settings.max_bins)
+      if (r === null) break
+      routes.push(r)
     }
-    routed.set(model, trees)
+    packed.set(model, routes.length < model.trees.length ? null : packTrees(model.trees, routes, model.settings.max_bins + 1, true))
   }
-  return routed.get(model)!
+  return packed.get(model)!
 }
 
 /**
@@ -155,36 +188,83 @@ const binCodes = (codes: Int32Array, cardinality: number, rows: number, maxBins:
   return true
 }
 
-/** Rows taken together through every tree: their bins (BLOCK × features bytes) stay in cache. */
-const BLOCK = 4096
+/** How long a one-shot worker may take to start before the calling thread does its half. */
+const START_TIMEOUT_MS = 10_000
+/** How long a started one-shot worker may take over its half. */
+const RUN_TIMEOUT_MS = 300_000
+
+const workerSource = () =>
+  [
+    `const addPackedTrees = ${addPackedTrees.toString()};`,
+    `const { workerData: d } = require("node:worker_threads");`,
+    // ctrl[0]: 1 once claimed by this thread (2: the calling thread did the half itself); ctrl[1]: 1 when done
+    `if (Atomics.compareExchange(d.ctrl, 0, 0, 1) === 0) {`,
+    `  addPackedTrees(d.trees, d.binStride, d.binned, d.features, d.from, d.to, d.out);`,
+    `  Atomics.store(d.ctrl, 1, 1); Atomics.notify(d.ctrl, 1);`,
+    `}`
+  ].join("\n")
 
 /**
- * Adds every tree's output to out[0, rows) through the bins; false (nothing added) when the
- * model cannot be routed by bins.
+ * Adds the trees' outputs to out[0, rows): the first half here, the second on a one-shot
+ * worker thread when there are PARALLEL_ROWS rows or more and a second core (`binned` and
+ * `out` in shared memory then).
  */
-export const addBinnedPredictions = (model: RoutableModel, features: ReadonlyArray<FeatureColumn>, rows: number, out: Float64Array): boolean => {
-  const trees = routesOf(model)
-  if (trees === null) return false
+const addInHalves = (trees: PackedTrees, binStride: number, binned: Uint8Array, features: number, out: Float64Array): void => {
+  const rows = out.length
+  const half = rows >> 1
+  let worker: Worker | null = null
+  const ctrl = new Int32Array(new SharedArrayBuffer(8))
+  if (rows >= PARALLEL_ROWS && availableParallelism() >= 2) {
+    try {
+      worker = new Worker(workerSource(), { eval: true, workerData: { ctrl, trees, binStride, binned, features, from: half, to: rows, out } })
+      worker.unref()
+      worker.on("error", () => undefined)
+    } catch {
+      worker = null
+    }
+  }
+  if (worker === null) return addPackedTrees(trees, binStride, binned, features, 0, rows, out)
+  try {
+    addPackedTrees(trees, binStride, binned, features, 0, half, out)
+    const started = Date.now()
+    while (Atomics.load(ctrl, 1) !== 1) {
+      Atomics.wait(ctrl, 1, 0, 100)
+      if (Atomics.load(ctrl, 1) === 1) break
+      const waited = Date.now() - started
+      if (waited > START_TIMEOUT_MS && Atomics.compareExchange(ctrl, 0, 0, 2) === 0) {
+        // the worker has not started, and now will not: this thread does the second half
+        addPackedTrees(trees, binStride, binned, features, half, rows, out)
+        return
+      }
+      if (waited > RUN_TIMEOUT_MS) throw new Error(`gradient boosting: the prediction thread did not finish within ${RUN_TIMEOUT_MS / 1000} s`)
+    }
+  } finally {
+    void worker.terminate()
+  }
+}
+
+/**
+ * The trees' raw predictions for rows [0, rows), through the bins, starting from `baseline`;
+ * null when the model cannot be routed by bins.
+ */
+export const predictBinned = (model: RoutableModel & { readonly baseline: number }, features: ReadonlyArray<FeatureColumn>, rows: number): Float64Array | null => {
+  const trees = packedOf(model)
+  if (trees === null) return null
   const p = features.length
   const maxBins = model.settings.max_bins
-  const binned = new Uint8Array(rows * p)
+  const parallel = rows >= PARALLEL_ROWS
+  const binned = parallel ? sharedBytes(rows * p) : new Uint8Array(rows * p)
   // a column may be longer than `rows`: its first `rows` are read
   const column = new Uint8Array(Math.max(rows, ...features.map(columnLength)))
   for (let j = 0; j < p; j++) {
     const f = features[j]!
     if (f.kind === "numeric") binColumn(f, model.features[j]!, maxBins, undefined, column)
-    else if (!binCodes(f.codes, f.cardinality, rows, maxBins, column)) return false
+    else if (!binCodes(f.codes, f.cardinality, rows, maxBins, column)) return null
     for (let i = 0, at = j; i < rows; i++, at += p) binned[at] = column[i]!
   }
-  addRoutedTrees(trees, maxBins + 1, binned, p, out)
-  return true
-}
-
-/** Adds the routed trees' outputs to `out` for its rows (binned, row-major), in blocks of rows. */
-export const addRoutedTrees = (trees: ReadonlyArray<RoutedTree>, binStride: number, binned: Uint8Array, features: number, out: Float64Array): void => {
-  const rows = out.length
-  for (let from = 0; from < rows; from += BLOCK) {
-    const to = Math.min(rows, from + BLOCK)
-    for (const t of trees) addRoutedTree(t, binStride, binned, features, from, to, out)
-  }
+  const out = parallel ? new Float64Array(new SharedArrayBuffer(Math.max(8, 8 * rows)), 0, rows) : new Float64Array(rows)
+  out.fill(model.baseline)
+  addInHalves(trees, maxBins + 1, binned, p, out)
+  // the callers' array in memory of its own
+  return parallel ? out.slice() : out
 }
