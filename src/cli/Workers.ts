@@ -1,34 +1,91 @@
 /**
- * `serve --workers N`: a node:cluster primary that runs N server processes sharing one port,
+ * `serve --workers N`: a node:cluster primary that runs N server processes behind one port,
  * so that every core serves. A worker that dies is replaced, at most `MAX_RESTARTS` times a
  * minute; SIGTERM or SIGINT stops them all and the primary exits once they have. A worker
- * that fails before it ever listened (a bad config, a port in use) stops them all, and the
- * primary exits with that worker's code.
+ * that fails before it was ever ready (a bad config) stops them all, and the primary exits
+ * with that worker's code.
+ *
+ * The primary listens and hands each connection to the next ready worker in turn (the
+ * socket itself, over the IPC channel; the primary reads nothing from it), so the
+ * workers hold equal numbers of connections. node:cluster's own round robin sends a
+ * worker its next connection only once that worker has acknowledged the previous one,
+ * which a busy worker does once per turn of its event loop: 64 keep-alive connections
+ * opened at once (wrk -c 64) reached the workers over 1 to 3 seconds, in 20/62 to 45/37
+ * splits, and those first requests made the latency tail.
  */
-import cluster from "node:cluster"
+import cluster, { type Worker } from "node:cluster"
+import * as NodeNet from "node:net"
+import { WORKER_CONNECTION, WORKER_READY } from "../http/Handoff.js"
 
 const MAX_RESTARTS = 10
 
 export const isClusterWorker = () => cluster.isWorker
 
-/** Run the primary: resolves with the exit code once every worker has stopped. */
-export const superviseWorkers = (count: number, log: (line: string) => void): Promise<number> =>
+export interface PublicAddress {
+  readonly port: number
+  readonly host: string
+}
+
+/**
+ * Run the primary: listen on `address` and hand the connections to the workers; resolves
+ * with the exit code once every worker has stopped (1 when the port cannot be listened on).
+ */
+export const superviseWorkers = (count: number, address: PublicAddress, log: (line: string) => void): Promise<number> =>
   new Promise((resolve) => {
     let stopping = false
     let exitCode = 0
     const restarts: Array<number> = []
     const listened = new Set<number>()
-    const fork = () => cluster.fork()
+    // the workers that serve, in the order they are handed connections
+    let ready: Array<Worker> = []
+    let next = 0
+    const server = NodeNet.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+      if (ready.length === 0) {
+        socket.destroy()
+        return
+      }
+      const worker = ready[next++ % ready.length]!
+      worker.send(WORKER_CONNECTION, socket, { keepOpen: false }, (e) => {
+        if (e !== null) socket.destroy()
+      })
+    })
+    const fork = () => {
+      const worker = cluster.fork()
+      worker.on("message", (m: unknown) => {
+        if (m !== WORKER_READY || listened.has(worker.id) || stopping) return
+        listened.add(worker.id)
+        ready.push(worker)
+        log(`worker ${worker.process.pid} serves (${ready.length} of ${count})`)
+        // the port is opened once a worker serves: until then a client is refused, not dropped
+        listen()
+      })
+    }
     const stopAll = (code: number) => {
       stopping = true
       exitCode = code
+      ready = []
+      server.close()
       const live = Object.values(cluster.workers ?? {})
       if (live.length === 0) resolve(code)
       for (const w of live) w?.process.kill("SIGTERM")
     }
+    server.once("error", (e) => {
+      log(`cannot listen on ${address.host}:${address.port}: ${e.message}`)
+      stopAll(1)
+    })
+    let listening = false
+    const listen = () => {
+      if (listening) return
+      listening = true
+      server.listen({ port: address.port, host: address.host }, () => {
+        const bound = server.address()
+        const port = typeof bound === "object" && bound !== null ? bound.port : address.port
+        log(`Listening on http://${address.host}:${port} (${count} worker processes)`)
+      })
+    }
     for (let i = 0; i < count; i++) fork()
-    cluster.on("listening", (worker) => listened.add(worker.id))
     cluster.on("exit", (worker, code, signal) => {
+      ready = ready.filter((w) => w.id !== worker.id)
       if (stopping) {
         if (Object.keys(cluster.workers ?? {}).length === 0) resolve(exitCode)
         return
