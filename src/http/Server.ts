@@ -7,6 +7,10 @@ import { createServer, type Server } from "node:http"
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { WORKER_CONNECTION, WORKER_READY } from "./Handoff.js"
+import { SlicedScheduler } from "./SlicedScheduler.js"
+
+/** How long the server's fibers run before the event loop polls its sockets again. */
+const SLICE_MS = 5
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -119,7 +123,9 @@ export const serveProgram = (port?: number) =>
       : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log)
     return yield* Layer.launch(live).pipe(
       // nor the spans of the service calls each request makes
-      Effect.withTracerEnabled(false)
+      Effect.withTracerEnabled(false),
+      // the requests' fibers in slices: the event loop takes in new connections and requests every few ms
+      Effect.withScheduler(new SlicedScheduler(SLICE_MS))
     )
   })
 
