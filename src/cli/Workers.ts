@@ -7,11 +7,12 @@
  *
  * The primary listens and hands each connection to the next ready worker in turn (the
  * socket itself, over the IPC channel; the primary reads nothing from it), so the
- * workers hold equal numbers of connections. node:cluster's own round robin sends a
- * worker its next connection only once that worker has acknowledged the previous one,
- * which a busy worker does once per turn of its event loop: 64 keep-alive connections
- * opened at once (wrk -c 64) reached the workers over 1 to 3 seconds, in 20/62 to 45/37
- * splits, and those first requests made the latency tail.
+ * workers hold equal numbers of connections. node:cluster's own round robin gives the
+ * next connection to whichever worker acknowledged its previous one first, and split the
+ * 64 keep-alive connections of wrk -c 64 anywhere from 20/62 to 45/37. A socket sent over
+ * IPC still waits for the worker to acknowledge the one before it, which a worker does
+ * when its event loop turns: the server's scheduler keeps those turns short (see
+ * http/SlicedScheduler.ts).
  */
 import cluster, { type Worker } from "node:cluster"
 import * as NodeNet from "node:net"
