@@ -29,10 +29,13 @@ export interface PublicAddress {
 
 /**
  * Run the primary: listen on `address` and hand the connections to the workers; resolves
- * with the exit code once every worker has stopped (1 when the port cannot be listened on).
+ * with the exit code once every worker has stopped, or rejects with the error of a port
+ * that cannot be listened on (EADDRINUSE, say) once they have.
  */
 export const superviseWorkers = (count: number, address: PublicAddress, log: (line: string) => void): Promise<number> =>
-  new Promise((resolve) => {
+  new Promise((resolveCode, reject) => {
+    let listenError: Error | null = null
+    const resolve = (code: number) => (listenError === null ? resolveCode(code) : reject(listenError))
     let stopping = false
     let exitCode = 0
     const restarts: Array<number> = []
@@ -71,7 +74,7 @@ export const superviseWorkers = (count: number, address: PublicAddress, log: (li
       for (const w of live) w?.process.kill("SIGTERM")
     }
     server.once("error", (e) => {
-      log(`cannot listen on ${address.host}:${address.port}: ${e.message}`)
+      listenError = e
       stopAll(1)
     })
     let listening = false
