@@ -38,33 +38,42 @@ export interface Load {
   readonly p99Ms: number
   readonly p90Ms: number
   readonly p50Ms: number
+  readonly p999Ms: number
+  readonly maxMs: number
   readonly errors: number
+  /** the CPU wrk itself used, in % of one core: on a small machine it competes with the server */
+  readonly wrkCpuPct: number
 }
 
-const toMs = (v: string, unit: string) => Number(v) * (unit === "us" ? 0.001 : unit === "s" ? 1000 : 1)
+/** wrk's --latency prints p50 to p99 only: the script's done() prints the tail from the same histogram, in µs. */
+const TAIL_HOOK = `done = function(summary, latency, requests)
+  io.write(string.format("DRS-TAIL %d %d %d %d %d\\n", latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
+`
 
 /** wrk against a URL on 127.0.0.1: `connections` at once for `seconds`, optionally POSTing a JSON body. */
 export const load = (url: string, connections: number, seconds: number, body?: string): Load => {
-  const args = ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--latency", "--timeout", "5s"]
-  if (body !== undefined) {
-    const script = `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`
-    const path = `/tmp/drs-wrk-${process.pid}.lua`
-    NodeFs.writeFileSync(path, script)
-    args.push("-s", path)
-  }
-  const r = spawnSync("wrk", [...args, url], { encoding: "utf8", timeout: (seconds + 30) * 1000 })
+  const args = ["-t", "2", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "5s"]
+  const script = (body === undefined ? "" : `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`) + TAIL_HOOK
+  const path = `/tmp/drs-wrk-${process.pid}.lua`
+  NodeFs.writeFileSync(path, script)
+  args.push("-s", path)
+  const r = spawnSync("/usr/bin/time", ["-f", "DRS-WRK-CPU %U %S", "wrk", ...args, url], { encoding: "utf8", timeout: (seconds + 30) * 1000 })
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`)
+  const cpu = /DRS-WRK-CPU ([\d.]+) ([\d.]+)/.exec(r.stderr)
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)
-  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
-  const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
-  const p90 = /\s90%\s+([\d.]+)(us|ms|s)/.exec(r.stdout)
+  const tail = /DRS-TAIL (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout)
+  const ms = (i: number) => (tail ? Number(tail[i]) / 1000 : Number.NaN)
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout)
   return {
     requestsPerSecond: rps ? Number(rps[1]) : 0,
-    p99Ms: p99 ? toMs(p99[1]!, p99[2]!) : Number.NaN,
-    p50Ms: p50 ? toMs(p50[1]!, p50[2]!) : Number.NaN,
-    p90Ms: p90 ? toMs(p90[1]!, p90[2]!) : Number.NaN,
+    p50Ms: ms(1),
+    p90Ms: ms(2),
+    p99Ms: ms(3),
+    p999Ms: ms(4),
+    maxMs: ms(5),
+    wrkCpuPct: cpu ? ((Number(cpu[1]) + Number(cpu[2])) / seconds) * 100 : Number.NaN,
     errors: (errors ? Number(errors[1]) : 0) + (socket ? Number(socket[1]) + Number(socket[2]) + Number(socket[3]) + Number(socket[4]) : 0)
   }
 }

@@ -189,8 +189,13 @@ const serveCommand = Command.make("serve", {
   workers: Options.integer("workers").pipe(Options.withDefault(1), Options.withDescription("server processes sharing the port (node:cluster), e.g. one per core"))
 }, (opts) =>
   opts.workers > 1 && !isClusterWorker()
-    ? Effect.promise(() => superviseWorkers(opts.workers, (line) => process.stderr.write(`${line}\n`))).pipe(
-      Effect.flatMap((code) => Effect.sync(() => { process.exitCode = code }))
+    ? loadConfig(opts.config, opts.set).pipe(
+      Effect.provide(FileStoreLive),
+      Effect.flatMap((config) =>
+        Effect.promise(() =>
+          superviseWorkers(opts.workers, { port: Option.getOrElse(opts.port, () => config.api_port), host: config.api_host }, (line) => process.stderr.write(`${line}\n`)))),
+      Effect.flatMap((code) => Effect.sync(() => { process.exitCode = code })),
+      report(opts, () => "workers stopped")
     )
     : execute(opts, serveProgram(Option.getOrUndefined(opts.port)), () => "server stopped").pipe(
       // a cluster worker stays connected to its primary: leave once the server has stopped or failed

@@ -1,34 +1,95 @@
 /**
- * `serve --workers N`: a node:cluster primary that runs N server processes sharing one port,
+ * `serve --workers N`: a node:cluster primary that runs N server processes behind one port,
  * so that every core serves. A worker that dies is replaced, at most `MAX_RESTARTS` times a
  * minute; SIGTERM or SIGINT stops them all and the primary exits once they have. A worker
- * that fails before it ever listened (a bad config, a port in use) stops them all, and the
- * primary exits with that worker's code.
+ * that fails before it was ever ready (a bad config) stops them all, and the primary exits
+ * with that worker's code.
+ *
+ * The primary listens and hands each connection to the next ready worker in turn (the
+ * socket itself, over the IPC channel; the primary reads nothing from it), so the
+ * workers hold equal numbers of connections. node:cluster's own round robin gives the
+ * next connection to whichever worker acknowledged its previous one first, and split the
+ * 64 keep-alive connections of wrk -c 64 anywhere from 20/62 to 45/37. A socket sent over
+ * IPC still waits for the worker to acknowledge the one before it, which a worker does
+ * when its event loop turns: the server's scheduler keeps those turns short (see
+ * http/SlicedScheduler.ts).
  */
-import cluster from "node:cluster"
+import cluster, { type Worker } from "node:cluster"
+import * as NodeNet from "node:net"
+import { WORKER_CONNECTION, WORKER_READY } from "../http/Handoff.js"
 
 const MAX_RESTARTS = 10
 
 export const isClusterWorker = () => cluster.isWorker
 
-/** Run the primary: resolves with the exit code once every worker has stopped. */
-export const superviseWorkers = (count: number, log: (line: string) => void): Promise<number> =>
-  new Promise((resolve) => {
+export interface PublicAddress {
+  readonly port: number
+  readonly host: string
+}
+
+/**
+ * Run the primary: listen on `address` and hand the connections to the workers; resolves
+ * with the exit code once every worker has stopped, or rejects with the error of a port
+ * that cannot be listened on (EADDRINUSE, say) once they have.
+ */
+export const superviseWorkers = (count: number, address: PublicAddress, log: (line: string) => void): Promise<number> =>
+  new Promise((resolveCode, reject) => {
+    let listenError: Error | null = null
+    const resolve = (code: number) => (listenError === null ? resolveCode(code) : reject(listenError))
     let stopping = false
     let exitCode = 0
     const restarts: Array<number> = []
     const listened = new Set<number>()
-    const fork = () => cluster.fork()
+    // the workers that serve, in the order they are handed connections
+    let ready: Array<Worker> = []
+    let next = 0
+    const server = NodeNet.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+      if (ready.length === 0) {
+        socket.destroy()
+        return
+      }
+      const worker = ready[next++ % ready.length]!
+      worker.send(WORKER_CONNECTION, socket, { keepOpen: false }, (e) => {
+        if (e !== null) socket.destroy()
+      })
+    })
+    const fork = () => {
+      const worker = cluster.fork()
+      worker.on("message", (m: unknown) => {
+        if (m !== WORKER_READY || listened.has(worker.id) || stopping) return
+        listened.add(worker.id)
+        ready.push(worker)
+        log(`worker ${worker.process.pid} serves (${ready.length} of ${count})`)
+        // the port is opened once a worker serves: until then a client is refused, not dropped
+        listen()
+      })
+    }
     const stopAll = (code: number) => {
       stopping = true
       exitCode = code
+      ready = []
+      server.close()
       const live = Object.values(cluster.workers ?? {})
       if (live.length === 0) resolve(code)
       for (const w of live) w?.process.kill("SIGTERM")
     }
+    server.once("error", (e) => {
+      listenError = e
+      stopAll(1)
+    })
+    let listening = false
+    const listen = () => {
+      if (listening) return
+      listening = true
+      server.listen({ port: address.port, host: address.host }, () => {
+        const bound = server.address()
+        const port = typeof bound === "object" && bound !== null ? bound.port : address.port
+        log(`Listening on http://${address.host}:${port} (${count} worker processes)`)
+      })
+    }
     for (let i = 0; i < count; i++) fork()
-    cluster.on("listening", (worker) => listened.add(worker.id))
     cluster.on("exit", (worker, code, signal) => {
+      ready = ready.filter((w) => w.id !== worker.id)
       if (stopping) {
         if (Object.keys(cluster.workers ?? {}).length === 0) resolve(exitCode)
         return

@@ -19,8 +19,8 @@ export const MonitoringConfigFields = {
   prediction_log: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** where the batches go; default <output_folder_path>/predictions */
   prediction_log_path: Schema.optional(NonEmpty),
-  /** a batch is written once it holds this many rows … */
-  prediction_log_max_rows: Schema.optionalWith(PositiveInt, { default: () => 10_000 }),
+  /** a batch is written once it holds this many rows (about 5 MB for 3 features; a write costs a few ms per file, so not small) … */
+  prediction_log_max_rows: Schema.optionalWith(PositiveInt, { default: () => 100_000 }),
   /** … or once its oldest row is this many seconds old: a crash loses at most one open batch */
   prediction_log_max_seconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 3600)), { default: () => 30 }),
   /** label files (the id column and the target column) dropped here are ingested by `monitor` */

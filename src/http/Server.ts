@@ -2,8 +2,15 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
-import { createServer } from "node:http"
+import cluster from "node:cluster"
+import { createServer, type Server } from "node:http"
+import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
+import { WORKER_CONNECTION, WORKER_READY } from "./Handoff.js"
+import { SlicedScheduler } from "./SlicedScheduler.js"
+
+/** How long the server's fibers run before the event loop polls its sockets again. */
+const SLICE_MS = 5
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -77,12 +84,48 @@ export const HttpLive = (port: number, host: string, maxBodyBytes: number, limit
     Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits), { port, host }))
   )
 
+/**
+ * A `serve --workers` worker's server takes the connections the primary hands over (see
+ * cli/Workers.ts), up to `server_max_connections` at once.
+ */
+const servingHandedConnections = (server: Server) => {
+  let open = 0
+  process.on("message", (message: unknown, socket: unknown) => {
+    if (message !== WORKER_CONNECTION || !(socket instanceof NodeNet.Socket)) return
+    if (open >= server.maxConnections) {
+      socket.destroy()
+      return
+    }
+    open++
+    socket.once("close", () => open--)
+    server.emit("connection", socket)
+  })
+  return server
+}
+
+/**
+ * The API in a `serve --workers` worker: its server listens only on a port of its own on the
+ * loopback interface (the API needs a listening server) and serves what the primary hands
+ * over; the primary hears once it serves.
+ */
+export const WorkerHttpLive = (maxBodyBytes: number, limits: ServerLimits, accessLog = false) =>
+  ApiServer(maxBodyBytes, accessLog).pipe(
+    HttpMiddleware.withTracerDisabledWhen(() => true),
+    Layer.provideMerge(NodeHttpServer.layer(() => servingHandedConnections(limitedServer(limits)()), { port: 0, host: "127.0.0.1", exclusive: true })),
+    Layer.tap(() => Effect.sync(() => process.send?.(WORKER_READY)))
+  )
+
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    return yield* Layer.launch(HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log)).pipe(
+    const live = cluster.isWorker
+      ? WorkerHttpLive(config.max_body_bytes, limitsOf(config), config.access_log)
+      : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log)
+    return yield* Layer.launch(live).pipe(
       // nor the spans of the service calls each request makes
-      Effect.withTracerEnabled(false)
+      Effect.withTracerEnabled(false),
+      // the requests' fibers in slices: the event loop takes in new connections and requests every few ms
+      Effect.withScheduler(new SlicedScheduler(SLICE_MS))
     )
   })
 
