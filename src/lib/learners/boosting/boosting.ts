@@ -225,8 +225,9 @@ export const fitBoostingHeldOut = (
     Math.ceil(n / settings.min_samples_leaf)
   ))
   const chunks = makeChunks(yTrain, binned, nFeatures, binStride, leafBound, options?.threads)
-  const raw = chunks.raw
-  raw.fill(baseline)
+  // the training rows' predictions, as odds exp(raw) (kernels.ts)
+  const odds = chunks.odds
+  odds.fill(Math.exp(baseline))
   const sctx: SplitterContext = {
     nFeatures, binStride, missingBin,
     nBinsNonMissing: Int32Array.from(binnings, nonMissingBins),
@@ -251,10 +252,10 @@ export const fitBoostingHeldOut = (
   // subset of the training rows (a full pass a tree cost a fifth of the fit at 1M rows)
   const small = n <= SMALL_TRAINSET ? null : Uint32Array.from({ length: SMALL_TRAINSET }, (_, k) => Math.floor((k * n) / SMALL_TRAINSET))
   const ySmall = small === null ? yTrain : Uint8Array.from(small, (i) => yTrain[i]!)
-  const rawSmall = small === null ? null : new Float64Array(small.length)
+  const rawSmall = new Float64Array(small === null ? n : small.length)
   const record = () => {
-    if (small !== null) for (let k = 0; k < small.length; k++) rawSmall![k] = raw[small[k]!]!
-    trainLoss.push(logLoss(ySmall, rawSmall ?? raw))
+    for (let k = 0; k < rawSmall.length; k++) rawSmall[k] = Math.log(odds[small === null ? k : small[k]!]!)
+    trainLoss.push(logLoss(ySmall, rawSmall))
     const v = logLoss(yVal!, rawVal!)
     validationLoss.push(v)
     scores.push(-v)

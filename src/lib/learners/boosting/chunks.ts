@@ -50,7 +50,8 @@ interface ChunkState {
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
   readonly y: Uint8Array
-  readonly raw: Float64Array
+  /** per row, exp(raw prediction) */
+  readonly odds: Float64Array
   readonly grad: Float32Array
   readonly hess: Float32Array
   readonly partition: Uint32Array
@@ -63,7 +64,8 @@ interface ChunkState {
   readonly hist: Array<Float64Array>
   readonly leftBins: Uint8Array
   readonly leafRanges: Int32Array
-  readonly leafValues: Float64Array
+  /** per leaf, exp(its value) */
+  readonly leafFactors: Float64Array
 }
 
 type Kernels = typeof kernels
@@ -74,7 +76,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
   const hi = s.bounds[chunk * 2 + 1]!
   const op = s.ctrl[2]
   if (op === 1) {
-    k.gradients(s.y, s.raw, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
+    k.gradients(s.y, s.odds, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
   } else if (op === 2) {
     const start = s.ranges[chunk * 2]!
     const stop = s.ranges[chunk * 2 + 1]!
@@ -84,7 +86,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
       histogramsOf, s.binStride, s.hist[chunk]!
     )
   } else if (op === 3) {
-    k.applyLeaves(s.raw, s.partition, s.leafRanges, s.leafValues, s.args[0]!, chunk, s.chunks)
+    k.applyLeaves(s.odds, s.partition, s.leafRanges, s.leafFactors, s.args[0]!, chunk, s.chunks)
   }
 }
 
@@ -129,7 +131,8 @@ export interface Chunks {
   readonly count: number
   /** whether a worker thread runs chunk 1 */
   readonly parallel: boolean
-  readonly raw: Float64Array
+  /** per row, exp(raw prediction) */
+  readonly odds: Float64Array
   readonly partition: Uint32Array
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
@@ -177,7 +180,7 @@ export const makeChunks = (
     results: shared((b) => new Float64Array(b), 8 * 2 * count),
     bounds: new Int32Array(bounds.buffer),
     y,
-    raw: shared((b) => new Float64Array(b), 8 * n),
+    odds: shared((b) => new Float64Array(b), 8 * n),
     grad: shared((b) => new Float32Array(b), 4 * n),
     hess: shared((b) => new Float32Array(b), 4 * n),
     partition: shared((b) => new Uint32Array(b), 4 * n),
@@ -188,7 +191,7 @@ export const makeChunks = (
     hist: Array.from({ length: count }, () => shared((b) => new Float64Array(b), 8 * histSize)),
     leftBins: shared((b) => new Uint8Array(b), binStride),
     leafRanges: shared((b) => new Int32Array(b), 4 * 2 * count * maxLeaves),
-    leafValues: shared((b) => new Float64Array(b), 8 * maxLeaves)
+    leafFactors: shared((b) => new Float64Array(b), 8 * maxLeaves)
   }
   let worker: Worker | null = null
   if (count === 2 && threads >= 2) {
@@ -247,7 +250,7 @@ export const makeChunks = (
   return {
     count,
     parallel: worker !== null,
-    raw: s.raw,
+    odds: s.odds,
     partition: s.partition,
     bounds,
     gradients: (out) => {
@@ -275,7 +278,7 @@ export const makeChunks = (
     },
     applyLeaves: (ranges, values, leaves) => {
       s.leafRanges.set(ranges.subarray(0, leaves * count * 2))
-      s.leafValues.set(values.subarray(0, leaves))
+      for (let k = 0; k < leaves; k++) s.leafFactors[k] = Math.exp(values[k]!)
       s.args[0] = leaves
       s.ctrl[OP] = OP_LEAVES
       run(null)
