@@ -27,6 +27,18 @@ describe("configuration", () => {
       assert.strictEqual(c.input_folder_path, "other/in")
     }).pipe(withFile(JSON.stringify(base))))
 
+  it.effect("--set takes a JSON object, merged into the configured one, and an array", () =>
+    Effect.gen(function*() {
+      const c = yield* loadConfig("/cfg/config.json", [`gradient_boosting={"max_iter":5}`, `learner=gradient-boosting`])
+      assert.strictEqual(c.learner, "gradient-boosting")
+      assert.strictEqual(c.gradient_boosting.max_iter, 5)
+      // the configured keys stay; the others take their defaults
+      assert.strictEqual(c.gradient_boosting.learning_rate, 0.3)
+      assert.strictEqual(c.gradient_boosting.max_leaf_nodes, 31)
+      const e = yield* Effect.flip(loadConfig("/cfg/config.json", [`gradient_boosting={"max_iter":"many"}`]))
+      assert.include(e.message, "max_iter")
+    }).pipe(withFile(JSON.stringify({ ...base, gradient_boosting: { learning_rate: 0.3 } }))))
+
   it.effect("names the missing key, the bad value and the unknown key", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(loadConfig("/cfg/config.json", ["drift_test=sometimes", "input_folder_pth=x"]))

@@ -20,7 +20,10 @@ export class AppConfig extends Context.Tag("drs/AppConfig")<AppConfig, AppConfig
 
 const decode = Schema.decodeUnknown(AppConfigSchema, { onExcessProperty: "error", errors: "all" })
 
-/** Parse one `key=value`; the value is JSON where it parses as JSON (numbers, booleans), else a string. */
+/**
+ * Parse one `key=value`; the value is JSON where it parses as JSON (numbers, booleans,
+ * objects, arrays), else a string.
+ */
 export const parseOverride = (s: string): Effect.Effect<readonly [string, unknown], ConfigError> => {
   const eq = s.indexOf("=")
   if (eq <= 0) {
@@ -31,7 +34,7 @@ export const parseOverride = (s: string): Effect.Effect<readonly [string, unknow
   let value: unknown = raw
   try {
     const parsed: unknown = JSON.parse(raw)
-    if (typeof parsed !== "object" || parsed === null) value = parsed
+    if (parsed !== null) value = parsed
   } catch {
     value = raw
   }
@@ -44,9 +47,11 @@ export const decodeConfig = (source: string, raw: unknown, overrides: ReadonlyAr
       return yield* new ConfigError({ source, message: "the configuration must be a JSON object" })
     }
     const merged: Record<string, unknown> = { ...raw }
+    const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x)
     for (const o of overrides) {
       const [k, v] = yield* parseOverride(o)
-      merged[k] = v
+      // an object sets the keys it names in the configured object (gradient_boosting={"max_iter":5})
+      merged[k] = isObject(v) && isObject(merged[k]) ? { ...merged[k], ...v } : v
     }
     const config = yield* decode(merged).pipe(
       Effect.mapError((e) =>
