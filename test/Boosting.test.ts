@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
-import { makeChunks, PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boosting/chunks.js"
+import { makeChunks } from "../src/lib/learners/boosting/chunks.js"
+import { PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boosting/threads.js"
 import { addTreePredictions, compileTree } from "../src/lib/learners/boosting/tree.js"
 import {
   defaultBoostingSettings,

@@ -7,7 +7,7 @@
  * rows > 10 000) holds out a stratified `validation_fraction` of the rows (chosen by a seeded
  * shuffle: deterministic, but not numpy's draw) and stops when none of the last
  * `n_iter_no_change` validation scores (−log loss) beats the one before them by more than `tol`.
- * Synchronous; from chunks.PARALLEL_ROWS rows on, the per-row work of each tree runs on two
+ * Synchronous; from threads.PARALLEL_ROWS rows on, the per-row work of each tree runs on two
  * threads (chunks.ts), with the same results on any machine.
  */
 import {
@@ -19,7 +19,8 @@ import {
   type FeatureBinning,
   type FeatureColumn
 } from "./binning.js"
-import { makeChunks, sharedBytes } from "./chunks.js"
+import { makeChunks } from "./chunks.js"
+import { sharedBytes } from "./threads.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
 import { addPackedTrees, packTrees, predictBinned } from "./predictor.js"

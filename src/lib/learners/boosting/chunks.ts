@@ -11,11 +11,9 @@
  * The calling thread waits synchronously (Atomics.wait): the fit stays a plain function.
  */
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 import * as kernels from "./kernels.js"
-
-/** From this many training rows on, the rows are in two chunks. */
-export const PARALLEL_ROWS = 1 << 17
+import { awaitWorker, PARALLEL_ROWS, shared, startWorker } from "./threads.js"
 
 const OP_GRADIENTS = 1
 const OP_SPLIT = 2
@@ -24,7 +22,7 @@ const OP_STOP = 4
 
 /**
  * ctrl: [0] the request's sequence number, [1] the last one done, [2] the operation,
- * [3] 1 after a failure, [4] 1 once the worker runs (2: the calling thread gave up on it first).
+ * [3] 1 after a failure, [4] the worker's claim (threads.ts).
  */
 const SEQ = 0
 const DONE = 1
@@ -32,8 +30,6 @@ const OP = 2
 const FAILED = 3
 const READY = 4
 
-/** How long a worker may take to start before the calling thread runs its chunk itself. */
-const START_TIMEOUT_MS = 10_000
 /** How long a running worker may take over one operation before the fit fails. */
 const OPERATION_TIMEOUT_MS = 120_000
 
@@ -119,11 +115,6 @@ const workerSource = () =>
     `serve(workerData, { ${Object.keys(kernels).join(", ")} }, run);`
   ].join("\n")
 
-const shared = <A>(make: (b: SharedArrayBuffer) => A, bytes: number): A => make(new SharedArrayBuffer(Math.max(8, bytes)))
-
-/** A Uint8Array of n bytes, in memory the chunks' threads share. */
-export const sharedBytes = (n: number) => shared((b) => new Uint8Array(b, 0, n), n)
-
 /** The chunk the histograms of a split's child are built for: the left, the right, or neither. */
 export type HistogramsOf = "left" | "right" | "none"
 
@@ -178,7 +169,7 @@ export const makeChunks = (
     args: shared((b) => new Float64Array(b), 8 * 8),
     ranges: shared((b) => new Int32Array(b), 4 * 2 * count),
     results: shared((b) => new Float64Array(b), 8 * 2 * count),
-    bounds: new Int32Array(bounds.buffer),
+    bounds,
     y,
     odds: shared((b) => new Float64Array(b), 8 * n),
     grad: shared((b) => new Float32Array(b), 4 * n),
@@ -193,16 +184,7 @@ export const makeChunks = (
     leafRanges: shared((b) => new Int32Array(b), 4 * 2 * count * maxLeaves),
     leafFactors: shared((b) => new Float64Array(b), 8 * maxLeaves)
   }
-  let worker: Worker | null = null
-  if (count === 2 && threads >= 2) {
-    try {
-      worker = new Worker(workerSource(), { eval: true, workerData: { ...s, hist: s.hist } })
-      worker.unref()
-      worker.on("error", () => undefined)
-    } catch {
-      worker = null
-    }
-  }
+  let worker: Worker | null = count === 2 && threads >= 2 ? startWorker(workerSource(), s) : null
   let seq = 0
   const chunk1Hist = count === 2 ? s.hist[1]! : null
   /** Runs the operation in ctrl[OP] on every chunk; chunk 0's histograms go to `out`. */
@@ -216,19 +198,11 @@ export const makeChunks = (
     Atomics.store(s.ctrl, SEQ, seq)
     Atomics.notify(s.ctrl, SEQ)
     runOperation(s, 0, kernels)
-    const started = Date.now()
-    while (Atomics.load(s.ctrl, DONE) !== seq) {
-      Atomics.wait(s.ctrl, DONE, seq - 1, 100)
-      if (Atomics.load(s.ctrl, DONE) === seq) break
-      const waited = Date.now() - started
-      if (waited > START_TIMEOUT_MS && Atomics.compareExchange(s.ctrl, READY, 0, 2) === 0) {
-        // the worker has not started (no thread to be had) and now never will run an
-        // operation: this thread runs chunk 1, from now on
-        stop()
-        runOperation(s, 1, kernels)
-        return
-      }
-      if (waited > OPERATION_TIMEOUT_MS) throw new Error(`gradient boosting: the worker thread did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)
+    if (!awaitWorker(s.ctrl, DONE, seq, READY, OPERATION_TIMEOUT_MS, "the worker thread")) {
+      // the worker never started: this thread runs chunk 1, from now on
+      stop()
+      runOperation(s, 1, kernels)
+      return
     }
     if (s.ctrl[FAILED] === 1) throw new Error("gradient boosting: the worker thread failed (see the error above)")
   }
@@ -249,7 +223,9 @@ export const makeChunks = (
 
   return {
     count,
-    parallel: worker !== null,
+    get parallel() {
+      return worker !== null
+    },
     odds: s.odds,
     partition: s.partition,
     bounds,

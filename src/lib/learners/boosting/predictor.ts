@@ -12,9 +12,8 @@
  * that this learner writes) is predicted on raw values instead.
  */
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
 import { binColumn, columnLength, type FeatureBinning, type FeatureColumn } from "./binning.js"
-import { PARALLEL_ROWS, sharedBytes } from "./chunks.js"
+import { awaitWorker, PARALLEL_ROWS, shared, sharedBytes, startWorker } from "./threads.js"
 import { CATEGORICAL, compiledTree, LEAF, MISSING_ONLY, type Tree } from "./tree.js"
 
 /**
@@ -188,8 +187,6 @@ const binCodes = (codes: Int32Array, cardinality: number, rows: number, maxBins:
   return true
 }
 
-/** How long a one-shot worker may take to start before the calling thread does its half. */
-const START_TIMEOUT_MS = 10_000
 /** How long a started one-shot worker may take over its half. */
 const RUN_TIMEOUT_MS = 300_000
 
@@ -197,7 +194,7 @@ const workerSource = () =>
   [
     `const addPackedTrees = ${addPackedTrees.toString()};`,
     `const { workerData: d } = require("node:worker_threads");`,
-    // ctrl[0]: 1 once claimed by this thread (2: the calling thread did the half itself); ctrl[1]: 1 when done
+    // ctrl[0]: this thread's claim (threads.ts); ctrl[1]: 1 when done
     `if (Atomics.compareExchange(d.ctrl, 0, 0, 1) === 0) {`,
     `  addPackedTrees(d.trees, d.binStride, d.binned, d.features, d.from, d.to, d.out);`,
     `  Atomics.store(d.ctrl, 1, 1); Atomics.notify(d.ctrl, 1);`,
@@ -212,32 +209,15 @@ const workerSource = () =>
 const addInHalves = (trees: PackedTrees, binStride: number, binned: Uint8Array, features: number, out: Float64Array): void => {
   const rows = out.length
   const half = rows >> 1
-  let worker: Worker | null = null
-  const ctrl = new Int32Array(new SharedArrayBuffer(8))
-  if (rows >= PARALLEL_ROWS && availableParallelism() >= 2) {
-    try {
-      worker = new Worker(workerSource(), { eval: true, workerData: { ctrl, trees, binStride, binned, features, from: half, to: rows, out } })
-      worker.unref()
-      worker.on("error", () => undefined)
-    } catch {
-      worker = null
-    }
-  }
+  const ctrl = shared((b) => new Int32Array(b), 8)
+  const worker = rows >= PARALLEL_ROWS && availableParallelism() >= 2
+    ? startWorker(workerSource(), { ctrl, trees, binStride, binned, features, from: half, to: rows, out })
+    : null
   if (worker === null) return addPackedTrees(trees, binStride, binned, features, 0, rows, out)
   try {
     addPackedTrees(trees, binStride, binned, features, 0, half, out)
-    const started = Date.now()
-    while (Atomics.load(ctrl, 1) !== 1) {
-      Atomics.wait(ctrl, 1, 0, 100)
-      if (Atomics.load(ctrl, 1) === 1) break
-      const waited = Date.now() - started
-      if (waited > START_TIMEOUT_MS && Atomics.compareExchange(ctrl, 0, 0, 2) === 0) {
-        // the worker has not started, and now will not: this thread does the second half
-        addPackedTrees(trees, binStride, binned, features, half, rows, out)
-        return
-      }
-      if (waited > RUN_TIMEOUT_MS) throw new Error(`gradient boosting: the prediction thread did not finish within ${RUN_TIMEOUT_MS / 1000} s`)
-    }
+    // the worker never started: this thread does the second half
+    if (!awaitWorker(ctrl, 1, 1, 0, RUN_TIMEOUT_MS, "the prediction thread")) addPackedTrees(trees, binStride, binned, features, half, rows, out)
   } finally {
     void worker.terminate()
   }
@@ -262,7 +242,7 @@ export const predictBinned = (model: RoutableModel & { readonly baseline: number
     else if (!binCodes(f.codes, f.cardinality, rows, maxBins, column)) return null
     for (let i = 0, at = j; i < rows; i++, at += p) binned[at] = column[i]!
   }
-  const out = parallel ? new Float64Array(new SharedArrayBuffer(Math.max(8, 8 * rows)), 0, rows) : new Float64Array(rows)
+  const out = parallel ? shared((b) => new Float64Array(b, 0, rows), 8 * rows) : new Float64Array(rows)
   out.fill(model.baseline)
   addInHalves(trees, maxBins + 1, binned, p, out)
   // the callers' array in memory of its own
