@@ -23,7 +23,7 @@ import { makeChunks } from "./chunks.js"
 import { sharedBytes } from "./threads.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
-import { addPackedTrees, packTrees, predictBinned } from "./predictor.js"
+import { addPackedTrees, packTrees, predictBinned, routeTree } from "./predictor.js"
 import { addTreePredictions, compiledTree, type Tree } from "./tree.js"
 
 export type { FeatureColumn, FeatureBinning, Tree }
@@ -279,7 +279,9 @@ export const fitBoostingHeldOut = (
       chunks.applyLeaves(grown.leafRanges, grown.leafValues, grown.leaves)
       options?.onIteration?.(iteration)
       if (earlyStopping) {
-        addPackedTrees(packTrees([grown.tree], [grown.routes], binStride), binStride, binnedVal!, nFeatures, 0, rawVal!.length, rawVal!)
+        // routed as every prediction is (a grown tree's thresholds are its binning's)
+        const routes = routeTree(grown.tree, binnings, maxBins)!
+        addPackedTrees(packTrees([grown.tree], [routes], binStride), binStride, binnedVal!, nFeatures, 0, rawVal!.length, rawVal!)
         record()
         if (shouldStop()) {
           stopped = true

@@ -44,8 +44,6 @@ export interface GrownTree {
   readonly leafRanges: Int32Array
   readonly leafValues: Float64Array
   readonly leaves: number
-  /** per node k of `tree`, the bins that go left: routes[k * binStride + b] (binned rows' routing) */
-  readonly routes: Uint8Array
 }
 
 /**
@@ -191,28 +189,21 @@ export const growTree = (
     node.right = rightChild
     if (!sctx.hasMissing[split.feature]) split.missingGoToLeft = nl > nr
 
-    if (lastSplit) {
-      finalize(leftChild)
-      finalize(rightChild)
-      while (heap.length > 0) finalize(heap.pop()!)
-    } else if (atMaxDepth) {
-      finalize(leftChild)
-      finalize(rightChild)
-    } else {
-      if (!splitLeft) finalize(leftChild)
-      if (!splitRight) finalize(rightChild)
-      if (smallestHist !== null) {
-        const [smallest, largest] = histogramsOf === "left" ? [leftChild, rightChild] : [rightChild, leftChild]
-        smallest.hist = smallestHist
-        largest.hist = acquire()
-        subtract(node.hist!, smallest.hist, largest.hist)
-        if (splitLeft) computeSplitAndPush(leftChild)
-        if (splitRight) computeSplitAndPush(rightChild)
-        for (const child of [leftChild, rightChild]) {
-          if (child.isLeaf) {
-            release(child.hist)
-            child.hist = null
-          }
+    // a child that will not be split is a leaf now; the last split allowed makes every waiting node one
+    if (!splitLeft) finalize(leftChild)
+    if (!splitRight) finalize(rightChild)
+    if (lastSplit) while (heap.length > 0) finalize(heap.pop()!)
+    if (smallestHist !== null) {
+      const [smallest, largest] = histogramsOf === "left" ? [leftChild, rightChild] : [rightChild, leftChild]
+      smallest.hist = smallestHist
+      largest.hist = acquire()
+      subtract(node.hist!, smallest.hist, largest.hist)
+      if (splitLeft) computeSplitAndPush(leftChild)
+      if (splitRight) computeSplitAndPush(rightChild)
+      for (const child of [leftChild, rightChild]) {
+        if (child.isLeaf) {
+          release(child.hist)
+          child.hist = null
         }
       }
     }
@@ -230,8 +221,6 @@ export const growTree = (
   const leafRanges = new Int32Array(leaves.length * count * 2)
   const leafValues = new Float64Array(leaves.length)
   let leafCount = 0
-  const nodes = 2 * leaves.length - 1
-  const routes = new Uint8Array(nodes * sctx.binStride)
   const visit = (node: GrowNode): void => {
     const id = t.split.length
     t.cover.push(node.rows)
@@ -259,7 +248,6 @@ export const growTree = (
       threshold = binning.kind === "numeric" ? binning.thresholds[s.binIndex]! : 0
     }
     t.split.push(kind); t.feature.push(f); t.threshold.push(threshold); t.missingGoToLeft.push(s.missingGoToLeft)
-    routes.set(leftBinsOf(sctx, s, goLeft), id * sctx.binStride)
     t.leftCategories.push(cats); t.left.push(-1); t.right.push(-1); t.value.push(0); t.gain.push(s.gain)
     t.left[id] = t.split.length
     visit(node.left!)
@@ -267,5 +255,5 @@ export const growTree = (
     visit(node.right!)
   }
   visit(root)
-  return { tree: t, leafRanges, leafValues, leaves: leafCount, routes }
+  return { tree: t, leafRanges, leafValues, leaves: leafCount }
 }
