@@ -197,8 +197,8 @@ describe("determinism and serialisation", () => {
     try {
       expect([chunks.count, chunks.parallel]).toEqual([2, true])
       const root = new Float64Array(256 * 3)
-      // raw predictions 0: odds 1
-      chunks.odds.fill(1)
+      // raw predictions 0: inverse odds 1
+      chunks.inverseOdds.fill(1)
       expect(chunks.gradients(root).sumH).toBeCloseTo(n * 0.25, 6)
       // every row has bin 0 and target 0: all in bin 0 of the root's histograms
       expect([root[0], root[1], root[2]]).toEqual([n * 0.5, n * 0.25, n])

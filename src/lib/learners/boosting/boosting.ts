@@ -226,9 +226,9 @@ export const fitBoostingHeldOut = (
     Math.ceil(n / settings.min_samples_leaf)
   ))
   const chunks = makeChunks(yTrain, binned, nFeatures, binStride, leafBound, options?.threads)
-  // the training rows' predictions, as odds exp(raw) (kernels.ts)
-  const odds = chunks.odds
-  odds.fill(Math.exp(baseline))
+  // the training rows' predictions, as inverse odds exp(−raw) (kernels.ts)
+  const inverseOdds = chunks.inverseOdds
+  inverseOdds.fill(Math.exp(-baseline))
   const sctx: SplitterContext = {
     nFeatures, binStride, missingBin,
     nBinsNonMissing: Int32Array.from(binnings, nonMissingBins),
@@ -255,7 +255,7 @@ export const fitBoostingHeldOut = (
   const ySmall = small === null ? yTrain : Uint8Array.from(small, (i) => yTrain[i]!)
   const rawSmall = new Float64Array(small === null ? n : small.length)
   const record = () => {
-    for (let k = 0; k < rawSmall.length; k++) rawSmall[k] = Math.log(odds[small === null ? k : small[k]!]!)
+    for (let k = 0; k < rawSmall.length; k++) rawSmall[k] = -Math.log(inverseOdds[small === null ? k : small[k]!]!)
     trainLoss.push(logLoss(ySmall, rawSmall))
     const v = logLoss(yVal!, rawVal!)
     validationLoss.push(v)

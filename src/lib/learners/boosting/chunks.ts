@@ -46,8 +46,8 @@ interface ChunkState {
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
   readonly y: Uint8Array
-  /** per row, exp(raw prediction) */
-  readonly odds: Float64Array
+  /** per row, exp(−raw prediction) */
+  readonly inverseOdds: Float64Array
   readonly grad: Float32Array
   readonly hess: Float32Array
   readonly partition: Uint32Array
@@ -60,7 +60,7 @@ interface ChunkState {
   readonly hist: Array<Float64Array>
   readonly leftBins: Uint8Array
   readonly leafRanges: Int32Array
-  /** per leaf, exp(its value) */
+  /** per leaf, exp(−its value) */
   readonly leafFactors: Float64Array
 }
 
@@ -72,7 +72,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
   const hi = s.bounds[chunk * 2 + 1]!
   const op = s.ctrl[2]
   if (op === 1) {
-    k.gradients(s.y, s.odds, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
+    k.gradients(s.y, s.inverseOdds, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
   } else if (op === 2) {
     const start = s.ranges[chunk * 2]!
     const stop = s.ranges[chunk * 2 + 1]!
@@ -82,7 +82,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
       histogramsOf, s.binStride, s.hist[chunk]!
     )
   } else if (op === 3) {
-    k.applyLeaves(s.odds, s.partition, s.leafRanges, s.leafFactors, s.args[0]!, chunk, s.chunks)
+    k.applyLeaves(s.inverseOdds, s.partition, s.leafRanges, s.leafFactors, s.args[0]!, chunk, s.chunks)
   }
 }
 
@@ -122,8 +122,8 @@ export interface Chunks {
   readonly count: number
   /** whether a worker thread runs chunk 1 */
   readonly parallel: boolean
-  /** per row, exp(raw prediction) */
-  readonly odds: Float64Array
+  /** per row, exp(−raw prediction) */
+  readonly inverseOdds: Float64Array
   readonly partition: Uint32Array
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
@@ -171,7 +171,7 @@ export const makeChunks = (
     results: shared((b) => new Float64Array(b), 8 * 2 * count),
     bounds,
     y,
-    odds: shared((b) => new Float64Array(b), 8 * n),
+    inverseOdds: shared((b) => new Float64Array(b), 8 * n),
     grad: shared((b) => new Float32Array(b), 4 * n),
     hess: shared((b) => new Float32Array(b), 4 * n),
     partition: shared((b) => new Uint32Array(b), 4 * n),
@@ -226,7 +226,7 @@ export const makeChunks = (
     get parallel() {
       return worker !== null
     },
-    odds: s.odds,
+    inverseOdds: s.inverseOdds,
     partition: s.partition,
     bounds,
     gradients: (out) => {
@@ -254,7 +254,7 @@ export const makeChunks = (
     },
     applyLeaves: (ranges, values, leaves) => {
       s.leafRanges.set(ranges.subarray(0, leaves * count * 2))
-      for (let k = 0; k < leaves; k++) s.leafFactors[k] = Math.exp(values[k]!)
+      for (let k = 0; k < leaves; k++) s.leafFactors[k] = Math.exp(-values[k]!)
       s.args[0] = leaves
       s.ctrl[OP] = OP_LEAVES
       run(null)

@@ -2,7 +2,7 @@
  * The per-row work of a boosting iteration over one chunk of the training rows: the
  * gradients (with the chunk's share of the root's histograms), the partition of a node's
  * rows at a split, a node's histograms, and the leaf values added to the predictions (kept as
- * odds, exp(raw): the gradients then need no exponential).
+ * inverse odds, exp(−raw): the gradients then need no exponential, nor a division for it).
  *
  * Each function is self-contained: it reads nothing but its arguments and the language's
  * globals, because `chunks.ts` runs these same functions on a worker thread from their source
@@ -14,14 +14,14 @@
  */
 
 /**
- * scikit-learn's `cgrad_hess_half_binomial` for rows [lo, hi), from each row's odds
- * exp(raw prediction) (exp(−raw) is 1 / odds: no exponential a row), stored as float32, with their
+ * scikit-learn's `cgrad_hess_half_binomial` for rows [lo, hi), from each row's inverse odds
+ * exp(−raw prediction) (the exponential it takes a row), stored as float32, with their
  * sums (of the stored values) at sums[at], sums[at + 1], and the histograms of these rows
  * (the root's share) in `out`; each row's slot in `partition` is reset to the row itself.
  */
 export function gradients(
   y: Uint8Array,
-  odds: Float64Array,
+  inverseOdds: Float64Array,
   grad: Float32Array,
   hess: Float32Array,
   partition: Uint32Array,
@@ -38,7 +38,7 @@ export function gradients(
   let sumG = 0
   let sumH = 0
   for (let i = lo; i < hi; i++) {
-    const e = 1 / odds[i]!
+    const e = inverseOdds[i]!
     const t = y[i]!
     const g = Math.fround((1 - t - t * e) / (1 + e))
     const h = Math.fround(e / ((1 + e) * (1 + e)))
@@ -113,12 +113,12 @@ export function splitRows(
 }
 
 /**
- * Each leaf's value added to the raw predictions of its rows, as their odds times the
- * exponential of the value (`factors`, one a leaf): leaf k's rows in this chunk are
+ * Each leaf's value added to the raw predictions of its rows, as their inverse odds times
+ * exp(−value) (`factors`, one a leaf): leaf k's rows in this chunk are
  * partition[ranges[(k * chunks + chunk) * 2], ranges[(k * chunks + chunk) * 2 + 1]).
  */
 export function applyLeaves(
-  odds: Float64Array,
+  inverseOdds: Float64Array,
   partition: Uint32Array,
   ranges: Int32Array,
   factors: Float64Array,
@@ -131,7 +131,7 @@ export function applyLeaves(
     const factor = factors[k]!
     for (let i = ranges[at]!, stop = ranges[at + 1]!; i < stop; i++) {
       const r = partition[i]!
-      odds[r] = odds[r]! * factor
+      inverseOdds[r] = inverseOdds[r]! * factor
     }
   }
 }
