@@ -1,7 +1,8 @@
+import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
 import { makeChunks } from "../src/lib/learners/boosting/chunks.js"
-import { PARALLEL_ROWS, sharedBytes } from "../src/lib/learners/boosting/threads.js"
+import { PARALLEL_ROWS } from "../src/lib/learners/boosting/threads.js"
 import { addTreePredictions, compileTree } from "../src/lib/learners/boosting/tree.js"
 import {
   defaultBoostingSettings,
@@ -193,7 +194,7 @@ describe("determinism and serialisation", () => {
     expect(logLoss(train.target, raw)).toBeLessThan(logLoss(train.target, new Float64Array(train.rows).fill(two.baseline)) - 0.01)
     // and the second thread really ran: the chunks' worker answers with two chunks
     const n = PARALLEL_ROWS + 1
-    const chunks = makeChunks(sharedBytes(n), sharedBytes(n), 1, 256, 2, 2)
+    const chunks = makeChunks(n, 1, 256, 2, 2)
     try {
       expect([chunks.count, chunks.parallel]).toEqual([2, true])
       const root = new Float64Array(256 * 3)
@@ -233,6 +234,84 @@ describe("determinism and serialisation", () => {
     expect(() => fitBoosting(f, [0, 1], defaultBoostingSettings)).toThrow(/rows/)
     const model = fitBoosting(f, [0, 1, 0], { ...defaultBoostingSettings, max_iter: 1 })
     expect(() => predictRaw(model, [], 3)).toThrow(/features/)
+  })
+})
+
+describe("the kernels in WebAssembly (kernels.wat)", () => {
+  it("kernels.wasm.ts is kernels.wat compiled (scripts/wat.mjs --check)", () => {
+    const check = spawnSync(process.execPath, ["scripts/wat.mjs", "--check"], { encoding: "utf8" })
+    expect(check.stderr).toBe("")
+    expect(check.status).toBe(0)
+  })
+
+  it("gradients, histograms and a split equal the same arithmetic in JavaScript, to the bit", () => {
+    const n = 5000
+    const features = 4
+    const stride = 256
+    const chunks = makeChunks(n, features, stride, 4, 1)
+    try {
+      let seed = 7
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+      for (let i = 0; i < n; i++) {
+        chunks.y[i] = random() < 0.3 ? 1 : 0
+        chunks.inverseOdds[i] = Math.exp(4 * random() - 2)
+        for (let f = 0; f < features; f++) chunks.binned[i * features + f] = f === 3 ? (random() < 0.1 ? 255 : 3) : Math.floor(random() * 255)
+      }
+      // the reference: scikit-learn's gradients as float32, the histograms summed in row order
+      const grad = new Float32Array(n)
+      const hess = new Float32Array(n)
+      let sumG = 0
+      let sumH = 0
+      for (let i = 0; i < n; i++) {
+        const e = chunks.inverseOdds[i]!
+        const t = chunks.y[i]!
+        grad[i] = (1 - t - t * e) / (1 + e)
+        hess[i] = e / ((1 + e) * (1 + e))
+        sumG += grad[i]!
+        sumH += hess[i]!
+      }
+      const histogramsOf = (rows: Array<number>) => {
+        const out = new Float64Array(features * stride * 3)
+        for (const i of rows) {
+          for (let f = 0; f < features; f++) {
+            const k = (f * stride + chunks.binned[i * features + f]!) * 3
+            out[k] = out[k]! + grad[i]!
+            out[k + 1] = out[k + 1]! + hess[i]!
+            out[k + 2] = out[k + 2]! + 1
+          }
+        }
+        return Array.from(out)
+      }
+      const all = Array.from({ length: n }, (_, i) => i)
+      const root = new Float64Array(features * stride * 3)
+      expect(chunks.gradients(root)).toEqual({ sumG, sumH })
+      expect(Array.from(root)).toEqual(histogramsOf(all))
+      // split on feature 1 at bin 100 (bins 0..100 left): the right child's histograms
+      const leftBins = Uint8Array.from({ length: stride }, (_, b) => (b <= 100 ? 1 : 0))
+      const left = all.filter((i) => chunks.binned[i * features + 1]! <= 100)
+      const right = all.filter((i) => chunks.binned[i * features + 1]! > 100)
+      const child = new Float64Array(features * stride * 3)
+      const lefts = chunks.split(Int32Array.from([0, n]), { feature: 1, leftBins }, "right", child)
+      expect(Array.from(lefts)).toEqual([left.length])
+      expect(Array.from(child)).toEqual(histogramsOf(right))
+      // the left rows, split again on feature 3 (bin 255 right): they were kept in row order
+      const leftBins3 = Uint8Array.from({ length: stride }, (_, b) => (b < 255 ? 1 : 0))
+      const lefts3 = chunks.split(Int32Array.from([0, left.length]), { feature: 3, leftBins: leftBins3 }, "left", child)
+      const leftLeft = left.filter((i) => chunks.binned[i * features + 3]! < 255)
+      expect(Array.from(lefts3)).toEqual([leftLeft.length])
+      expect(Array.from(child)).toEqual(histogramsOf(leftLeft))
+      // a leaf's value multiplies its rows' inverse odds by exp(−value)
+      const before = Float64Array.from(chunks.inverseOdds)
+      chunks.applyLeaves(Int32Array.from([0, leftLeft.length]), Float64Array.from([0.5]), 1)
+      for (const i of leftLeft) expect(chunks.inverseOdds[i]).toBe(before[i]! * Math.exp(-0.5))
+      expect(chunks.inverseOdds[right[0]!]).toBe(before[right[0]!])
+    } finally {
+      chunks.close()
+    }
+  })
+
+  it("refuses rows that need more than WebAssembly's 4 GiB, before it allocates any", () => {
+    expect(() => makeChunks(200_000_000, 15, 256, 31, 1)).toThrow(/200000000 rows of 15 features need .* GiB of working memory, over WebAssembly's 4 GiB/)
   })
 })
 

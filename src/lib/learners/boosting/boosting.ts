@@ -20,7 +20,6 @@ import {
   type FeatureColumn
 } from "./binning.js"
 import { makeChunks } from "./chunks.js"
-import { sharedBytes } from "./threads.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
 import { addPackedTrees, packTrees, predictBinned, routeTree } from "./predictor.js"
@@ -180,16 +179,24 @@ export const fitBoostingHeldOut = (
   const split = earlyStopping ? stratifiedSplit(target, settings.validation_fraction, settings.random_state) : null
   const trainRows = split?.train
   const n = trainRows === undefined ? nAll : trainRows.length
-  // in shared memory, as the binned features below: the chunks' threads read them
-  const yTrain = sharedBytes(n)
+  const nFeatures = features.length
+  const maxBins = settings.max_bins
+  const binStride = maxBins + 1
+  // leaves of a tree, at most
+  const leafBound = Math.max(2, Math.min(
+    settings.max_leaf_nodes ?? Infinity,
+    settings.max_depth !== null ? 2 ** settings.max_depth : Infinity,
+    Math.ceil(n / settings.min_samples_leaf)
+  ))
+  // the targets and the binned features in the chunks' memory (their threads read them)
+  const chunks = makeChunks(n, nFeatures, binStride, leafBound, options?.threads)
+  const yTrain = chunks.y
   for (let i = 0; i < n; i++) yTrain[i] = target[trainRows === undefined ? i : trainRows[i]!]!
 
-  const maxBins = settings.max_bins
   const missingBin = maxBins
   const binnings = fitBinning(features, maxBins, settings.random_state, trainRows)
-  const nFeatures = features.length
-  // row-major (kernels.ts), in shared memory
-  const binned = sharedBytes(n * nFeatures)
+  // row-major (kernels.wat)
+  const binned = chunks.binned
   const hasMissing = new Uint8Array(nFeatures)
   const column = new Uint8Array(n)
   features.forEach((f, j) => {
@@ -218,14 +225,6 @@ export const fitBoostingHeldOut = (
   const prior = Math.min(Math.max(positives / n, eps), 1 - eps)
   const baseline = Math.log(prior / (1 - prior))
 
-  const binStride = maxBins + 1
-  // leaves of a tree, at most
-  const leafBound = Math.max(2, Math.min(
-    settings.max_leaf_nodes ?? Infinity,
-    settings.max_depth !== null ? 2 ** settings.max_depth : Infinity,
-    Math.ceil(n / settings.min_samples_leaf)
-  ))
-  const chunks = makeChunks(yTrain, binned, nFeatures, binStride, leafBound, options?.threads)
   // the training rows' predictions, as inverse odds exp(−raw) (kernels.ts)
   const inverseOdds = chunks.inverseOdds
   inverseOdds.fill(Math.exp(-baseline))

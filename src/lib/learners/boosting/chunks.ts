@@ -12,7 +12,7 @@
  */
 import { availableParallelism } from "node:os"
 import type { Worker } from "node:worker_threads"
-import * as kernels from "./kernels.js"
+import { instantiateKernels, kernelsModule, type Kernels } from "./kernels.js"
 import { awaitWorker, PARALLEL_ROWS, shared, startWorker } from "./threads.js"
 
 const OP_GRADIENTS = 1
@@ -33,6 +33,61 @@ const READY = 4
 /** How long a running worker may take over one operation before the fit fails. */
 const OPERATION_TIMEOUT_MS = 120_000
 
+/** WebAssembly's memory: 64 KiB pages, at most 65,536 of them (4 GiB). */
+const PAGE = 65_536
+const MAX_PAGES = 65_536
+
+/** Where the kernels' arrays are in the fit's memory: byte offsets (kernels.wat). */
+interface Layout {
+  readonly y: number
+  readonly binned: number
+  /** per row, exp(−raw prediction), f64 */
+  readonly inverseOdds: number
+  /** per row, f32 */
+  readonly grad: number
+  readonly hess: number
+  /** the rows, u32: a node's rows are a range of it in each chunk */
+  readonly partition: number
+  readonly scratch: number
+  /** per chunk: the histograms it builds */
+  readonly hist: ReadonlyArray<number>
+  /** per bin, 1 when a split sends it left */
+  readonly leftBins: number
+  /** per leaf and chunk, its rows [start, stop) in the partition (i32) */
+  readonly leafRanges: number
+  /** per leaf, exp(−its value) (f64) */
+  readonly leafFactors: number
+  /** per chunk, two f64 out (the gradient sums) */
+  readonly sums: number
+  readonly bytes: number
+}
+
+const layout = (n: number, features: number, histBytes: number, binStride: number, maxLeaves: number, count: number): Layout => {
+  let at = 0
+  const take = (bytes: number) => {
+    const here = at
+    at += Math.ceil(bytes / 8) * 8
+    return here
+  }
+  return {
+    inverseOdds: take(8 * n),
+    grad: take(4 * n),
+    hess: take(4 * n),
+    partition: take(4 * n),
+    scratch: take(4 * n),
+    hist: Array.from({ length: count }, () => take(histBytes)),
+    leafFactors: take(8 * maxLeaves),
+    sums: take(8 * 2 * count),
+    leafRanges: take(4 * 2 * count * maxLeaves),
+    leftBins: take(binStride),
+    y: take(n),
+    binned: take(n * features),
+    get bytes() {
+      return at
+    }
+  }
+}
+
 /** What a chunk's thread sees: shared memory only (the worker gets a structured clone of it). */
 interface ChunkState {
   readonly chunks: number
@@ -41,48 +96,31 @@ interface ChunkState {
   readonly args: Float64Array
   /** per chunk: [start, stop) of the node being split, in the partition */
   readonly ranges: Int32Array
-  /** per chunk: two numbers out (gradient sums; the end of a split's left rows) */
-  readonly results: Float64Array
+  /** per chunk: the end of a split's left rows */
+  readonly results: Int32Array
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
-  readonly y: Uint8Array
-  /** per row, exp(−raw prediction) */
-  readonly inverseOdds: Float64Array
-  readonly grad: Float32Array
-  readonly hess: Float32Array
-  readonly partition: Uint32Array
-  readonly scratch: Uint32Array
-  /** row-major: row i's bin of feature f at i * features + f */
-  readonly binned: Uint8Array
   readonly features: number
   readonly binStride: number
-  /** per chunk: the histograms it builds (chunk 0's is replaced per call by the caller's) */
-  readonly hist: Array<Float64Array>
-  readonly leftBins: Uint8Array
-  readonly leafRanges: Int32Array
-  /** per leaf, exp(−its value) */
-  readonly leafFactors: Float64Array
+  readonly at: Layout
 }
-
-type Kernels = typeof kernels
 
 /** Runs the requested operation on one chunk. Self-contained: the worker runs it from its source. */
 function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
-  const lo = s.bounds[chunk * 2]!
-  const hi = s.bounds[chunk * 2 + 1]!
+  const a = s.at
   const op = s.ctrl[2]
   if (op === 1) {
-    k.gradients(s.y, s.inverseOdds, s.grad, s.hess, s.partition, s.binned, s.features, s.binStride, lo, hi, s.results, chunk * 2, s.hist[chunk]!)
+    k.gradients(
+      a.y, a.inverseOdds, a.grad, a.hess, a.partition, a.binned, s.features, s.binStride,
+      s.bounds[chunk * 2]!, s.bounds[chunk * 2 + 1]!, a.sums + chunk * 16, a.hist[chunk]!
+    )
   } else if (op === 2) {
-    const start = s.ranges[chunk * 2]!
-    const stop = s.ranges[chunk * 2 + 1]!
-    const histogramsOf = s.args[1]!
-    s.results[chunk * 2] = k.splitRows(
-      s.binned, s.features, s.grad, s.hess, s.args[0]!, s.leftBins, s.partition, s.scratch, start, stop,
-      histogramsOf, s.binStride, s.hist[chunk]!
+    s.results[chunk] = k.splitRows(
+      a.binned, s.features, a.grad, a.hess, s.args[0]!, a.leftBins, a.partition, a.scratch,
+      s.ranges[chunk * 2]!, s.ranges[chunk * 2 + 1]!, s.args[1]!, s.binStride, a.hist[chunk]!
     )
   } else if (op === 3) {
-    k.applyLeaves(s.inverseOdds, s.partition, s.leafRanges, s.leafFactors, s.args[0]!, chunk, s.chunks)
+    k.applyLeaves(a.inverseOdds, a.partition, a.leafRanges, a.leafFactors, s.args[0]!, chunk, s.chunks)
   }
 }
 
@@ -106,13 +144,14 @@ function serveChunk(s: ChunkState, k: Kernels, run: typeof runOperation): void {
   }
 }
 
+/** The worker: the kernels' module instantiated on the fit's memory, then the loop above. */
 const workerSource = () =>
   [
-    ...Object.entries(kernels).map(([name, fn]) => `const ${name} = ${fn.toString()};`),
     `const run = ${runOperation.toString()};`,
     `const serve = ${serveChunk.toString()};`,
     `const { workerData } = require("node:worker_threads");`,
-    `serve(workerData, { ${Object.keys(kernels).join(", ")} }, run);`
+    `const kernels = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;`,
+    `serve(workerData.state, kernels, run);`
   ].join("\n")
 
 /** The chunk the histograms of a split's child are built for: the left, the right, or neither. */
@@ -122,9 +161,12 @@ export interface Chunks {
   readonly count: number
   /** whether a worker thread runs chunk 1 */
   readonly parallel: boolean
+  /** per row, its target (0/1): the caller fills it before the first operation */
+  readonly y: Uint8Array
+  /** row-major, row i's bin of feature f at i * features + f: the caller fills it before the first operation */
+  readonly binned: Uint8Array
   /** per row, exp(−raw prediction) */
   readonly inverseOdds: Float64Array
-  readonly partition: Uint32Array
   /** per chunk: its rows [lo, hi) */
   readonly bounds: Int32Array
   /** Gradients and hessians at the raw predictions, every row back in the root: their sums, and the root's histograms in `out`. */
@@ -145,21 +187,30 @@ export interface Chunks {
 }
 
 /**
- * The rows of a fit in chunks, with the buffers their threads share. The targets `y` and the
- * binned features (row-major, `features` bins a row) must be in shared memory (sharedBytes); `maxLeaves` bounds the leaves per
- * tree; `threads` (the machine's cores unless given) above 1 lets a worker run chunk 1.
+ * The `n` rows of a fit in chunks, in one WebAssembly memory their threads share (at most
+ * 4 GiB: about 29 + `features` bytes a row). `features` bins a row, `binStride` histogram slots
+ * a feature; `maxLeaves` bounds the leaves per tree; `threads` (the machine's cores unless given)
+ * above 1 lets a worker run chunk 1.
  */
 export const makeChunks = (
-  y: Uint8Array,
-  binned: Uint8Array,
+  n: number,
   features: number,
   binStride: number,
   maxLeaves: number,
   threads: number = availableParallelism()
 ): Chunks => {
-  const n = y.length
   const count = n >= PARALLEL_ROWS ? 2 : 1
   const histSize = features * binStride * 3
+  const at = layout(n, features, 8 * histSize, binStride, maxLeaves, count)
+  const pages = Math.max(1, Math.ceil(at.bytes / PAGE))
+  if (pages > MAX_PAGES) {
+    throw new Error(
+      `gradient boosting: ${n} rows of ${features} features need ${(at.bytes / 2 ** 30).toFixed(1)} GiB of working memory, over WebAssembly's 4 GiB: sample the rows`
+    )
+  }
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+  const kernels = instantiateKernels(memory)
+  const buffer = memory.buffer
   const bounds = new Int32Array(shared((b) => new Int32Array(b), 4 * 2 * count))
   const half = count === 2 ? n >> 1 : n
   bounds.set(count === 2 ? [0, half, half, n] : [0, n])
@@ -168,28 +219,23 @@ export const makeChunks = (
     ctrl: shared((b) => new Int32Array(b), 4 * 5),
     args: shared((b) => new Float64Array(b), 8 * 8),
     ranges: shared((b) => new Int32Array(b), 4 * 2 * count),
-    results: shared((b) => new Float64Array(b), 8 * 2 * count),
+    results: shared((b) => new Int32Array(b), 4 * count),
     bounds,
-    y,
-    inverseOdds: shared((b) => new Float64Array(b), 8 * n),
-    grad: shared((b) => new Float32Array(b), 4 * n),
-    hess: shared((b) => new Float32Array(b), 4 * n),
-    partition: shared((b) => new Uint32Array(b), 4 * n),
-    scratch: shared((b) => new Uint32Array(b), 4 * n),
-    binned,
     features,
     binStride,
-    hist: Array.from({ length: count }, () => shared((b) => new Float64Array(b), 8 * histSize)),
-    leftBins: shared((b) => new Uint8Array(b), binStride),
-    leafRanges: shared((b) => new Int32Array(b), 4 * 2 * count * maxLeaves),
-    leafFactors: shared((b) => new Float64Array(b), 8 * maxLeaves)
+    at
   }
-  let worker: Worker | null = count === 2 && threads >= 2 ? startWorker(workerSource(), s) : null
+  const hist = at.hist.map((offset) => new Float64Array(buffer, offset, histSize))
+  const sums = new Float64Array(buffer, at.sums, 2 * count)
+  const leftBins = new Uint8Array(buffer, at.leftBins, binStride)
+  const leafRanges = new Int32Array(buffer, at.leafRanges, 2 * count * maxLeaves)
+  const leafFactors = new Float64Array(buffer, at.leafFactors, maxLeaves)
+  let worker: Worker | null = count === 2 && threads >= 2
+    ? startWorker(workerSource(), { state: s, memory, module: kernelsModule() })
+    : null
   let seq = 0
-  const chunk1Hist = count === 2 ? s.hist[1]! : null
-  /** Runs the operation in ctrl[OP] on every chunk; chunk 0's histograms go to `out`. */
-  const run = (out: Float64Array | null) => {
-    if (out !== null) s.hist[0] = out
+  /** Runs the operation in ctrl[OP] on every chunk. */
+  const run = () => {
     if (worker === null) {
       for (let c = 0; c < count; c++) runOperation(s, c, kernels)
       return
@@ -214,10 +260,12 @@ export const makeChunks = (
     void worker.terminate()
     worker = null
   }
-  /** out += chunk 1's histograms (out holds chunk 0's). */
+  /** out = the chunks' histograms summed, bin by bin (chunk 0's + chunk 1's). */
   const combine = (out: Float64Array) => {
-    if (chunk1Hist === null) return
-    for (let k = 0; k < out.length; k++) out[k] = out[k]! + chunk1Hist[k]!
+    out.set(hist[0]!)
+    if (count === 1) return
+    const other = hist[1]!
+    for (let k = 0; k < out.length; k++) out[k] = out[k]! + other[k]!
   }
   const lefts = new Int32Array(count)
 
@@ -226,38 +274,39 @@ export const makeChunks = (
     get parallel() {
       return worker !== null
     },
-    inverseOdds: s.inverseOdds,
-    partition: s.partition,
+    y: new Uint8Array(buffer, at.y, n),
+    binned: new Uint8Array(buffer, at.binned, n * features),
+    inverseOdds: new Float64Array(buffer, at.inverseOdds, n),
     bounds,
     gradients: (out) => {
       s.ctrl[OP] = OP_GRADIENTS
-      run(out)
+      run()
       combine(out)
       let sumG = 0
       let sumH = 0
       for (let c = 0; c < count; c++) {
-        sumG += s.results[c * 2]!
-        sumH += s.results[c * 2 + 1]!
+        sumG += sums[c * 2]!
+        sumH += sums[c * 2 + 1]!
       }
       return { sumG, sumH }
     },
     split: (ranges, split, histogramsOf, out) => {
       s.ranges.set(ranges)
       s.args[0] = split.feature
-      s.leftBins.set(split.leftBins)
+      leftBins.set(split.leftBins)
       s.args[1] = histogramsOf === "left" ? 0 : histogramsOf === "right" ? 1 : -1
       s.ctrl[OP] = OP_SPLIT
-      run(out)
+      run()
       if (out !== null && histogramsOf !== "none") combine(out)
-      for (let c = 0; c < count; c++) lefts[c] = s.results[c * 2]!
+      for (let c = 0; c < count; c++) lefts[c] = s.results[c]!
       return lefts
     },
     applyLeaves: (ranges, values, leaves) => {
-      s.leafRanges.set(ranges.subarray(0, leaves * count * 2))
-      for (let k = 0; k < leaves; k++) s.leafFactors[k] = Math.exp(-values[k]!)
+      leafRanges.set(ranges.subarray(0, leaves * count * 2))
+      for (let k = 0; k < leaves; k++) leafFactors[k] = Math.exp(-values[k]!)
       s.args[0] = leaves
       s.ctrl[OP] = OP_LEAVES
-      run(null)
+      run()
     },
     close: stop
   }
