@@ -11,7 +11,7 @@ const target = "src/lib/learners/boosting/kernels.wasm.ts"
 
 export const compileKernels = async (wat) => {
   const wabt = await wabtInit()
-  const module = wabt.parseWat(source, wat, { threads: true, bulk_memory: true })
+  const module = wabt.parseWat(source, wat, { threads: true, bulk_memory: true, simd: true })
   try {
     return Buffer.from(module.toBinary({}).buffer)
   } finally {

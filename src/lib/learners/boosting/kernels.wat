@@ -20,7 +20,7 @@
     (param $binned i32) (param $features i32) (param $grad i32) (param $hess i32)
     (param $part i32) (param $from i32) (param $to i32) (param $binStride i32) (param $out i32)
     (local $i i32) (local $row i32) (local $at i32) (local $f i32) (local $k i32)
-    (local $base i32) (local $step i32) (local $g f64) (local $h f64)
+    (local $base i32) (local $step i32) (local $gh v128)
     (memory.fill (local.get $out) (i32.const 0) (i32.mul (i32.mul (local.get $features) (local.get $binStride)) (i32.const 24)))
     (local.set $step (i32.mul (local.get $binStride) (i32.const 24)))
     (local.set $i (local.get $from))
@@ -28,8 +28,10 @@
       (loop $rows
         (br_if $done (i32.ge_u (local.get $i) (local.get $to)))
         (local.set $row (i32.load (i32.add (local.get $part) (i32.shl (local.get $i) (i32.const 2)))))
-        (local.set $g (f64.promote_f32 (f32.load (i32.add (local.get $grad) (i32.shl (local.get $row) (i32.const 2))))))
-        (local.set $h (f64.promote_f32 (f32.load (i32.add (local.get $hess) (i32.shl (local.get $row) (i32.const 2))))))
+        ;; [gradient, hessian] as two f64 lanes: a bin's two sums are one 16-byte add
+        (local.set $gh (f64x2.replace_lane 1
+          (f64x2.splat (f64.promote_f32 (f32.load (i32.add (local.get $grad) (i32.shl (local.get $row) (i32.const 2))))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $hess) (i32.shl (local.get $row) (i32.const 2)))))))
         (local.set $at (i32.add (local.get $binned) (i32.mul (local.get $row) (local.get $features))))
         (local.set $base (local.get $out))
         (local.set $f (i32.const 0))
@@ -38,8 +40,7 @@
             (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
             (local.set $k (i32.add (local.get $base)
               (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
-            (f64.store (local.get $k) (f64.add (f64.load (local.get $k)) (local.get $g)))
-            (f64.store offset=8 (local.get $k) (f64.add (f64.load offset=8 (local.get $k)) (local.get $h)))
+            (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
             (f64.store offset=16 (local.get $k) (f64.add (f64.load offset=16 (local.get $k)) (f64.const 1)))
             (local.set $base (i32.add (local.get $base) (local.get $step)))
             (local.set $f (i32.add (local.get $f) (i32.const 1)))
