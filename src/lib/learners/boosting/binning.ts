@@ -27,12 +27,15 @@ export const seededRandom = (seed: number): (() => number) => mulberry32((seed >
 
 /** `k` distinct indices of 0..n-1 (Floyd's algorithm), ascending. */
 export const sampleIndices = (n: number, k: number, random: () => number): Uint32Array => {
-  const chosen = new Set<number>()
+  // the chosen indices as flags (a Set of 200,000 numbers took 60 ms), read back in order
+  const chosen = new Uint8Array(n)
   for (let j = n - k; j < n; j++) {
     const t = Math.floor(random() * (j + 1))
-    chosen.add(chosen.has(t) ? j : t)
+    chosen[chosen[t] === 1 ? j : t] = 1
   }
-  return Uint32Array.from(chosen).sort()
+  const out = new Uint32Array(k)
+  for (let i = 0, m = 0; i < n; i++) if (chosen[i] === 1) out[m++] = i
+  return out
 }
 
 /** numpy's `percentile(sorted, linspace(0, 100, maxBins + 1)[1:-1], method="midpoint")`. */
