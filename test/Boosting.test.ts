@@ -192,6 +192,15 @@ describe("determinism and serialisation", () => {
     // the trees learnt something: the training loss fell
     const raw = predictRaw(two, train.features, train.rows)
     expect(logLoss(train.target, raw)).toBeLessThan(logLoss(train.target, new Float64Array(train.rows).fill(two.baseline)) - 0.01)
+    // with early stopping, the held-out rows are scored in two chunks too: the same model, and
+    // each validation loss is the held-out rows' log loss summed in row order
+    const es: BoostingSettings = { ...s, early_stopping: true }
+    const oneEs = fitBoostingHeldOut(train.features, train.target, es, { threads: 1 })
+    const twoEs = fitBoostingHeldOut(train.features, train.target, es, { threads: 2 })
+    expect(JSON.stringify(twoEs.model)).toBe(JSON.stringify(oneEs.model))
+    const heldOutY = Array.from(twoEs.heldOut!.rows, (r) => train.target[r]!)
+    expect(twoEs.model.early_stopping.validation_loss.at(-1)).toBe(logLoss(heldOutY, twoEs.heldOut!.raw))
+    expect(twoEs.model.early_stopping.validation_loss).toHaveLength(9)
     // and the second thread really ran: the chunks' worker answers with two chunks
     const n = PARALLEL_ROWS + 1
     const chunks = makeChunks(n, 1, 256, 2, 2)

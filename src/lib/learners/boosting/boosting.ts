@@ -20,12 +20,14 @@ import {
   type FeatureColumn
 } from "./binning.js"
 import { makeChunks } from "./chunks.js"
+import { logLoss } from "./loss.js"
 import { growTree, type HistogramPool } from "./grower.js"
 import type { SplitterContext } from "./splitter.js"
-import { addPackedTrees, packTrees, predictBinned, routeTree } from "./predictor.js"
+import { packTrees, predictBinned, routeTree } from "./predictor.js"
 import { addTreePredictions, compiledTree, type Tree } from "./tree.js"
 
 export type { FeatureColumn, FeatureBinning, Tree }
+export { logLoss }
 
 export interface BoostingSettings {
   readonly learning_rate: number
@@ -94,17 +96,6 @@ const validate = (features: ReadonlyArray<FeatureColumn>, target: ArrayLike<numb
   if (!(s.min_samples_leaf >= 1)) throw new Error("min_samples_leaf must be >= 1")
   if (!(s.l2_regularization >= 0)) throw new Error("l2_regularization must be >= 0")
   if (!(s.n_iter_no_change >= 1)) throw new Error("n_iter_no_change must be >= 1")
-}
-
-/** log(1 + exp(x)) without overflow (scikit-learn's `log1pexp`). */
-const log1pexp = (x: number): number =>
-  x <= -37 ? Math.exp(x) : x <= -2 ? Math.log1p(Math.exp(x)) : x <= 18 ? Math.log(1 + Math.exp(x)) : x <= 33.3 ? x + Math.exp(-x) : x
-
-/** Mean half-binomial loss (= log loss) of raw predictions. */
-export const logLoss = (y: ArrayLike<number>, raw: Float64Array): number => {
-  let s = 0
-  for (let i = 0; i < raw.length; i++) s += log1pexp(raw[i]!) - y[i]! * raw[i]!
-  return s / raw.length
 }
 
 /**
@@ -189,7 +180,7 @@ export const fitBoostingHeldOut = (
     Math.ceil(n / settings.min_samples_leaf)
   ))
   // the targets and the binned features in the chunks' memory (their threads read them)
-  const chunks = makeChunks(n, nFeatures, binStride, leafBound, options?.threads)
+  const chunks = makeChunks(n, nFeatures, binStride, leafBound, options?.threads, split?.val.length ?? 0)
   const yTrain = chunks.y
   for (let i = 0; i < n; i++) yTrain[i] = target[trainRows === undefined ? i : trainRows[i]!]!
 
@@ -209,8 +200,9 @@ export const fitBoostingHeldOut = (
     }
     hasMissing[j] = missing
   })
-  // the validation rows binned too (as scikit-learn predicts them during early stopping)
-  const binnedVal = split === null ? null : new Uint8Array(split.val.length * nFeatures)
+  // the validation rows binned too (as scikit-learn predicts them during early stopping), in
+  // the chunks' memory: their threads score them after each tree
+  const binnedVal = chunks.validation?.binned ?? null
   if (binnedVal !== null) {
     const valColumn = new Uint8Array(split!.val.length)
     features.forEach((f, j) => {
@@ -243,8 +235,12 @@ export const fitBoostingHeldOut = (
   const pool: HistogramPool = []
 
   const valRows = split?.val
-  const yVal = valRows === undefined ? null : Uint8Array.from(valRows, (r) => target[r]!)
-  const rawVal = valRows === undefined ? null : new Float64Array(valRows.length).fill(baseline)
+  const yVal = chunks.validation?.y ?? null
+  const rawVal = chunks.validation?.raw ?? null
+  if (valRows !== undefined) {
+    for (let i = 0; i < valRows.length; i++) yVal![i] = target[valRows[i]!]!
+    rawVal!.fill(baseline)
+  }
   const trainLoss: Array<number> = []
   const validationLoss: Array<number> = []
   const scores: Array<number> = []
@@ -253,10 +249,10 @@ export const fitBoostingHeldOut = (
   const small = n <= SMALL_TRAINSET ? null : Uint32Array.from({ length: SMALL_TRAINSET }, (_, k) => Math.floor((k * n) / SMALL_TRAINSET))
   const ySmall = small === null ? yTrain : Uint8Array.from(small, (i) => yTrain[i]!)
   const rawSmall = new Float64Array(small === null ? n : small.length)
-  const record = () => {
+  /** the losses after a tree; `v` the validation rows' (the chunks' threads computed it) */
+  const record = (v: number) => {
     for (let k = 0; k < rawSmall.length; k++) rawSmall[k] = -Math.log(inverseOdds[small === null ? k : small[k]!]!)
     trainLoss.push(logLoss(ySmall, rawSmall))
-    const v = logLoss(yVal!, rawVal!)
     validationLoss.push(v)
     scores.push(-v)
   }
@@ -267,7 +263,7 @@ export const fitBoostingHeldOut = (
     for (let k = scores.length - reference + 1; k < scores.length; k++) if (scores[k]! > referenceScore) return false
     return true
   }
-  if (earlyStopping) record()
+  if (earlyStopping) record(logLoss(yVal!, rawVal!))
 
   const trees: Array<Tree> = []
   let stopped = false
@@ -280,8 +276,7 @@ export const fitBoostingHeldOut = (
       if (earlyStopping) {
         // routed as every prediction is (a grown tree's thresholds are its binning's)
         const routes = routeTree(grown.tree, binnings, maxBins)!
-        addPackedTrees(packTrees([grown.tree], [routes], binStride), binStride, binnedVal!, nFeatures, 0, rawVal!.length, rawVal!)
-        record()
+        record(chunks.validate(packTrees([grown.tree], [routes], binStride)))
         if (shouldStop()) {
           stopped = true
           break
@@ -307,7 +302,7 @@ export const fitBoostingHeldOut = (
     },
     settings
   }
-  return { model, heldOut: valRows === undefined ? null : { rows: valRows, raw: rawVal! } }
+  return { model, heldOut: valRows === undefined ? null : { rows: valRows, raw: Float64Array.from(rawVal!) } }
 }
 
 const checkColumns = (model: BoostedModel, features: ReadonlyArray<FeatureColumn>, rows: number) => {

@@ -13,12 +13,15 @@
 import { availableParallelism } from "node:os"
 import type { Worker } from "node:worker_threads"
 import { instantiateKernels, kernelsModule, type Kernels } from "./kernels.js"
+import { log1pexp, lossTerms, meanOf } from "./loss.js"
+import { addPackedTrees, type PackedTrees } from "./predictor.js"
 import { awaitWorker, PARALLEL_ROWS, shared, startWorker } from "./threads.js"
 
 const OP_GRADIENTS = 1
 const OP_SPLIT = 2
 const OP_LEAVES = 3
 const OP_STOP = 4
+const OP_VALIDATE = 5
 
 /**
  * ctrl: [0] the request's sequence number, [1] the last one done, [2] the operation,
@@ -88,6 +91,53 @@ const layout = (n: number, features: number, histBytes: number, binStride: numbe
   }
 }
 
+/**
+ * Early stopping's held-out rows, in as many chunks as the training rows: after each tree,
+ * each chunk's thread adds the tree to its rows' raw predictions and computes their losses
+ * (the sum is then taken in row order: the same loss on one thread or two).
+ */
+interface ValidationState {
+  /** per chunk: its rows [lo, hi) */
+  readonly bounds: Int32Array
+  /** row-major, as the training rows' */
+  readonly binned: Uint8Array
+  readonly y: Uint8Array
+  readonly raw: Float64Array
+  /** per row, its loss */
+  readonly terms: Float64Array
+  /** the tree to add, packed (predictor.ts) */
+  readonly tree: PackedTrees
+}
+
+/** What the chunk threads' functions are given besides their state (the worker builds it from their sources). */
+interface Helpers {
+  readonly addPackedTrees: typeof addPackedTrees
+  readonly lossTerms: typeof lossTerms
+  readonly log1pexp: typeof log1pexp
+}
+
+const validationState = (rows: number, features: number, count: number, maxNodes: number, binStride: number): ValidationState => {
+  const half = count === 2 ? rows >> 1 : rows
+  const bounds = shared((b) => new Int32Array(b), 4 * 2 * count)
+  bounds.set(count === 2 ? [0, half, half, rows] : [0, rows])
+  return {
+    bounds,
+    binned: shared((b) => new Uint8Array(b, 0, rows * features), rows * features),
+    y: shared((b) => new Uint8Array(b, 0, rows), rows),
+    raw: shared((b) => new Float64Array(b), 8 * rows),
+    terms: shared((b) => new Float64Array(b), 8 * rows),
+    tree: {
+      count: 1,
+      start: shared((b) => new Int32Array(b), 8),
+      leaf: shared((b) => new Uint8Array(b, 0, maxNodes), maxNodes),
+      feature: shared((b) => new Int32Array(b), 4 * maxNodes),
+      child: shared((b) => new Int32Array(b), 8 * maxNodes),
+      routes: shared((b) => new Uint8Array(b, 0, maxNodes * binStride), maxNodes * binStride),
+      value: shared((b) => new Float64Array(b), 8 * maxNodes)
+    }
+  }
+}
+
 /** What a chunk's thread sees: shared memory only (the worker gets a structured clone of it). */
 interface ChunkState {
   readonly chunks: number
@@ -103,10 +153,11 @@ interface ChunkState {
   readonly features: number
   readonly binStride: number
   readonly at: Layout
+  readonly validation: ValidationState | null
 }
 
 /** Runs the requested operation on one chunk. Self-contained: the worker runs it from its source. */
-function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
+function runOperation(s: ChunkState, chunk: number, k: Kernels, h: Helpers): void {
   const a = s.at
   const op = s.ctrl[2]
   if (op === 1) {
@@ -121,11 +172,17 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels): void {
     )
   } else if (op === 3) {
     k.applyLeaves(a.inverseOdds, a.partition, a.leafRanges, a.leafFactors, s.args[0]!, chunk, s.chunks)
+  } else if (op === 5) {
+    const v = s.validation!
+    const lo = v.bounds[chunk * 2]!
+    const hi = v.bounds[chunk * 2 + 1]!
+    h.addPackedTrees(v.tree, s.binStride, v.binned, s.features, lo, hi, v.raw)
+    h.lossTerms(v.y, v.raw, lo, hi, v.terms, h.log1pexp)
   }
 }
 
 /** The worker's loop: wait for a request, run it on chunk 1, say it is done. Self-contained. */
-function serveChunk(s: ChunkState, k: Kernels, run: typeof runOperation): void {
+function serveChunk(s: ChunkState, k: Kernels, h: Helpers, run: typeof runOperation): void {
   let seq = 0
   // the calling thread may have given up waiting for this thread to start, and run chunk 1 itself
   if (Atomics.compareExchange(s.ctrl, 4, 0, 1) !== 0) return
@@ -134,7 +191,7 @@ function serveChunk(s: ChunkState, k: Kernels, run: typeof runOperation): void {
     seq = Atomics.load(s.ctrl, 0)
     if (s.ctrl[2] === 4) return
     try {
-      run(s, 1, k)
+      run(s, 1, k, h)
     } catch (e) {
       s.ctrl[3] = 1
       console.error(e)
@@ -144,14 +201,17 @@ function serveChunk(s: ChunkState, k: Kernels, run: typeof runOperation): void {
   }
 }
 
+const helpers: Helpers = { addPackedTrees, lossTerms, log1pexp }
+
 /** The worker: the kernels' module instantiated on the fit's memory, then the loop above. */
 const workerSource = () =>
   [
+    ...Object.entries(helpers).map(([name, fn]) => `const ${name} = ${fn.toString()};`),
     `const run = ${runOperation.toString()};`,
     `const serve = ${serveChunk.toString()};`,
     `const { workerData } = require("node:worker_threads");`,
     `const kernels = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;`,
-    `serve(workerData.state, kernels, run);`
+    `serve(workerData.state, kernels, { ${Object.keys(helpers).join(", ")} }, run);`
   ].join("\n")
 
 /** The chunk the histograms of a split's child are built for: the left, the right, or neither. */
@@ -183,6 +243,13 @@ export interface Chunks {
   ) => Int32Array
   /** Leaf k's value added to its rows (per chunk, ranges[(k * count + c) * 2 ...]). */
   readonly applyLeaves: (ranges: Int32Array, values: Float64Array, leaves: number) => void
+  /**
+   * Early stopping's held-out rows (makeChunks' `validationRows`): their targets and binned
+   * features, filled by the caller before the first operation, and their raw predictions.
+   */
+  readonly validation: { readonly y: Uint8Array; readonly binned: Uint8Array; readonly raw: Float64Array } | null
+  /** A packed tree (one) added to the held-out rows' raw predictions: their mean loss after it. */
+  readonly validate: (tree: PackedTrees) => number
   readonly close: () => void
 }
 
@@ -190,14 +257,15 @@ export interface Chunks {
  * The `n` rows of a fit in chunks, in one WebAssembly memory their threads share (at most
  * 4 GiB: about 29 + `features` bytes a row). `features` bins a row, `binStride` histogram slots
  * a feature; `maxLeaves` bounds the leaves per tree; `threads` (the machine's cores unless given)
- * above 1 lets a worker run chunk 1.
+ * above 1 lets a worker run chunk 1; `validationRows` held-out rows are scored after each tree.
  */
 export const makeChunks = (
   n: number,
   features: number,
   binStride: number,
   maxLeaves: number,
-  threads: number = availableParallelism()
+  threads: number = availableParallelism(),
+  validationRows = 0
 ): Chunks => {
   const count = n >= PARALLEL_ROWS ? 2 : 1
   const histSize = features * binStride * 3
@@ -223,7 +291,8 @@ export const makeChunks = (
     bounds,
     features,
     binStride,
-    at
+    at,
+    validation: validationRows === 0 ? null : validationState(validationRows, features, count, 2 * maxLeaves - 1, binStride)
   }
   const hist = at.hist.map((offset) => new Float64Array(buffer, offset, histSize))
   const sums = new Float64Array(buffer, at.sums, 2 * count)
@@ -237,17 +306,17 @@ export const makeChunks = (
   /** Runs the operation in ctrl[OP] on every chunk. */
   const run = () => {
     if (worker === null) {
-      for (let c = 0; c < count; c++) runOperation(s, c, kernels)
+      for (let c = 0; c < count; c++) runOperation(s, c, kernels, helpers)
       return
     }
     seq++
     Atomics.store(s.ctrl, SEQ, seq)
     Atomics.notify(s.ctrl, SEQ)
-    runOperation(s, 0, kernels)
+    runOperation(s, 0, kernels, helpers)
     if (!awaitWorker(s.ctrl, DONE, seq, READY, OPERATION_TIMEOUT_MS, "the worker thread")) {
       // the worker never started: this thread runs chunk 1, from now on
       stop()
-      runOperation(s, 1, kernels)
+      runOperation(s, 1, kernels, helpers)
       return
     }
     if (s.ctrl[FAILED] === 1) throw new Error("gradient boosting: the worker thread failed (see the error above)")
@@ -307,6 +376,23 @@ export const makeChunks = (
       s.args[0] = leaves
       s.ctrl[OP] = OP_LEAVES
       run()
+    },
+    validation: s.validation === null ? null : { y: s.validation.y, binned: s.validation.binned, raw: s.validation.raw },
+    validate: (tree) => {
+      const v = s.validation
+      if (v === null) throw new Error("gradient boosting: no validation rows to score")
+      const t = v.tree
+      const nodes = tree.value.length
+      if (tree.count !== 1 || nodes > t.value.length) throw new Error(`gradient boosting: a tree of ${nodes} nodes, over ${t.value.length}`)
+      t.start.set(tree.start)
+      t.leaf.set(tree.leaf)
+      t.feature.set(tree.feature)
+      t.child.set(tree.child)
+      t.routes.set(tree.routes)
+      t.value.set(tree.value)
+      s.ctrl[OP] = OP_VALIDATE
+      run()
+      return meanOf(v.terms)
     },
     close: stop
   }
