@@ -269,15 +269,18 @@ describe("the kernels in WebAssembly (kernels.wat)", () => {
       // the reference: scikit-learn's gradients as float32, the histograms summed in row order
       const grad = new Float32Array(n)
       const hess = new Float32Array(n)
-      let sumG = 0
-      let sumH = 0
-      for (let i = 0; i < n; i++) {
-        const e = chunks.inverseOdds[i]!
-        const t = chunks.y[i]!
-        grad[i] = (1 - t - t * e) / (1 + e)
-        hess[i] = e / ((1 + e) * (1 + e))
-        sumG += grad[i]!
-        sumH += hess[i]!
+      const gradients = () => {
+        let sumG = 0
+        let sumH = 0
+        for (let i = 0; i < n; i++) {
+          const e = chunks.inverseOdds[i]!
+          const t = chunks.y[i]!
+          grad[i] = (1 - t - t * e) / (1 + e)
+          hess[i] = e / ((1 + e) * (1 + e))
+          sumG += grad[i]!
+          sumH += hess[i]!
+        }
+        return { sumG, sumH }
       }
       const histogramsOf = (rows: Array<number>) => {
         const out = new Float64Array(features * stride * 3)
@@ -293,7 +296,7 @@ describe("the kernels in WebAssembly (kernels.wat)", () => {
       }
       const all = Array.from({ length: n }, (_, i) => i)
       const root = new Float64Array(features * stride * 3)
-      expect(chunks.gradients(root)).toEqual({ sumG, sumH })
+      expect(chunks.gradients(root)).toEqual(gradients())
       expect(Array.from(root)).toEqual(histogramsOf(all))
       // split on feature 1 at bin 100 (bins 0..100 left): the right child's histograms
       const leftBins = Uint8Array.from({ length: stride }, (_, b) => (b <= 100 ? 1 : 0))
@@ -314,6 +317,9 @@ describe("the kernels in WebAssembly (kernels.wat)", () => {
       chunks.applyLeaves(Int32Array.from([0, leftLeft.length]), Float64Array.from([0.5]), 1)
       for (const i of leftLeft) expect(chunks.inverseOdds[i]).toBe(before[i]! * Math.exp(-0.5))
       expect(chunks.inverseOdds[right[0]!]).toBe(before[right[0]!])
+      // the next tree's gradients and root histograms (the root's counts are kept from the first)
+      expect(chunks.gradients(root)).toEqual(gradients())
+      expect(Array.from(root)).toEqual(histogramsOf(all))
     } finally {
       chunks.close()
     }

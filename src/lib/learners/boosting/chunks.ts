@@ -163,7 +163,7 @@ function runOperation(s: ChunkState, chunk: number, k: Kernels, h: Helpers): voi
   if (op === 1) {
     k.gradients(
       a.y, a.inverseOdds, a.grad, a.hess, a.partition, a.binned, s.features, s.binStride,
-      s.bounds[chunk * 2]!, s.bounds[chunk * 2 + 1]!, a.sums + chunk * 16, a.hist[chunk]!
+      s.bounds[chunk * 2]!, s.bounds[chunk * 2 + 1]!, a.sums + chunk * 16, a.hist[chunk]!, s.args[0]!
     )
   } else if (op === 2) {
     s.results[chunk] = k.splitRows(
@@ -337,6 +337,7 @@ export const makeChunks = (
     for (let k = 0; k < out.length; k++) out[k] = out[k]! + other[k]!
   }
   const lefts = new Int32Array(count)
+  let rootCounts: Float64Array | null = null
 
   return {
     count,
@@ -348,9 +349,15 @@ export const makeChunks = (
     inverseOdds: new Float64Array(buffer, at.inverseOdds, n),
     bounds,
     gradients: (out) => {
+      // the root's counts are the same every tree: summed the first time only
+      s.args[0] = rootCounts === null ? 1 : 0
       s.ctrl[OP] = OP_GRADIENTS
       run()
       combine(out)
+      if (rootCounts === null) {
+        rootCounts = new Float64Array(histSize / 3)
+        for (let k = 0; k < rootCounts.length; k++) rootCounts[k] = out[k * 3 + 2]!
+      } else for (let k = 0; k < rootCounts.length; k++) out[k * 3 + 2] = rootCounts[k]!
       let sumG = 0
       let sumH = 0
       for (let c = 0; c < count; c++) {

@@ -10,7 +10,7 @@ import { kernelsWasm } from "./kernels.wasm.js"
 export interface Kernels {
   readonly gradients: (
     y: number, inverseOdds: number, grad: number, hess: number, partition: number,
-    binned: number, features: number, binStride: number, lo: number, hi: number, sums: number, out: number
+    binned: number, features: number, binStride: number, lo: number, hi: number, sums: number, out: number, counts: number
   ) => void
   /** returns the end of the left rows */
   readonly splitRows: (

@@ -15,10 +15,11 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; the histograms of rows part[from, to) (row numbers, u32) into out, zeroed first
+  ;; the histograms of rows part[from, to) (row numbers, u32) into out, zeroed first; the
+  ;; counts too when $counts is 1 (they stay 0 otherwise: the root's are the same every tree)
   (func $histograms
     (param $binned i32) (param $features i32) (param $grad i32) (param $hess i32)
-    (param $part i32) (param $from i32) (param $to i32) (param $binStride i32) (param $out i32)
+    (param $part i32) (param $from i32) (param $to i32) (param $binStride i32) (param $out i32) (param $counts i32)
     (local $i i32) (local $row i32) (local $at i32) (local $f i32) (local $k i32)
     (local $base i32) (local $step i32) (local $gh v128)
     (memory.fill (local.get $out) (i32.const 0) (i32.mul (i32.mul (local.get $features) (local.get $binStride)) (i32.const 24)))
@@ -35,27 +36,40 @@
         (local.set $at (i32.add (local.get $binned) (i32.mul (local.get $row) (local.get $features))))
         (local.set $base (local.get $out))
         (local.set $f (i32.const 0))
-        (block $features_done
-          (loop $each_feature
-            (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
-            (local.set $k (i32.add (local.get $base)
-              (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
-            (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
-            (f64.store offset=16 (local.get $k) (f64.add (f64.load offset=16 (local.get $k)) (f64.const 1)))
-            (local.set $base (i32.add (local.get $base) (local.get $step)))
-            (local.set $f (i32.add (local.get $f) (i32.const 1)))
-            (br $each_feature)))
+        (if (local.get $counts)
+          (then
+            (block $features_done
+              (loop $each_feature
+                (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
+                (local.set $k (i32.add (local.get $base)
+                  (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
+                (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
+                (f64.store offset=16 (local.get $k) (f64.add (f64.load offset=16 (local.get $k)) (f64.const 1)))
+                (local.set $base (i32.add (local.get $base) (local.get $step)))
+                (local.set $f (i32.add (local.get $f) (i32.const 1)))
+                (br $each_feature))))
+          (else
+            (block $features_done
+              (loop $each_feature
+                (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
+                (local.set $k (i32.add (local.get $base)
+                  (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
+                (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
+                (local.set $base (i32.add (local.get $base) (local.get $step)))
+                (local.set $f (i32.add (local.get $f) (i32.const 1)))
+                (br $each_feature)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 
   ;; scikit-learn's `cgrad_hess_half_binomial` for rows [lo, hi), from each row's inverse odds
   ;; e = exp(−raw): gradient (1 − t − t e) / (1 + e), hessian e / (1 + e)², stored as f32; their
   ;; sums (of the stored values) at sums and sums + 8; each row's slot of part reset to the row
-  ;; itself; the histograms of these rows (the root's share) in out
+  ;; itself; the histograms of these rows (the root's share) in out, with their counts when
+  ;; $counts is 1
   (func (export "gradients")
     (param $y i32) (param $inverseOdds i32) (param $grad i32) (param $hess i32) (param $part i32)
     (param $binned i32) (param $features i32) (param $binStride i32) (param $lo i32) (param $hi i32)
-    (param $sums i32) (param $out i32)
+    (param $sums i32) (param $out i32) (param $counts i32)
     (local $i i32) (local $e f64) (local $t f64) (local $g f32) (local $h f32)
     (local $sumG f64) (local $sumH f64)
     (local.set $i (local.get $lo))
@@ -80,7 +94,7 @@
     (f64.store (local.get $sums) (local.get $sumG))
     (f64.store offset=8 (local.get $sums) (local.get $sumH))
     (call $histograms (local.get $binned) (local.get $features) (local.get $grad) (local.get $hess)
-      (local.get $part) (local.get $lo) (local.get $hi) (local.get $binStride) (local.get $out)))
+      (local.get $part) (local.get $lo) (local.get $hi) (local.get $binStride) (local.get $out) (local.get $counts)))
 
   ;; Stable partition of part[start, stop) at a split of feature `feature`: the rows whose bin is
   ;; flagged 1 in leftBins (a byte a bin) first, then the others (through scratch[start, stop)).
@@ -114,10 +128,10 @@
       (i32.shl (i32.sub (local.get $r) (local.get $start)) (i32.const 2)))
     (if (i32.eqz (local.get $histogramsOf))
       (then (call $histograms (local.get $binned) (local.get $features) (local.get $grad) (local.get $hess)
-        (local.get $part) (local.get $start) (local.get $l) (local.get $binStride) (local.get $out))))
+        (local.get $part) (local.get $start) (local.get $l) (local.get $binStride) (local.get $out) (i32.const 1))))
     (if (i32.eq (local.get $histogramsOf) (i32.const 1))
       (then (call $histograms (local.get $binned) (local.get $features) (local.get $grad) (local.get $hess)
-        (local.get $part) (local.get $l) (local.get $stop) (local.get $binStride) (local.get $out))))
+        (local.get $part) (local.get $l) (local.get $stop) (local.get $binStride) (local.get $out) (i32.const 1))))
     (local.get $l))
 
   ;; Each leaf's value added to the raw predictions of its rows: their inverse odds times
