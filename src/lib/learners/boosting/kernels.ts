@@ -20,6 +20,11 @@ export interface Kernels {
   readonly applyLeaves: (
     inverseOdds: number, partition: number, ranges: number, factors: number, leaves: number, chunk: number, chunks: number
   ) => void
+  /** prediction: packed trees (predictor.ts) added to out[from, to) */
+  readonly addTrees: (
+    count: number, start: number, leaf: number, feature: number, child: number, routes: number, value: number,
+    binStride: number, binned: number, features: number, from: number, to: number, out: number
+  ) => void
 }
 
 let compiled: WebAssembly.Module | null = null

@@ -159,4 +159,106 @@
             (br $rows)))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $each_leaf))))
+
+  ;; Prediction: the packed trees' outputs (predictor.ts's PackedTrees: per tree its root in
+  ;; start (i32); per node leaf (u8, 1 for a leaf), feature (i32), child (i32 pairs: [right,
+  ;; left]; a leaf is its own child), routes (binStride bytes: 1 for a bin sent left), value
+  ;; (f64)) added to out[from, to) (f64) for binned rows (row i's bins at binned + i * features),
+  ;; in blocks of 4096 rows that stay in cache while every tree runs over them. Four rows walk
+  ;; down together, each step without a branch: their lookups do not wait on each other. Each
+  ;; step is written out in full: V8 does not inline a WebAssembly helper, and the call cost
+  ;; more than the step.
+  (func (export "addTrees")
+    (param $count i32) (param $start i32) (param $leaf i32) (param $feature i32) (param $child i32)
+    (param $routes i32) (param $value i32) (param $binStride i32) (param $binned i32) (param $features i32)
+    (param $from i32) (param $to i32) (param $out i32)
+    (local $block i32) (local $end i32) (local $t i32) (local $root i32) (local $i i32) (local $a i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $p i32)
+    (local $k0 i32) (local $k1 i32) (local $k2 i32) (local $k3 i32)
+    (local.set $block (local.get $from))
+    (block $done
+      (loop $blocks
+        (br_if $done (i32.ge_u (local.get $block) (local.get $to)))
+        (local.set $end (select (local.get $to) (i32.add (local.get $block) (i32.const 4096))
+          (i32.lt_u (local.get $to) (i32.add (local.get $block) (i32.const 4096)))))
+        (local.set $t (i32.const 0))
+        (block $trees_done
+          (loop $trees
+            (br_if $trees_done (i32.ge_u (local.get $t) (local.get $count)))
+            (local.set $root (i32.load (i32.add (local.get $start) (i32.shl (local.get $t) (i32.const 2)))))
+            (local.set $i (local.get $block))
+            (block $quads_done
+              (loop $quads
+                (br_if $quads_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $end)))
+                (local.set $a (i32.add (local.get $binned) (i32.mul (local.get $i) (local.get $features))))
+                (local.set $a1 (i32.add (local.get $a) (local.get $features)))
+                (local.set $a2 (i32.add (local.get $a1) (local.get $features)))
+                (local.set $a3 (i32.add (local.get $a2) (local.get $features)))
+                (local.set $k0 (local.get $root))
+                (local.set $k1 (local.get $root))
+                (local.set $k2 (local.get $root))
+                (local.set $k3 (local.get $root))
+                (block $walked
+                  (loop $walk
+                    (br_if $walked (i32.and
+                      (i32.and (i32.load8_u (i32.add (local.get $leaf) (local.get $k0))) (i32.load8_u (i32.add (local.get $leaf) (local.get $k1))))
+                      (i32.and (i32.load8_u (i32.add (local.get $leaf) (local.get $k2))) (i32.load8_u (i32.add (local.get $leaf) (local.get $k3))))))
+                    (local.set $k0 (i32.load (i32.add (local.get $child) (i32.shl
+                      (i32.add (i32.shl (local.get $k0) (i32.const 1))
+                        (i32.load8_u (i32.add (i32.add (local.get $routes) (i32.mul (local.get $k0) (local.get $binStride)))
+                          (i32.load8_u (i32.add (local.get $a) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $k0) (i32.const 2)))))))))
+                      (i32.const 2)))))
+                    (local.set $k1 (i32.load (i32.add (local.get $child) (i32.shl
+                      (i32.add (i32.shl (local.get $k1) (i32.const 1))
+                        (i32.load8_u (i32.add (i32.add (local.get $routes) (i32.mul (local.get $k1) (local.get $binStride)))
+                          (i32.load8_u (i32.add (local.get $a1) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $k1) (i32.const 2)))))))))
+                      (i32.const 2)))))
+                    (local.set $k2 (i32.load (i32.add (local.get $child) (i32.shl
+                      (i32.add (i32.shl (local.get $k2) (i32.const 1))
+                        (i32.load8_u (i32.add (i32.add (local.get $routes) (i32.mul (local.get $k2) (local.get $binStride)))
+                          (i32.load8_u (i32.add (local.get $a2) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $k2) (i32.const 2)))))))))
+                      (i32.const 2)))))
+                    (local.set $k3 (i32.load (i32.add (local.get $child) (i32.shl
+                      (i32.add (i32.shl (local.get $k3) (i32.const 1))
+                        (i32.load8_u (i32.add (i32.add (local.get $routes) (i32.mul (local.get $k3) (local.get $binStride)))
+                          (i32.load8_u (i32.add (local.get $a3) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $k3) (i32.const 2)))))))))
+                      (i32.const 2)))))
+                    (br $walk)))
+                (local.set $p (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.load (i32.add (local.get $value) (i32.shl (local.get $k0) (i32.const 3))))))
+                (local.set $p (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (i32.const 1)) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.load (i32.add (local.get $value) (i32.shl (local.get $k1) (i32.const 3))))))
+                (local.set $p (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (i32.const 2)) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.load (i32.add (local.get $value) (i32.shl (local.get $k2) (i32.const 3))))))
+                (local.set $p (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (i32.const 3)) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.load (i32.add (local.get $value) (i32.shl (local.get $k3) (i32.const 3))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                (br $quads)))
+            (block $rest_done
+              (loop $rest
+                (br_if $rest_done (i32.ge_u (local.get $i) (local.get $end)))
+                (local.set $a (i32.add (local.get $binned) (i32.mul (local.get $i) (local.get $features))))
+                (local.set $k0 (local.get $root))
+                (block $walked1
+                  (loop $walk1
+                    (br_if $walked1 (i32.load8_u (i32.add (local.get $leaf) (local.get $k0))))
+                    (local.set $k0 (i32.load (i32.add (local.get $child) (i32.shl
+                      (i32.add (i32.shl (local.get $k0) (i32.const 1))
+                        (i32.load8_u (i32.add (i32.add (local.get $routes) (i32.mul (local.get $k0) (local.get $binStride)))
+                          (i32.load8_u (i32.add (local.get $a) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $k0) (i32.const 2)))))))))
+                      (i32.const 2)))))
+                    (br $walk1)))
+                (local.set $p (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3))))
+                (f64.store (local.get $p) (f64.add (f64.load (local.get $p))
+                  (f64.load (i32.add (local.get $value) (i32.shl (local.get $k0) (i32.const 3))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $rest)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $trees)))
+        (local.set $block (i32.add (local.get $block) (i32.const 4096)))
+        (br $blocks))))
 )
