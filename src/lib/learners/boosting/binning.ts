@@ -9,6 +9,7 @@
  * reproduced, so large-data thresholds differ slightly from scikit-learn's).
  * Categorical: the code is the bin. Missing (NaN, or code -1 / out of range) gets bin `maxBins`.
  */
+import { radixSortInPlace } from "../../Sort.js"
 import { mulberry32 } from "../../Random.js"
 
 export type FeatureColumn =
@@ -66,7 +67,8 @@ export const findThresholds = (values: Float64Array, maxBins: number, rows?: Arr
     const v = values[rows === undefined ? i : rows[i]!]!
     if (v === v) present[m++] = v
   }
-  const sorted = present.subarray(0, m).sort()
+  // a radix sort: the engine's comparison sort took 30-70 ms a feature on 200,000 values
+  const sorted = radixSortInPlace(present.subarray(0, m))
   let distinct = 0
   for (let i = 0; i < m; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++
   let thresholds: Array<number>
