@@ -42,10 +42,9 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
      */
     const summaryStats = Effect.fn("Diagnostics.summaryStats")(function*() {
       const s = yield* snapshots.current()
-      return yield* once(`summary:${s.hash}`, summaryOf(s.path))
+      return yield* once(`summary:${s.hash}`, summaryOf(snapshots.sourceOf(s)))
     })
-    const summaryOf = (path: string) => Effect.gen(function*() {
-      const source = snapshots.source(path)
+    const summaryOf = (source: string) => Effect.gen(function*() {
       const row = (yield* duck.rows(`SELECT count(*) AS total, ${dataset.feature_columns.map((f, j) => {
         const c = ident(f)
         return isCategorical(dataset, f)
@@ -75,11 +74,11 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     /** Missing values per declared column of the current data set. */
     const missingData = Effect.fn("Diagnostics.missingData")(function*() {
       const s = yield* snapshots.current()
-      return yield* once(`missing:${s.hash}`, missingOf(s.path))
+      return yield* once(`missing:${s.hash}`, missingOf(snapshots.sourceOf(s)))
     })
-    const missingOf = (path: string) => Effect.gen(function*() {
+    const missingOf = (source: string) => Effect.gen(function*() {
       const cols = columnsOf(dataset)
-      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(path)}`))[0]!
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${source}`))[0]!
       const total = num(row.total) ?? 0
       return cols.map((c, j) => {
         const missing = num(row[`m${j}`]) ?? 0
