@@ -12,7 +12,7 @@ import { Effect, Layer, Option, Ref } from "effect"
 import * as NodePath from "node:path"
 import { columnsOf, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { type CheckedCsv, checkCsvs, csvRows, extraColumns, isNumeric, loadDistinct, wholeNumbers } from "../data/CsvFiles.js"
+import { type CheckedCsv, checkCsvs, csvRows, extraColumns, isNumeric, loadDistinct, newRows, wholeNumbers } from "../data/CsvFiles.js"
 import { DuckDb, ident, lit, releaseThreadMemory } from "../data/DuckDb.js"
 import { MAX_PARTS, snapshotHash, Snapshots } from "../data/Snapshots.js"
 import type { SnapshotPart } from "../domain/Run.js"
@@ -245,8 +245,6 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // ingestion, finaldata.csv (then the same rows), rather than read back from the file
         const batchTable = `batch_${process.pid}_${Date.now()}`
         const batchColumns = columnsOf(dataset).map(ident).join(", ")
-        // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
-        const exceptBase = (rows: string) => base ? `(${rows}) EXCEPT (SELECT * FROM ${snapshots.sourceOf(base)})` : rows
         // the usual case, new files that are all good: read once, checked and de-duplicated
         // (against the data set too) on the way, into the batch table itself
         const fast = reload.length === 0
@@ -282,7 +280,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         if (fast === undefined) {
           const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
-          yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${base ? exceptBase(union) : `SELECT DISTINCT * FROM (${union})`}`)
+          yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${newRows(union, dataset, base ? snapshots.sourceOf(base) : undefined)}`)
           // the hash tables of the de-duplication are gone: their memory too, before the writes
           yield* handBackMemory
         }
