@@ -19,6 +19,7 @@ import { decideDrift } from "../lib/Drift.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
+import { Diagnostics } from "../services/Diagnostics.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
@@ -294,6 +295,19 @@ const afterIngestion = <E0, R0>(step: StepRunner<E0, R0>, runId: number, ingeste
       ...(d.dataDrift ? { dataDrift: d.dataDrift } : {}), ...(d.noDecision !== undefined ? { noDecision: d.noDecision } : {})
     }
     if (!d.drift.drifted) return { ...base, outcome: d.decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
+    // the data set's statistics for the diagnostics and the report: in SQL, while the model trains
+    const statistics = yield* Effect.fork(Effect.flatMap(Diagnostics, (dg) => dg.prepare()))
+    return yield* retrain(step, runId, base, options).pipe(Effect.ensuring(Fiber.await(statistics)))
+  })
+
+/** A drift: retrain, score, gate, deploy, diagnostics and report. */
+const retrain = <E0, R0>(
+  step: StepRunner<E0, R0>, runId: number,
+  base: Pick<FullProcessSummary, "runId" | "ingestion" | "drift" | "warnings" | "dataDrift" | "noDecision"> & { readonly warnings: Array<string> },
+  options: FullProcessOptions
+) =>
+  Effect.gen(function*() {
+    const warnings = base.warnings
     const trained = yield* step("train", TrainStep, trainStep(runId))
     const scored = yield* step("score", ScoreStep, scoreStep(runId))
     const gate = yield* step("gate", GateVerdict, gateStep(runId, { f1: scored.f1, modelHash: trained.modelHash }))
