@@ -78,29 +78,34 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       const pending: Array<PendingFile> = []
       const skipped: Array<SkippedFile> = []
       const seen = new Map<string, string>()
-      for (const e of entries) {
-        if (e.isDirectory || !isCsvName(e.name)) continue
-        const path = NodePath.join(input, e.name)
-        const real = yield* store.realPath(path).pipe(Effect.option)
-        if (real._tag === "None") {
-          skipped.push({ name: e.name, reason: "refused: a link to nothing" })
+      // a file's hash, or why it is refused; the files are hashed a few at a time (their reads
+      // overlap), then taken in their order
+      const checked = yield* Effect.forEach(entries.filter((e) => !e.isDirectory && isCsvName(e.name)), (e) =>
+        Effect.gen(function*() {
+          const path = NodePath.join(input, e.name)
+          const real = yield* store.realPath(path).pipe(Effect.option)
+          if (real._tag === "None") return { name: e.name, path, refused: "refused: a link to nothing" } as const
+          if (!real.value.startsWith(inputReal + NodePath.sep)) {
+            return { name: e.name, path, refused: "refused: a symbolic link to a file outside the input folder" } as const
+          }
+          return { name: e.name, path, sha256: yield* sha256OfFile(path).pipe(Effect.provideService(FileStore, store), Effect.orDie) } as const
+        }), { concurrency: 4 })
+      for (const c of checked) {
+        if ("refused" in c) {
+          skipped.push({ name: c.name, reason: c.refused })
           continue
         }
-        if (!real.value.startsWith(inputReal + NodePath.sep)) {
-          skipped.push({ name: e.name, reason: "refused: a symbolic link to a file outside the input folder" })
-          continue
-        }
-        const hash = yield* sha256OfFile(path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
-        const file = { name: e.name, path, sha256: hash }
+        const hash = c.sha256
+        const file = { name: c.name, path: c.path, sha256: hash }
         all.push(file)
         if (known.has(hash)) {
-          skipped.push({ name: e.name, reason: "already ingested (same content)" })
+          skipped.push({ name: c.name, reason: "already ingested (same content)" })
         } else if (rejectedBefore.has(hash)) {
-          skipped.push({ name: e.name, reason: `rejected earlier: ${rejectedBefore.get(hash)}` })
+          skipped.push({ name: c.name, reason: `rejected earlier: ${rejectedBefore.get(hash)}` })
         } else if (seen.has(hash)) {
-          skipped.push({ name: e.name, reason: `same content as ${seen.get(hash)}` })
+          skipped.push({ name: c.name, reason: `same content as ${seen.get(hash)}` })
         } else {
-          seen.set(hash, e.name)
+          seen.set(hash, c.name)
           pending.push(file)
         }
       }
