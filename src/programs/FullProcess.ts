@@ -20,7 +20,6 @@ import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
 import { Diagnostics } from "../services/Diagnostics.js"
-import { Reporter } from "../services/Reporter.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
@@ -296,12 +295,8 @@ const afterIngestion = <E0, R0>(step: StepRunner<E0, R0>, runId: number, ingeste
       ...(d.dataDrift ? { dataDrift: d.dataDrift } : {}), ...(d.noDecision !== undefined ? { noDecision: d.noDecision } : {})
     }
     if (!d.drift.drifted) return { ...base, outcome: d.decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
-    // the data set's statistics for the diagnostics and the report: in SQL, while the model
-    // trains; and the report's renderers, loaded while the training waits on the data engine
-    const statistics = yield* Effect.fork(Effect.all([
-      Effect.flatMap(Diagnostics, (dg) => dg.prepare()),
-      Effect.flatMap(Reporter, (r) => r.prepare())
-    ], { concurrency: "unbounded", discard: true }))
+    // the data set's statistics for the diagnostics and the report: in SQL, while the model trains
+    const statistics = yield* Effect.fork(Effect.flatMap(Diagnostics, (dg) => dg.prepare()))
     return yield* retrain(step, runId, base, options).pipe(Effect.ensuring(Fiber.await(statistics)))
   })
 

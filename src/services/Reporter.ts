@@ -296,14 +296,7 @@ export class Reporter extends Effect.Service<Reporter>()("drs/Reporter", {
       yield* store.writeAtomic(pdfPath, bytes).pipe(Effect.orDie)
       return { pngPath, pdfPath, pdfBytes: bytes.length }
     })
-    /**
-     * Load the renderers (pdfkit, pureimage and its fonts) ahead of a report, for a run that will
-     * write one: they load while the run waits on the data engine. A failure shows at the report.
-     */
-    const prepare = Effect.fn("Reporter.prepare")(function*() {
-      yield* Effect.promise(() => Promise.all([loadPureimage(), loadPdfKit()]).then(() => undefined, () => undefined))
-    })
-    return { confusionPng, pdf, write, prepare } as const
+    return { confusionPng, pdf, write } as const
   })
 }) {
   static readonly layerTest = Reporter.Default.pipe(Layer.provideMerge(FileStore.layerMemory()))
