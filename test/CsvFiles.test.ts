@@ -116,14 +116,15 @@ describe("CSV files through DuckDB", () => {
 
 /** The ingestion's fast path: the files read once into their distinct rows, or undefined when the slow path must say what is wrong. */
 describe("loadDistinct", () => {
-  const load = (files: Record<string, string>, config: Parameters<typeof AppConfig.layerTest>[0] = {}) =>
+  const load = (files: Record<string, string>, config: Parameters<typeof AppConfig.layerTest>[0] = {}, before?: string) =>
     Effect.gen(function*() {
       const store = yield* FileStore
       const duck = yield* DuckDb
       const { dataset, max_field_bytes } = yield* AppConfig
       return yield* duck.use("test", async (c) => {
         const srcs = Object.keys(files).map((f) => ({ label: f, path: store.localPath(`/t/in/${f}`) }))
-        const loaded = await loadDistinct(c, srcs, dataset, max_field_bytes, "fast")
+        const except = before === undefined ? undefined : `(SELECT * FROM (VALUES ${before}) v(corporation, lastmonth_activity, lastyear_activity, number_of_employees, exited))`
+        const loaded = await loadDistinct(c, srcs, dataset, max_field_bytes, "fast", except)
         const tables = Number((await c.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE table_name = 'fast'`)).getRows()[0]![0])
         const rows = loaded === undefined ? [] : (await c.runAndReadAll(`SELECT * FROM fast ORDER BY ALL`)).getRowsJS()
         return { loaded, tables, rows }
@@ -142,6 +143,16 @@ describe("loadDistinct", () => {
       assert.deepStrictEqual(loaded?.wholeNumbers, [false, true, true])
       // missing values compare equal (the "NA" and the empty field), and the label is a 0/1 number
       assert.deepStrictEqual(rows, [["a", 1, 2, 3, 1], ["b", null, 5, 6, 0], ["c", 7, 8, 9, 1]])
+    }))
+
+  it.effect("leaves out the rows ingested before, missing values comparing equal there too", () =>
+    Effect.gen(function*() {
+      const { loaded, rows } = yield* load({
+        "a.csv": `${HEADER}a,1,2,3,1\nb,NA,5,6,0\nb,NA,5,6,0\nc,7,8,9,1\nd,,,,0\n`
+      }, {}, `('a', 1.0, 2.0, 3.0, 1), ('b', NULL, 5.0, 6.0, 0), ('c', 7.0, 8.0, 9.0, 0), ('d', NULL, NULL, NULL, 0)`)
+      assert.deepStrictEqual(loaded?.files.map((f) => f.rows), [5])
+      // only c with the other label is new
+      assert.deepStrictEqual(rows, [["c", 7, 8, 9, 1]])
     }))
 
   it.effect("counts files with quoted fields through DuckDB, a line break inside quotes included", () =>

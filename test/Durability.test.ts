@@ -111,7 +111,7 @@ describe("durable commit points", () => {
     assert.isAbove(current, releaseNamed)
 
     // the Parquet snapshot (here also the batch) that DuckDB wrote
-    const snapshot = NodePath.join(root, result.ingestion.snapshot.path)
+    const snapshot = NodePath.join(root, result.ingestion.snapshot.parts[0].path)
     const snapshotSynced = committed(snapshot)
     assert.isBelow(snapshotSynced, firstDbWriteNaming(result.ingestion.snapshot.hash), "the snapshot is durable before the database names it")
   })

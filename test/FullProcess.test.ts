@@ -185,8 +185,12 @@ describe("old snapshots", () => {
       }
       const current = (yield* tracking.currentSnapshot())!
       const names = yield* listed()
-      // the live model's training snapshot (its data-drift reference), the current snapshot and its batch
-      assert.sameMembers(names, [trainedOn.path, current.path, current.batchPath!].map((p) => p.split("/").at(-1)!))
+      // the live model's training snapshot (its data-drift reference) and the current snapshot: its
+      // files are the training snapshot's and one batch a run, none rewritten
+      assert.deepStrictEqual(current.parts.slice(0, trainedOn.parts.length), trainedOn.parts)
+      assert.strictEqual(current.parts.length, trainedOn.parts.length + 2)
+      assert.strictEqual(current.parts.at(-1)!.path, current.batchPath)
+      assert.sameMembers(names, current.parts.map((p) => p.path.split("/").at(-1)!))
       // and the data set is whole
       assert.strictEqual(current.rows, 60 + 30 + 30)
     }).pipe(Effect.provide(TestLayer(files))))

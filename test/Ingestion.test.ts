@@ -6,7 +6,7 @@ import { Ingestion } from "../src/services/Ingestion.js"
 import { Tracking } from "../src/services/Tracking.js"
 import * as NodeFs from "node:fs"
 import { DatasetSchema } from "../src/domain/Dataset.js"
-import { Snapshots } from "../src/data/Snapshots.js"
+import { MAX_PARTS, snapshotHash, Snapshots } from "../src/data/Snapshots.js"
 import { csv, readText, row, TestLayer } from "./layers.js"
 
 const IN = "/t/data/sourcedata"
@@ -28,7 +28,8 @@ describe("Ingestion", () => {
       assert.deepStrictEqual(lines(final), ["a,1,10,1,0", "b,2,20,2,1", "c,3,30,3,0"])
       assert.strictEqual(final.split("\n")[0], "corporation,lastmonth_activity,lastyear_activity,number_of_employees,exited")
       // the snapshot is the data set: Parquet, named by its hash, recorded with the batch of new rows
-      assert.match(r.snapshot!.path, /snapshots\/batch-[0-9a-f]{64}\.parquet$/)
+      assert.strictEqual(r.snapshot!.parts.length, 1)
+      assert.match(r.snapshot!.parts[0]!.path, /snapshots\/batch-[0-9a-f]{64}\.parquet$/)
       assert.strictEqual(r.snapshot!.hash, r.dataHash)
       assert.strictEqual(r.newRows, 3)
       assert.strictEqual(yield* readText("/t/data/ingesteddata/ingestedfiles.txt"), "a.csv\nb.csv\n")
@@ -59,6 +60,8 @@ describe("Ingestion", () => {
         assert.strictEqual(again.value.newRows, first.newRows)
         assert.strictEqual(again.value.duplicatesDropped, first.duplicatesDropped)
       }
+      // the pipeline writes the user files of the snapshot it got back (FullProcess.pipeline)
+      yield* ingestion.writeUserFiles(first.snapshot!)
       assert.deepStrictEqual(lines(yield* readText("/t/data/ingesteddata/finaldata.csv")), ["a,1,10,1,0", "b,2,20,2,1", "c,3,30,3,0"])
       // and nothing was ingested twice
       assert.deepStrictEqual(yield* ingestion.pending(), [])
@@ -145,6 +148,60 @@ describe("Ingestion", () => {
       assert.deepStrictEqual(Array.from(batch.features[0]!), [5])
     }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
 
+  it.effect("a run adds one Parquet file to the snapshot and rewrites none of the files before", () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      const snapshots = yield* Snapshots
+      const first = (yield* ingestion.ingest()).snapshot!
+      const firstBytes = NodeFs.readFileSync(store.localPath(first.parts[0]!.path))
+      yield* store.writeAtomic(`${IN}/b.csv`, b)
+      const second = (yield* ingestion.ingest()).snapshot!
+      assert.deepStrictEqual(second.parts.slice(0, 1), first.parts)
+      assert.strictEqual(second.parts.length, 2)
+      assert.deepStrictEqual(second.parts.map((p) => p.rows), [2, 1])
+      assert.strictEqual(second.parts[1]!.path, second.batchPath)
+      assert.isTrue(NodeFs.readFileSync(store.localPath(first.parts[0]!.path)).equals(firstBytes))
+      assert.strictEqual(second.hash, snapshotHash(second.parts))
+      assert.notStrictEqual(second.hash, first.hash)
+      // the data set is both files, in order (a file's rows in no particular order)
+      const frame = yield* snapshots.frameOf(second)
+      assert.sameMembers(Array.from(frame.features[0]!.subarray(0, 2)), [1, 2])
+      assert.strictEqual(frame.features[0]![2], 3)
+      assert.strictEqual((yield* snapshots.current()).hash, second.hash)
+      // a file with no new row adds no file: the same data set, the same hash
+      yield* store.writeAtomic(`${IN}/again.csv`, csv([row("c", 3, 30, 3, 0)]))
+      const third = (yield* ingestion.ingest()).snapshot!
+      assert.deepStrictEqual(third.parts, second.parts)
+      assert.strictEqual(third.hash, second.hash)
+      // any of its files missing breaks the snapshot
+      yield* store.remove(second.parts[0]!.path)
+      assert.include((yield* Effect.flip(snapshots.current())).message, "is missing")
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
+
+  it.effect(`with ${MAX_PARTS} files, a run writes the data set as one file again, its batch beside it`, () =>
+    Effect.gen(function*() {
+      const ingestion = yield* Ingestion
+      const store = yield* FileStore
+      const snapshots = yield* Snapshots
+      yield* ingestion.ingest()
+      for (let i = 1; i <= MAX_PARTS; i++) {
+        yield* store.writeAtomic(`${IN}/n${i}.csv`, csv([row(`n${i}`, i, 10 * i, i, (i % 2) as 0 | 1)]))
+        const s = (yield* ingestion.ingest()).snapshot!
+        assert.strictEqual(s.parts.length, i === MAX_PARTS ? 1 : i + 1)
+      }
+      const s = yield* snapshots.current()
+      assert.strictEqual(s.rows, 2 + MAX_PARTS)
+      assert.match(s.parts[0]!.path, /snapshots\/snapshot-[0-9a-f]{64}\.parquet$/)
+      assert.notStrictEqual(s.batchPath, s.parts[0]!.path)
+      const frame = yield* snapshots.frameOf(s)
+      assert.sameMembers(Array.from(frame.features[0]!), [1, 2, ...Array.from({ length: MAX_PARTS }, (_, i) => i + 1)])
+      // pruning keeps the one file and the batch
+      yield* snapshots.prune(5)
+      assert.sameMembers(NodeFs.readdirSync(store.localPath(snapshots.dir)).filter((n) => n.endsWith(".parquet")),
+        [s.parts[0]!.path, s.batchPath!].map((p) => p.split("/").at(-1)!))
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/a.csv`]: a }))))
+
   it.effect("refuses a symbolic link that leads outside the input folder, without reading it", () =>
     Effect.gen(function*() {
       const ingestion = yield* Ingestion
@@ -166,7 +223,7 @@ describe("Ingestion", () => {
       const ingestion = yield* Ingestion
       const store = yield* FileStore
       const first = yield* ingestion.ingest()
-      yield* store.remove(first.snapshot!.path)
+      yield* store.remove(first.snapshot!.parts[0]!.path)
       const snapshots = yield* Snapshots
       const broken = yield* Effect.flip(snapshots.current())
       assert.strictEqual(broken._tag, "SnapshotError")
@@ -177,7 +234,7 @@ describe("Ingestion", () => {
       assert.strictEqual(r.totalRows, 3)
       assert.strictEqual((yield* snapshots.current()).rows, 3)
       // now the snapshot is corrupted and a file has left the folder: refuse, never train on less
-      yield* store.writeAtomic(r.snapshot!.path, "not parquet")
+      yield* store.writeAtomic(r.snapshot!.parts[0]!.path, "not parquet")
       yield* store.remove(`${IN}/a.csv`)
       yield* store.writeAtomic(`${IN}/c.csv`, csv([row("z", 9, 9, 9, 1)]))
       const refused = yield* Effect.flip(ingestion.ingest())

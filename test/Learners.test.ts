@@ -134,7 +134,7 @@ describe("learner auto and rollbacks across kinds", () => {
       const other = best === "gradient-boosting" ? "logistic-regression" : "gradient-boosting"
       const snapshot = (yield* Effect.flatMap(Tracking, (t) => t.currentSnapshot()))!
       const model = yield* Model
-      const frame = yield* Effect.flatMap(Snapshots, (s) => s.frame(snapshot.path, snapshot.rows))
+      const frame = yield* Effect.flatMap(Snapshots, (s) => s.frameOf(snapshot))
       const m = yield* model.train(frame, snapshot.hash, other)
       yield* model.save(m)
       yield* Effect.flatMap(Scorer, (s) => s.scoreTestData(m))

@@ -61,7 +61,7 @@ describe("Real customer tables", () => {
       // the declared columns in declared order, the labels as the files write them, missing values empty
       assert.strictEqual(final.split("\n")[0], "corporation,lastmonth_activity,lastyear_activity,number_of_employees,state,plan,exited")
       assert.deepStrictEqual(lines(final), ["a,1.0,10.0,,NM,basic,yes", "b,2.0,20.0,5.0,CA,premium,no", "c,3.0,,6.0,,,no", "d,,40.0,7.0,TX,plus,yes"])
-      const frame = yield* Effect.flatMap(Snapshots, (s) => s.frame(r.snapshot!.path, r.snapshot!.rows))
+      const frame = yield* Effect.flatMap(Snapshots, (s) => s.frameOf(r.snapshot!))
       assert.deepStrictEqual(frame.levels, [null, null, null, ["CA", "NM", "TX"], ["basic", "plus", "premium"]])
       assert.deepStrictEqual([...frame.target].sort(), [0, 0, 1, 1])
     }).pipe(Effect.provide(TestLayer({ [`${IN}/churn.csv`]: exported }, { dataset: churn }))))
@@ -132,7 +132,7 @@ describe("One-hot logistic regression against scikit-learn's pipeline", () => {
       assert.strictEqual(ingested.totalRows, pinned.trainRows)
       const snapshots = yield* Snapshots
       const model = yield* Model
-      const m = yield* model.train(yield* snapshots.frame(ingested.snapshot!.path, ingested.snapshot!.rows), ingested.dataHash!)
+      const m = yield* model.train(yield* snapshots.frameOf(ingested.snapshot!), ingested.dataHash!)
       assert.strictEqual(m.format, "drs-logistic-regression/2")
       assert.deepStrictEqual(m.encoding!.filter((e) => e.kind === "categorical").map((e) => e.name), ["state", "plan", "channel", "international_plan", "home"])
       // 3 numeric columns and one column per category seen in training

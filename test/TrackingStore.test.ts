@@ -49,11 +49,12 @@ for (const store of stores) {
         // a float8, not a float4: the reference F1 comes back bit for bit
         yield* t.recordScore({ modelHash: "m", purpose: "training", dataset: "test", rows: 5, f1: 0.5714285714285715, dataKind: "test" })
         assert.strictEqual((yield* t.scores("training"))[0]!.f1, 0.5714285714285715)
-        yield* t.recordSnapshot({ hash: "h1", path: "/p/h1.parquet", rows: 10, batchPath: "/p/b1.parquet", batchRows: 10, rowsRead: 12, datasetSchema: "{}", runId: run }, [
+        yield* t.recordSnapshot({ hash: "h1", parts: [{ path: "/p/h1.parquet", hash: "h1", rows: 10 }], rows: 10, batchPath: "/p/b1.parquet", batchRows: 10, rowsRead: 12, datasetSchema: "{}", runId: run }, [
           { sha256: "b".repeat(64), fileName: "b.csv", rows: 12 }
         ])
         const snap = (yield* t.currentSnapshot())!
         assert.deepStrictEqual([snap.hash, snap.rows, snap.batchRows, snap.runId], ["h1", 10, 10, run])
+        assert.deepStrictEqual(snap.parts, [{ path: "/p/h1.parquet", hash: "h1", rows: 10 }])
         assert.strictEqual((yield* t.ingestedFiles()).length, 2)
         yield* t.recordDrift(run, DriftDecision.make({ test: "raw", drifted: true, newScore: Number.NaN, deployedScore: 0.8, threshold: null, historySize: 0, reason: "data drift" }), ["data"])
         const d = (yield* t.driftDecisions())[0]!

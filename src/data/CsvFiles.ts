@@ -395,12 +395,10 @@ export const loadDistinct = async (
   const paths = srcs.map((s) => s.path)
   let ok = false
   try {
-    // set semantics: DISTINCT and EXCEPT drop repeated rows, missing values compare equal (as
-    // pandas' drop_duplicates); EXCEPT in the same pass, not a second one over the distinct rows.
-    // No reject table (it keeps the read's buffers: ~10% more memory, and slower): a bad line
-    // fails the read, and the slow path finds it
-    const rows = `${declaredColumns(dataset)} FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`
-    const distinct = c.run(`CREATE TEMP TABLE ${table} AS ${except === undefined ? `SELECT DISTINCT ${rows}` : `(SELECT ${rows}) EXCEPT (SELECT * FROM ${except})`}`)
+    // set semantics (see newRows), in the same pass as the read. No reject table (it keeps the
+    // read's buffers: ~10% more memory, and slower): a bad line fails the read, and the slow path finds it
+    const rows = `SELECT ${declaredColumns(dataset)} FROM ${readCsv(paths, header, dataset, maxFieldBytes)}`
+    const distinct = c.run(`CREATE TEMP TABLE ${table} AS ${newRows(rows, dataset, except)}`)
       .then(() => true, () => false)
     // the rows of each file, counted meanwhile; or by DuckDB, in a read that keeps no column
     const counted = await countRecords(paths).catch(() => undefined)
@@ -428,6 +426,18 @@ export const loadDistinct = async (
   } finally {
     if (!ok) await c.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
   }
+}
+
+/**
+ * The distinct rows of `rows` (a query with the declared columns in declared order) that are
+ * not rows of `except` (the data ingested before), as a query: set semantics, missing values
+ * comparing equal, as pandas' drop_duplicates. DISTINCT first, then an anti-join of the
+ * distinct rows against the rows before (cheaper than EXCEPT, which hashes every row read).
+ */
+export const newRows = (rows: string, dataset: DatasetSchema, except?: string) => {
+  if (except === undefined) return `SELECT DISTINCT * FROM (${rows})`
+  const same = columnsOf(dataset).map((col) => `n.${ident(col)} IS NOT DISTINCT FROM b.${ident(col)}`).join(" AND ")
+  return `SELECT n.* FROM (SELECT DISTINCT * FROM (${rows})) n ANTI JOIN (SELECT * FROM ${except}) b ON ${same}`
 }
 
 /** The rows of checked CSV files, declared columns in declared order: a query to read them (again). */

@@ -3,7 +3,7 @@
  * (a command that reads no data never loads it). Data lives in Parquet snapshots and CSV
  * files, never in a DuckDB database file, so processes never lock each other.
  */
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import type { DuckDBConnection, DuckDBInstance, DuckDBResult } from "@duckdb/node-api"
 import { Effect, Layer, Option, Ref, type Scope } from "effect"
 import * as NodePath from "node:path"
 import { DataError } from "../domain/Errors.js"
@@ -39,7 +39,30 @@ export interface DuckDbShape {
 export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count: number): Promise<Array<Float64Array>> => {
   const result = await c.stream(sql)
   const out = Array.from({ length: result.columnCount }, () => new Float64Array(count))
+  const rows = await streamDoubleColumns(result, out, 0)
+  return rows === count ? out : out.map((col) => col.slice(0, rows))
+}
+
+/**
+ * Copy the DOUBLE columns of the queries, one after the other, into Float64Arrays of `count`
+ * rows: the rows of several Parquet files of a snapshot, in the order of the files.
+ */
+export const readDoubleColumnsOf = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, count: number): Promise<Array<Float64Array>> => {
+  let out: Array<Float64Array> | undefined
   let offset = 0
+  for (const sql of sqls) {
+    const result = await c.stream(sql)
+    out ??= Array.from({ length: result.columnCount }, () => new Float64Array(count))
+    offset += await streamDoubleColumns(result, out, offset)
+  }
+  if (out === undefined) return []
+  return offset === count ? out : out.map((col) => col.slice(0, offset))
+}
+
+/** The rows of a streamed result into `out` from row `start`; returns how many rows it had. */
+const streamDoubleColumns = async (result: DuckDBResult, out: ReadonlyArray<Float64Array>, start: number): Promise<number> => {
+  const count = out[0]?.length ?? 0
+  let offset = start
   for (;;) {
     const chunk = await result.fetchChunk()
     if (chunk === null || chunk.rowCount === 0) break
@@ -56,7 +79,7 @@ export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count:
     }
     offset += n
   }
-  return offset === count ? out : out.map((col) => col.slice(0, offset))
+  return offset - start
 }
 
 /**

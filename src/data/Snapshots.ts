@@ -1,6 +1,8 @@
 /**
  * Snapshots: the ingested data set as immutable Parquet files under
- * `<output_folder_path>/snapshots/`, named by their sha256. A writer only ever adds a new
+ * `<output_folder_path>/snapshots/`, named by their sha256. A snapshot is a list of such
+ * files (its parts): a run writes the file of its new rows and records the list before plus
+ * that file, so the data ingested before is never rewritten. A writer only ever adds a new
  * file (written to a temporary name, then renamed); readers open a snapshot by its hash.
  * The tracking database names the current one; the two are checked against each other.
  */
@@ -15,9 +17,21 @@ import { AppConfig, trackingDbPath } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
 import { frameSelect, levelsSelect, loadCsv } from "./CsvFiles.js"
-import { DuckDb, lit, readDoubleColumns } from "./DuckDb.js"
+import { DuckDb, lit, readDoubleColumnsOf } from "./DuckDb.js"
+import type { SnapshotPart } from "../domain/Run.js"
+import { createHash } from "node:crypto"
 
 export const snapshotDir = (outputFolder: string) => NodePath.join(outputFolder, "snapshots")
+
+/**
+ * With more parts than this, a run writes the whole data set as one file again (and the new
+ * rows as their own file beside it): reading a snapshot stays a few files, whatever the runs.
+ */
+export const MAX_PARTS = 32
+
+/** A snapshot's identity: its one part's hash, or the sha256 of its parts' hashes, in order, one a line. */
+export const snapshotHash = (parts: ReadonlyArray<Pick<SnapshotPart, "hash">>) =>
+  parts.length === 1 ? parts[0]!.hash : createHash("sha256").update(parts.map((p) => p.hash).join("\n")).digest("hex")
 
 export type SnapshotStatus =
   | { readonly _tag: "None" }
@@ -31,10 +45,15 @@ const categoryLevels = async (c: DuckDBConnection, ds: DatasetSchema, source: st
   return new Map(ds.categorical_columns.map((f, j) => [f, ((row[j] ?? []) as Array<string>)]))
 }
 
-/** The rows of `source` (a table, a subquery in parentheses, or a read_parquet call) as a frame of `rows` rows. */
-export const readFrame = async (c: DuckDBConnection, ds: DatasetSchema, source: string, rows: number): Promise<Frame> => {
-  const levels = await categoryLevels(c, ds, source)
-  const cols = await readDoubleColumns(c, `SELECT ${frameSelect(ds, levels)} FROM ${source}`, rows)
+/**
+ * The rows of `source` (a table, a subquery in parentheses, or a read_parquet call) as a frame
+ * of `rows` rows; or of several sources, one after the other (a snapshot's parts, in order).
+ */
+export const readFrame = async (c: DuckDBConnection, ds: DatasetSchema, source: string | ReadonlyArray<string>, rows: number): Promise<Frame> => {
+  const sources = typeof source === "string" ? [source] : source
+  // the categories of every source: one coding for all the rows
+  const levels = await categoryLevels(c, ds, sources.length === 1 ? sources[0]! : `(${sources.map((s) => `SELECT * FROM ${s}`).join(" UNION ALL ")})`)
+  const cols = await readDoubleColumnsOf(c, sources.map((s) => `SELECT ${frameSelect(ds, levels)} FROM ${s}`), rows)
   return {
     rows: cols[0]?.length ?? 0, featureNames: ds.feature_columns, features: cols.slice(0, -1),
     levels: ds.feature_columns.map((f) => levels.get(f) ?? null), target: cols.at(-1)!
@@ -64,17 +83,22 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
           message: `config.json declares the dataset ${schemaFingerprint(dataset)}, but the data already ingested has ${s.datasetSchema}; the two are never mixed. To keep the old data, restore the old "dataset" in config.json; ${startOver()}`
         })
       }
-      if (!(yield* store.exists(s.path).pipe(Effect.orDie))) {
-        return { _tag: "Broken", snapshot: s, problem: `the snapshot ${s.path} that the tracking database names is missing` } as SnapshotStatus
+      if (snapshotHash(s.parts) !== s.hash) {
+        return { _tag: "Broken", snapshot: s, problem: `the snapshot ${s.hash.slice(0, 12)}… that the tracking database names does not match the list of its files` } as SnapshotStatus
       }
-      // hashed once per process and size: a replaced file of another size is hashed again
-      const size = yield* store.size(s.path).pipe(Effect.orDie)
-      if ((yield* Ref.get(verified)).has(`${s.hash}:${size}`)) return { _tag: "Ok", snapshot: s } as SnapshotStatus
-      const hash = yield* sha256OfFile(s.path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
-      if (hash !== s.hash) {
-        return { _tag: "Broken", snapshot: s, problem: `the snapshot ${s.path} does not match its recorded hash (${s.hash.slice(0, 12)}…, found ${hash.slice(0, 12)}…)` } as SnapshotStatus
+      for (const part of s.parts) {
+        if (!(yield* store.exists(part.path).pipe(Effect.orDie))) {
+          return { _tag: "Broken", snapshot: s, problem: `the snapshot file ${part.path} that the tracking database names is missing` } as SnapshotStatus
+        }
+        // hashed once per process and size: a replaced file of another size is hashed again
+        const size = yield* store.size(part.path).pipe(Effect.orDie)
+        if ((yield* Ref.get(verified)).has(`${part.hash}:${size}`)) continue
+        const hash = yield* sha256OfFile(part.path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
+        if (hash !== part.hash) {
+          return { _tag: "Broken", snapshot: s, problem: `the snapshot file ${part.path} does not match its recorded hash (${part.hash.slice(0, 12)}…, found ${hash.slice(0, 12)}…)` } as SnapshotStatus
+        }
+        yield* Ref.update(verified, (set) => new Set(set).add(`${part.hash}:${size}`))
       }
-      yield* Ref.update(verified, (set) => new Set(set).add(`${s.hash}:${size}`))
       return { _tag: "Ok", snapshot: s } as SnapshotStatus
     })
 
@@ -110,11 +134,21 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
         return { path, hash }
       })
 
+    /** One Parquet file as a relation. */
     const source = (path: string) => `read_parquet(${lit(store.localPath(path))})`
+
+    /** A snapshot's rows as a relation: its parts read together (in no particular order). */
+    const sourceOf = (s: { readonly parts: ReadonlyArray<Pick<SnapshotPart, "path">> }) =>
+      s.parts.length === 1 ? source(s.parts[0]!.path) : `read_parquet([${s.parts.map((p) => lit(store.localPath(p.path))).join(", ")}])`
 
     /** All columns of a Parquet file as a frame; features NaN where missing. */
     const frame = Effect.fn("Snapshots.frame")(function*(path: string, rows: number, ds: DatasetSchema = dataset) {
       return yield* duck.use("frame", (c) => readFrame(c, ds, source(path), rows))
+    })
+
+    /** A snapshot's rows as a frame, its parts one after the other. */
+    const frameOf = Effect.fn("Snapshots.frameOf")(function*(s: { readonly parts: ReadonlyArray<Pick<SnapshotPart, "path">>; readonly rows: number }, ds: DatasetSchema = dataset) {
+      return yield* duck.use("frame", (c) => readFrame(c, ds, s.parts.map((p) => source(p.path)), s.rows))
     })
 
     /** The rows of CSV files (validated like ingestion, not de-duplicated) as one frame: the test data. */
@@ -139,20 +173,20 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
     })
 
     /**
-     * Remove the Parquet files nothing needs any more: all but the current snapshot and its
-     * batch, and the snapshots that recent releases were trained on (their data-drift
-     * reference after a rollback). Returns the names removed.
+     * Remove the Parquet files nothing needs any more: all but the current snapshot's parts and
+     * its batch, and the parts of the snapshots that recent releases were trained on (their
+     * data-drift reference after a rollback). Returns the names removed.
      */
     const prune = Effect.fn("Snapshots.prune")(function*(keepReleases: number) {
       const current = yield* tracking.currentSnapshot()
       if (current === null) return [] as Array<string>
-      const keep = new Set([current.path, current.batchPath].filter((p): p is string => p !== null).map((p) => NodePath.basename(p)))
+      const keep = new Set([...current.parts.map((p) => p.path), current.batchPath].filter((p): p is string => p !== null).map((p) => NodePath.basename(p)))
       const deployed = (yield* tracking.deployments()).slice(-(keepReleases + 1)).map((d) => d.model_hash)
       const versions = yield* tracking.modelVersions()
       for (const hash of deployed) {
         const dataHash = versions.find((v) => v.model_hash === hash)?.data_hash
         const s = dataHash ? yield* tracking.snapshotByHash(dataHash) : null
-        if (s) keep.add(NodePath.basename(s.path))
+        if (s) for (const p of s.parts) keep.add(NodePath.basename(p.path))
       }
       const removed: Array<string> = []
       for (const e of yield* store.list(dir).pipe(Effect.orDie)) {
@@ -163,7 +197,7 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
       return removed
     })
 
-    return { dir, status, current, writeParquet, source, frame, csvFrame, prune } as const
+    return { dir, status, current, writeParquet, source, sourceOf, frame, frameOf, csvFrame, prune } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

@@ -9,11 +9,19 @@ import { DataDriftReport, DriftDecision } from "./Schemas.js"
 export const RunOutcome = Schema.Literal("no-new-data", "no-valid-data", "no-decision", "no-drift", "gate-refused", "redeployed")
 export type RunOutcome = typeof RunOutcome.Type
 
-/** An immutable Parquet snapshot of everything ingested, and the batch of new rows that made it. */
+/** One immutable Parquet file of a snapshot: its path, sha256 and rows. */
+export const SnapshotPart = Schema.Struct({ path: Schema.String, hash: Schema.String, rows: Schema.Number })
+export type SnapshotPart = typeof SnapshotPart.Type
+
+/**
+ * A snapshot of everything ingested: a list of immutable Parquet files (each run adds the
+ * file of its new rows), and the batch of new rows that made it.
+ */
 export const SnapshotInfo = Schema.Struct({
   id: Schema.Number,
+  /** the data set's identity: the one part's hash, or the sha256 of the parts' hashes (see Snapshots.snapshotHash) */
   hash: Schema.String,
-  path: Schema.String,
+  parts: Schema.Array(SnapshotPart),
   rows: Schema.Number,
   /** the rows this snapshot added (new after de-duplication), as their own Parquet file */
   batchPath: Schema.NullOr(Schema.String),

@@ -4,10 +4,11 @@
  * reference, the two-sample Kolmogorov–Smirnov test, and the change in missing rate and
  * mean. Float64Array columns in, NaN meaning missing. Pure.
  *
- * Each sample is sorted once per feature (a radix sort, linear in its size); the PSI and the
- * KS statistic are then counts over the two sorted samples.
+ * Each sample is read once per feature, its present values sorted (a radix sort, linear in its
+ * size) and its mean and missing rate counted in the same pass; the PSI and the KS statistic
+ * are then counts over the two sorted samples.
  */
-import { sortedPresent } from "./Sort.js"
+import { presentValues, sortedPresent } from "./Sort.js"
 
 /** Linear-interpolation quantile of sorted values (numpy's default). */
 const quantileSorted = (s: Float64Array, q: number) => {
@@ -159,25 +160,6 @@ export interface FeatureDrift {
   readonly reasons: ReadonlyArray<string>
 }
 
-const missingRate = (xs: Float64Array) => {
-  if (xs.length === 0) return 0
-  let k = 0
-  for (let i = 0; i < xs.length; i++) if (Number.isNaN(xs[i]!)) k++
-  return k / xs.length
-}
-
-const presentMean = (xs: Float64Array) => {
-  let s = 0
-  let k = 0
-  for (let i = 0; i < xs.length; i++) {
-    if (!Number.isNaN(xs[i]!)) {
-      s += xs[i]!
-      k++
-    }
-  }
-  return k === 0 ? null : s / k
-}
-
 /** Every measure for one feature; flagged when PSI > psiThreshold or the KS p-value < ksAlpha. */
 export const featureDrift = (
   feature: string,
@@ -187,10 +169,11 @@ export const featureDrift = (
 ): FeatureDrift => {
   const psiThreshold = options.psiThreshold ?? 0.25
   const ksAlpha = options.ksAlpha ?? 0.01
-  const r = sortedPresent(reference)
-  const c = sortedPresent(current)
-  const p = psiSorted(r, c)
-  const ks = ksSorted(r, c)
+  // one pass over each column (and the sort): the sorted present values, the mean, the missing rate
+  const ref = presentValues(reference)
+  const cur = presentValues(current)
+  const p = psiSorted(ref.sorted, cur.sorted)
+  const ks = ksSorted(ref.sorted, cur.sorted)
   const reasons: Array<string> = []
   if (p !== null && p > psiThreshold) reasons.push(`PSI ${p.toFixed(3)} > ${psiThreshold}`)
   if (ks !== null && ks.pValue < ksAlpha) reasons.push(`KS p ${ks.pValue.toExponential(2)} < ${ksAlpha}`)
@@ -201,10 +184,10 @@ export const featureDrift = (
     ksStatistic: ks?.statistic ?? null,
     ksPValue: ks?.pValue ?? null,
     ksMethod: ks?.method ?? null,
-    missingRateReference: missingRate(reference),
-    missingRateCurrent: missingRate(current),
-    meanReference: presentMean(reference),
-    meanCurrent: presentMean(current),
+    missingRateReference: ref.missingRate,
+    missingRateCurrent: cur.missingRate,
+    meanReference: ref.mean,
+    meanCurrent: cur.mean,
     referenceRows: reference.length,
     currentRows: current.length,
     flagged: (p !== null && p > psiThreshold) || (ks !== null && ks.pValue < ksAlpha),

@@ -8,22 +8,46 @@
 /** Below this many values the engine's comparison sort is as fast. */
 const RADIX_MIN = 4096
 
+/** A column's present values sorted, with the figures of the same pass over the column. */
+export interface PresentValues {
+  /** the present (non-NaN) values, ascending; negative zero written as zero */
+  readonly sorted: Float64Array
+  /** the share of missing (NaN) values; 0 for an empty column */
+  readonly missingRate: number
+  /** the mean of the present values, summed in the column's order; null when none is present */
+  readonly mean: number | null
+}
+
 /**
- * The present (non-NaN) values of `xs`, sorted ascending, in a new array; negative zero is
- * written as zero (the two compare equal, so every order statistic, count and comparison
- * over the result is the same as over the values themselves).
+ * The present values of `xs` sorted, their mean and the missing rate, from one pass over the
+ * column (and the sort's own). Negative zero is written as zero in `sorted` (the two compare
+ * equal, so every order statistic, count and comparison over the result is the same as over
+ * the values themselves); the mean sums the values as they are.
  */
-export const sortedPresent = (xs: Float64Array): Float64Array => {
-  let n = 0
-  for (let i = 0; i < xs.length; i++) if (xs[i] === xs[i]) n++
-  const out = new Float64Array(n)
+export const presentValues = (xs: Float64Array): PresentValues => {
+  const out = new Float64Array(xs.length)
   let k = 0
+  let sum = 0
   for (let i = 0; i < xs.length; i++) {
     const v = xs[i]!
-    if (v === v) out[k++] = v === 0 ? 0 : v
+    if (v === v) {
+      sum += v
+      out[k++] = v === 0 ? 0 : v
+    }
   }
-  return n < RADIX_MIN ? out.sort() : radixSortInPlace(out)
+  const sorted = k === xs.length ? out : out.slice(0, k)
+  return {
+    sorted: k < RADIX_MIN ? sorted.sort() : radixSortInPlace(sorted),
+    missingRate: xs.length === 0 ? 0 : (xs.length - k) / xs.length,
+    mean: k === 0 ? null : sum / k
+  }
 }
+
+/**
+ * The present (non-NaN) values of `xs`, sorted ascending, in a new array; negative zero is
+ * written as zero (see presentValues).
+ */
+export const sortedPresent = (xs: Float64Array): Float64Array => presentValues(xs).sorted
 
 /** Sorts non-NaN doubles ascending in place (-0 before 0) and returns the array. */
 export const radixSortInPlace = (values: Float64Array): Float64Array => {

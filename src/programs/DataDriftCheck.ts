@@ -23,7 +23,7 @@ export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapsh
     const snapshots = yield* Snapshots
     const store = yield* FileStore
     const reference = yield* tracking.snapshotByHash(live.dataHash)
-    if (reference === null || !(yield* store.exists(reference.path).pipe(Effect.orDie))) {
+    if (reference === null || !(yield* Effect.forEach(reference.parts, (p) => store.exists(p.path).pipe(Effect.orDie))).every((e) => e)) {
       yield* Effect.logWarning(`no data-drift check: the live model's training data (snapshot ${live.dataHash.slice(0, 12)}) is not available`)
       return null
     }
@@ -31,7 +31,7 @@ export const dataDriftCheck = (runId: number | null, live: ModelArtifact, snapsh
       yield* Effect.logInfo("no data-drift check: this run added no new rows")
       return null
     }
-    const ref = yield* snapshots.frame(reference.path, reference.rows)
+    const ref = yield* snapshots.frameOf(reference)
     const cur = batch ?? (yield* snapshots.frame(snapshot.batchPath, snapshot.batchRows))
     const options = { psiThreshold: config.psi_threshold, ksAlpha: config.ks_alpha }
     const features = config.dataset.feature_columns.map((name, j) => {

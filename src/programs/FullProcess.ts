@@ -7,7 +7,7 @@
  * (the CLI, cron, POST /fullprocess), or as durable activities of a workflow on cluster
  * workers (FullProcessWorkflow.ts). The control flow is written once.
  */
-import { Effect, Either, Exit, type Schema } from "effect"
+import { Effect, Either, Exit, Fiber, type Schema } from "effect"
 import { Snapshots } from "../data/Snapshots.js"
 import {
   DeployStep, DriftStep, GateVerdict, type IngestionResult, IngestionResult as IngestionResultSchema,
@@ -19,6 +19,7 @@ import { decideDrift } from "../lib/Drift.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Deployer } from "../services/Deployer.js"
+import { Diagnostics } from "../services/Diagnostics.js"
 import { Ingestion } from "../services/Ingestion.js"
 import { Scorer } from "../services/Scorer.js"
 import { Tracking } from "../services/Tracking.js"
@@ -26,7 +27,7 @@ import { dataDriftCheck } from "./DataDriftCheck.js"
 import { describeFailure } from "./Failure.js"
 import { withLock } from "./Lock.js"
 import { monitorStep, monitorVerdict } from "./Monitor.js"
-import { deploymentStep, diagnosticsStep, ingestionStep, reportingStep, scoringStep, trainingStep } from "./Steps.js"
+import { deploymentStep, diagnosticsStep, reportingStep, scoringStep, snapshotStep, trainingStep } from "./Steps.js"
 
 export type FullProcessOutcome = RunOutcome
 export type { GateVerdict }
@@ -78,7 +79,10 @@ export const beginStep = (command: string) =>
     return { runId: yield* tracking.startRun(command) }
   })
 
-/** Ingest the new files; a run resumed after its ingestion was recorded gets that result back. */
+/**
+ * Ingest the new files up to the snapshot's commit point (the user files are the pipeline's);
+ * a run resumed after its ingestion was recorded gets that result back.
+ */
 export const ingestStep = (runId: number) =>
   Effect.gen(function*() {
     const ingestion = yield* Ingestion
@@ -88,7 +92,7 @@ export const ingestStep = (runId: number) =>
       yield* Effect.logInfo(`run ${runId} already ingested ${done.value.newFiles.length} file(s); not ingesting again`)
       return done.value
     }
-    const ingested = yield* ingestionStep(runId)
+    const ingested = yield* snapshotStep(runId)
     for (const r of ingested.rejected) {
       yield* alerts.notify({ event: "file-rejected", runId, details: { file: r.name, error: r.error, movedTo: r.movedTo } })
     }
@@ -115,7 +119,7 @@ export const driftStep = (runId: number, ingested: IngestionResult) =>
     // the new rows are read once: the data drift and the live model's score both use them
     const onBatch = kind === "new" && snapshot.batchPath !== null
     const scored = live._tag === "Some"
-      ? yield* (onBatch ? snapshots.frame(snapshot.batchPath!, snapshot.batchRows) : snapshots.frame(snapshot.path, snapshot.rows))
+      ? yield* (onBatch ? snapshots.frame(snapshot.batchPath!, snapshot.batchRows) : snapshots.frameOf(snapshot))
       : null
     const dataDrift = live._tag === "Some" ? yield* dataDriftCheck(runId, live.value.model, snapshot, onBatch ? scored! : undefined) : null
 
@@ -262,7 +266,11 @@ export const failStep = (runId: number, failure: { readonly message: string; rea
     yield* Effect.flatMap(Alerts, (a) => a.notify({ event: "run-failed", runId, details: { error: failure.message, tag: failure.tag } }))
   })
 
-/** The run's control flow, once: each step through `step`. */
+/**
+ * The run's control flow, once: each step through `step`. The user files of the new snapshot
+ * (finaldata.csv, ingestedfiles.txt; nothing reads them back) are written while the run goes
+ * on, and the run ends once they are, whatever its outcome.
+ */
 export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, options: FullProcessOptions = {}) =>
   Effect.gen(function*() {
     const warnings: Array<string> = []
@@ -271,6 +279,15 @@ export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, option
     if (ingested.newFiles.length === 0) {
       return { outcome: "no-valid-data", runId, ingestion: ingested, warnings } satisfies FullProcessSummary
     }
+    const userFiles = yield* Effect.fork(Effect.flatMap(Ingestion, (i) => i.writeUserFiles(ingested.snapshot!)))
+    const summary = yield* afterIngestion(step, runId, ingested, warnings, options).pipe(Effect.ensuring(Fiber.await(userFiles)))
+    yield* Fiber.join(userFiles)
+    return summary
+  })
+
+/** The steps after the ingestion. */
+const afterIngestion = <E0, R0>(step: StepRunner<E0, R0>, runId: number, ingested: IngestionResult, warnings: Array<string>, options: FullProcessOptions) =>
+  Effect.gen(function*() {
     yield* step("monitor", MonitorResult, monitorStep(runId))
     const d = yield* step("drift-check", DriftStep, driftStep(runId, ingested))
     const base = {
@@ -278,6 +295,19 @@ export const pipeline = <E0, R0>(step: StepRunner<E0, R0>, runId: number, option
       ...(d.dataDrift ? { dataDrift: d.dataDrift } : {}), ...(d.noDecision !== undefined ? { noDecision: d.noDecision } : {})
     }
     if (!d.drift.drifted) return { ...base, outcome: d.decided ? "no-drift" : "no-decision" } satisfies FullProcessSummary
+    // the data set's statistics for the diagnostics and the report: in SQL, while the model trains
+    const statistics = yield* Effect.fork(Effect.flatMap(Diagnostics, (dg) => dg.prepare()))
+    return yield* retrain(step, runId, base, options).pipe(Effect.ensuring(Fiber.await(statistics)))
+  })
+
+/** A drift: retrain, score, gate, deploy, diagnostics and report. */
+const retrain = <E0, R0>(
+  step: StepRunner<E0, R0>, runId: number,
+  base: Pick<FullProcessSummary, "runId" | "ingestion" | "drift" | "warnings" | "dataDrift" | "noDecision"> & { readonly warnings: Array<string> },
+  options: FullProcessOptions
+) =>
+  Effect.gen(function*() {
+    const warnings = base.warnings
     const trained = yield* step("train", TrainStep, trainStep(runId))
     const scored = yield* step("score", ScoreStep, scoreStep(runId))
     const gate = yield* step("gate", GateVerdict, gateStep(runId, { f1: scored.f1, modelHash: trained.modelHash }))

@@ -27,7 +27,9 @@ export const checkSharedStorage = Effect.gen(function*() {
     Effect.mapError((e) => fail(`cannot write the output folder ${config.output_folder_path} (${e.message})`))
   )
   const snapshot = yield* tracking.currentSnapshot()
-  if (snapshot !== null && !(yield* store.exists(snapshot.path).pipe(Effect.orElseSucceed(() => false)))) {
-    return yield* fail(`cannot see the data snapshot ${snapshot.path} that the tracking database names`)
+  for (const part of snapshot?.parts ?? []) {
+    if (!(yield* store.exists(part.path).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* fail(`cannot see the data snapshot file ${part.path} that the tracking database names`)
+    }
   }
 })

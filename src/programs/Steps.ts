@@ -40,6 +40,10 @@ export const timed = (runId: number | null, step: string) => <A, E, R>(self: Eff
 export const ingestionStep = (runId: number | null) =>
   Effect.flatMap(Ingestion, (i) => i.ingest(runId)).pipe(timed(runId, "ingestion"))
 
+/** The ingestion up to its commit point, without the user files (see Ingestion.writeUserFiles). */
+export const snapshotStep = (runId: number | null) =>
+  Effect.flatMap(Ingestion, (i) => i.commit(runId)).pipe(timed(runId, "ingestion"))
+
 /** What the model versions table records of a model: a linear one's solver and terms; trees: the learner and the baseline log-odds. */
 const modelTerms = (m: ModelArtifact) =>
   isBoosting(m)
@@ -54,7 +58,7 @@ export const trainingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     // the current snapshot, checked against its hash: never train on nothing or on the wrong data
     const snapshot = yield* snapshots.current()
-    const frame = yield* snapshots.frame(snapshot.path, snapshot.rows)
+    const frame = yield* snapshots.frameOf(snapshot)
     const artifact = yield* model.train(frame, snapshot.hash)
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)

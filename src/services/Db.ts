@@ -208,9 +208,16 @@ const m0009 = Effect.gen(function*() {
   yield* ddl(sql, `ALTER TABLE scheduled_runs ADD COLUMN found_run_id INTEGER`)
 })
 
+/** a snapshot is a list of Parquet files (JSON: path, hash, rows of each), not one merged file */
+const m0010 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* ddl(sql, `ALTER TABLE snapshots ADD COLUMN parts TEXT`)
+})
+
 const migrations = {
   "0001_init": m0001, "0002_model_score": m0002, "0004_snapshots": m0004, "0005_lifecycle": m0005, "0006_data_drift": m0006, "0007_alerts": m0007,
-  "0008_shared_releases": m0008, "0009_schedule_workers": m0009
+  "0008_shared_releases": m0008, "0009_schedule_workers": m0009,
+  "0010_snapshot_parts": m0010
 }
 
 /**

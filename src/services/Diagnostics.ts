@@ -1,5 +1,5 @@
 /** Diagnostics: summary statistics and missing data (in SQL), step timings, dependencies. */
-import { Effect, Layer, Ref } from "effect"
+import { Deferred, Effect, Layer, Ref } from "effect"
 import { DuckDb, ident } from "../data/DuckDb.js"
 import { loadCsv } from "../data/CsvFiles.js"
 import { readFrame, Snapshots } from "../data/Snapshots.js"
@@ -27,13 +27,26 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     const dataset = config.dataset
 
     // a snapshot never changes: its statistics are computed once per process (diagnostics and
-    // the report of one run both show them)
-    const computed = yield* Ref.make(new Map<string, unknown>())
+    // the report of one run both show them, and a run may start them early: see `prepare`); a
+    // caller that comes while they are computed waits for them; a failure is not kept
+    const computed = yield* Ref.make(new Map<string, Deferred.Deferred<unknown, unknown>>())
     const once = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>) =>
-      Effect.flatMap(Ref.get(computed), (m) =>
-        m.has(key)
-          ? Effect.succeed(m.get(key) as A)
-          : Effect.tap(compute, (a) => Ref.update(computed, (old) => new Map(old).set(key, a))))
+      Effect.gen(function*() {
+        const fresh = yield* Deferred.make<unknown, unknown>()
+        const [deferred, mine] = yield* Ref.modify(computed, (m): [[Deferred.Deferred<unknown, unknown>, boolean], Map<string, Deferred.Deferred<unknown, unknown>>] => {
+          const found = m.get(key)
+          return found !== undefined ? [[found, false], m] : [[fresh, true], new Map(m).set(key, fresh)]
+        })
+        if (mine) {
+          // interrupted or failed: later callers compute again; the waiting ones get the cause
+          yield* compute.pipe(Effect.onExit((exit) =>
+            Effect.zipRight(
+              exit._tag === "Failure" ? Ref.update(computed, (m) => { const out = new Map(m); out.delete(key); return out }) : Effect.void,
+              Deferred.done(deferred, exit)
+            )), Effect.ignore)
+        }
+        return (yield* Deferred.await(deferred)) as A
+      }) as Effect.Effect<A, E, R>
 
     /**
      * Each feature of the current data set: a numeric one's mean, median, sample std (ddof 1,
@@ -42,10 +55,9 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
      */
     const summaryStats = Effect.fn("Diagnostics.summaryStats")(function*() {
       const s = yield* snapshots.current()
-      return yield* once(`summary:${s.hash}`, summaryOf(s.path))
+      return yield* once(`summary:${s.hash}`, summaryOf(snapshots.sourceOf(s)))
     })
-    const summaryOf = (path: string) => Effect.gen(function*() {
-      const source = snapshots.source(path)
+    const summaryOf = (source: string) => Effect.gen(function*() {
       const row = (yield* duck.rows(`SELECT count(*) AS total, ${dataset.feature_columns.map((f, j) => {
         const c = ident(f)
         return isCategorical(dataset, f)
@@ -75,11 +87,11 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
     /** Missing values per declared column of the current data set. */
     const missingData = Effect.fn("Diagnostics.missingData")(function*() {
       const s = yield* snapshots.current()
-      return yield* once(`missing:${s.hash}`, missingOf(s.path))
+      return yield* once(`missing:${s.hash}`, missingOf(snapshots.sourceOf(s)))
     })
-    const missingOf = (path: string) => Effect.gen(function*() {
+    const missingOf = (source: string) => Effect.gen(function*() {
       const cols = columnsOf(dataset)
-      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${snapshots.source(path)}`))[0]!
+      const row = (yield* duck.rows(`SELECT count(*) AS total, ${cols.map((c, j) => `count(*) - count(${ident(c)}) AS m${j}`).join(", ")} FROM ${source}`))[0]!
       const total = num(row.total) ?? 0
       return cols.map((c, j) => {
         const missing = num(row[`m${j}`]) ?? 0
@@ -121,9 +133,18 @@ export class Diagnostics extends Effect.Service<Diagnostics>()("drs/Diagnostics"
       return result
     })
 
+    /**
+     * Start computing the current data set's summary statistics and missing data (DuckDB, on its
+     * threads) for the diagnostics and the report to find later; a failure shows there.
+     */
+    const prepare = Effect.fn("Diagnostics.prepare")(function*() {
+      yield* Effect.all([summaryStats(), missingData()], { concurrency: "unbounded", discard: true }).pipe(Effect.ignore)
+    })
+
     return {
       summaryStats,
       missingData,
+      prepare,
       timings,
       dependencies: dependencies.outdated
     } as const

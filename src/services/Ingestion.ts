@@ -1,19 +1,21 @@
 /**
  * Ingestion: every new CSV of the input folder is read by DuckDB with the declared column
  * types; a file with any bad line is rejected whole and moved to quarantine. The accepted
- * rows are de-duplicated in SQL against everything ingested before and become a new
- * immutable Parquet snapshot (plus the batch of rows that were new). Files are tracked by
- * sha256, so the same content is never ingested twice.
+ * rows are de-duplicated in SQL against everything ingested before; the rows that were new
+ * become one more immutable Parquet file, and the new snapshot is the list of files before
+ * plus that one (nothing ingested before is rewritten). Files are tracked by sha256, so the
+ * same content is never ingested twice.
  */
 import type { IngestionResult } from "../domain/Run.js"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Ref } from "effect"
 import * as NodePath from "node:path"
 import { columnsOf, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, SnapshotError } from "../domain/Errors.js"
-import { type CheckedCsv, checkCsvs, csvRows, extraColumns, isNumeric, loadDistinct, wholeNumbers } from "../data/CsvFiles.js"
+import { type CheckedCsv, checkCsvs, csvRows, extraColumns, isNumeric, loadDistinct, newRows, wholeNumbers } from "../data/CsvFiles.js"
 import { DuckDb, ident, lit, releaseThreadMemory } from "../data/DuckDb.js"
-import { Snapshots } from "../data/Snapshots.js"
+import { MAX_PARTS, snapshotHash, Snapshots } from "../data/Snapshots.js"
+import type { SnapshotPart } from "../domain/Run.js"
 import { isCsvName, sha256OfFile } from "../lib/Dataset.js"
 import { AppConfig } from "./AppConfig.js"
 import { FileStore } from "./FileStore.js"
@@ -76,29 +78,34 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       const pending: Array<PendingFile> = []
       const skipped: Array<SkippedFile> = []
       const seen = new Map<string, string>()
-      for (const e of entries) {
-        if (e.isDirectory || !isCsvName(e.name)) continue
-        const path = NodePath.join(input, e.name)
-        const real = yield* store.realPath(path).pipe(Effect.option)
-        if (real._tag === "None") {
-          skipped.push({ name: e.name, reason: "refused: a link to nothing" })
+      // a file's hash, or why it is refused; the files are hashed a few at a time (their reads
+      // overlap), then taken in their order
+      const checked = yield* Effect.forEach(entries.filter((e) => !e.isDirectory && isCsvName(e.name)), (e) =>
+        Effect.gen(function*() {
+          const path = NodePath.join(input, e.name)
+          const real = yield* store.realPath(path).pipe(Effect.option)
+          if (real._tag === "None") return { name: e.name, path, refused: "refused: a link to nothing" } as const
+          if (!real.value.startsWith(inputReal + NodePath.sep)) {
+            return { name: e.name, path, refused: "refused: a symbolic link to a file outside the input folder" } as const
+          }
+          return { name: e.name, path, sha256: yield* sha256OfFile(path).pipe(Effect.provideService(FileStore, store), Effect.orDie) } as const
+        }), { concurrency: 4 })
+      for (const c of checked) {
+        if ("refused" in c) {
+          skipped.push({ name: c.name, reason: c.refused })
           continue
         }
-        if (!real.value.startsWith(inputReal + NodePath.sep)) {
-          skipped.push({ name: e.name, reason: "refused: a symbolic link to a file outside the input folder" })
-          continue
-        }
-        const hash = yield* sha256OfFile(path).pipe(Effect.provideService(FileStore, store), Effect.orDie)
-        const file = { name: e.name, path, sha256: hash }
+        const hash = c.sha256
+        const file = { name: c.name, path: c.path, sha256: hash }
         all.push(file)
         if (known.has(hash)) {
-          skipped.push({ name: e.name, reason: "already ingested (same content)" })
+          skipped.push({ name: c.name, reason: "already ingested (same content)" })
         } else if (rejectedBefore.has(hash)) {
-          skipped.push({ name: e.name, reason: `rejected earlier: ${rejectedBefore.get(hash)}` })
+          skipped.push({ name: c.name, reason: `rejected earlier: ${rejectedBefore.get(hash)}` })
         } else if (seen.has(hash)) {
-          skipped.push({ name: e.name, reason: `same content as ${seen.get(hash)}` })
+          skipped.push({ name: c.name, reason: `same content as ${seen.get(hash)}` })
         } else {
-          seen.set(hash, e.name)
+          seen.set(hash, c.name)
           pending.push(file)
         }
       }
@@ -157,7 +164,41 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       yield* store.writeAtomic(ingestedListPath(config.output_folder_path), all.map((f) => f.fileName).join("\n") + "\n").pipe(Effect.orDie)
     })
 
+    /**
+     * For a snapshot just made by the fast path: which features of its batch hold whole numbers
+     * only, and the base snapshot's rows, still to be asked (finaldata.csv's number formats).
+     */
+    const wholeKnown = yield* Ref.make(new Map<string, { readonly batch: ReadonlyArray<boolean>; readonly base: string | null }>())
+
+    /**
+     * finaldata.csv and ingestedfiles.txt of a snapshot, from its files. Nothing reads them back,
+     * so a run writes them while it goes on (see FullProcess.pipeline).
+     */
+    const writeUserFiles = Effect.fn("Ingestion.writeUserFiles")(function*(snapshot: Pick<SnapshotRow, "hash" | "parts">) {
+      const known = (yield* Ref.get(wholeKnown)).get(snapshot.hash)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* duck.connect
+        const whole = known === undefined
+          ? undefined
+          : known.base === null
+            ? known.batch
+            : (yield* wholeNumbersIn(c, known.base)).map((w, j) => w && known.batch[j]!)
+        yield* writeCompatibilityFiles(c, snapshots.sourceOf(snapshot), whole)
+      }))
+    })
+
+    /** New files into a new snapshot, and the user files written. */
     const ingest = Effect.fn("Ingestion.ingest")(function*(runId: number | null = null) {
+      const result = yield* commit(runId)
+      if (result.snapshot !== null && result.newFiles.length > 0) yield* writeUserFiles(result.snapshot)
+      return result
+    })
+
+    /**
+     * New files into a new snapshot, up to the commit point (the database names it), without
+     * the user files (`writeUserFiles`).
+     */
+    const commit = Effect.fn("Ingestion.commit")(function*(runId: number | null = null) {
       const { all, pending: files, skipped } = yield* scan(true)
       const status = yield* snapshots.status()
       let base = status._tag === "Ok" ? status.snapshot : null
@@ -209,12 +250,10 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         // ingestion, finaldata.csv (then the same rows), rather than read back from the file
         const batchTable = `batch_${process.pid}_${Date.now()}`
         const batchColumns = columnsOf(dataset).map(ident).join(", ")
-        // set semantics: EXCEPT and DISTINCT drop repeated rows, missing values compare equal (as pandas' drop_duplicates)
-        const exceptBase = (rows: string) => base ? `(${rows}) EXCEPT (SELECT * FROM ${snapshots.source(base.path)})` : rows
         // the usual case, new files that are all good: read once, checked and de-duplicated
         // (against the data set too) on the way, into the batch table itself
         const fast = reload.length === 0
-          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, batchTable, base ? snapshots.source(base.path) : undefined))
+          ? yield* readInputs(() => loadDistinct(c, sources(files), dataset, config.max_field_bytes, batchTable, base ? snapshots.sourceOf(base) : undefined))
           : undefined
         if (fast !== undefined) {
           for (const [k, f] of files.entries()) accepted.push({ name: f.name, sha256: f.sha256, rows: fast.files[k]!.rows, checked: fast.files[k]! })
@@ -246,34 +285,42 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         }
         if (fast === undefined) {
           const union = csvRows(accepted.map((a) => a.checked), dataset, config.max_field_bytes)
-          yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${base ? exceptBase(union) : `SELECT DISTINCT * FROM (${union})`}`)
+          yield* sqlRun(c, "de-duplicating the new rows", `CREATE TEMP TABLE ${batchTable} AS ${newRows(union, dataset, base ? snapshots.sourceOf(base) : undefined)}`)
           // the hash tables of the de-duplication are gone: their memory too, before the writes
           yield* handBackMemory
         }
         const batch = yield* snapshots.writeParquet("batch", `SELECT ${batchColumns} FROM ${batchTable}`, c)
         const batchRows = yield* sqlCount(c, `SELECT count(*) FROM ${batchTable}`)
-        // the data set's rows: the base snapshot's, and the batch's from the table they are still
-        // in (not read back from the file just written)
-        const allRows = base ? `(SELECT * FROM ${snapshots.source(base.path)} UNION ALL SELECT ${batchColumns} FROM ${batchTable})` : batchTable
-        const merged = base ? yield* snapshots.writeParquet("snapshot", `SELECT * FROM ${allRows}`, c) : batch
+        // the data set's rows, when it is written as one file: the base snapshot's, and the
+        // batch's from the table they are still in (not read back from the file just written)
+        const allRows = base ? `(SELECT * FROM ${snapshots.sourceOf(base)} UNION ALL SELECT ${batchColumns} FROM ${batchTable})` : batchTable
+        const rows = (base?.rows ?? 0) + batchRows
+        // the new snapshot: the base's files and the batch's (none when nothing was new); with
+        // too many files, the whole data set in one file again
+        const parts: ReadonlyArray<SnapshotPart> = base === null
+          ? [{ ...batch, rows: batchRows }]
+          : batchRows === 0
+            ? base.parts
+            : base.parts.length < MAX_PARTS
+              ? [...base.parts, { ...batch, rows: batchRows }]
+              : [{ ...(yield* snapshots.writeParquet("snapshot", `SELECT * FROM ${allRows}`, c)), rows }]
         const rowsRead = fresh.reduce((n, a) => n + a.rows, 0)
         const snapshot: Omit<SnapshotRow, "id" | "createdAt"> = {
-          hash: merged.hash, path: merged.path, rows: (base?.rows ?? 0) + batchRows, batchPath: batch.path, batchRows,
+          hash: snapshotHash(parts), parts, rows, batchPath: batch.path, batchRows,
           rowsRead, datasetSchema: schemaFingerprint(dataset), runId
         }
         // the commit point: the database names the new snapshot and the files in it
         yield* tracking.recordSnapshot(snapshot, accepted.map((a) => ({ sha256: a.sha256, fileName: a.name, rows: a.rows })))
         const recorded = (yield* tracking.currentSnapshot())!
+        yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
         yield* handBackMemory
         // which features hold whole numbers: the fast path's checks found it for the batch; the
-        // base's rows are asked (the slow path asks about all rows)
-        const batchWhole = fast?.wholeNumbers
-        const whole = batchWhole === undefined || !base
-          ? batchWhole
-          : (yield* wholeNumbersIn(c, snapshots.source(base.path))).map((w, j) => w && batchWhole[j]!)
-        yield* writeCompatibilityFiles(c, allRows, whole)
-        yield* sqlRun(c, "dropping the batch table", `DROP TABLE IF EXISTS ${batchTable}`)
-        yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${merged.hash.slice(0, 12)})`)
+        // base's rows are asked when the user files are written (the slow path asks about all rows)
+        if (fast !== undefined) {
+          const known = { batch: fast.wholeNumbers, base: base === null ? null : snapshots.sourceOf(base) }
+          yield* Ref.update(wholeKnown, (m) => new Map(m).set(snapshot.hash, known))
+        }
+        yield* Effect.logInfo(`ingested ${fresh.length} file(s), ${rowsRead} rows, ${batchRows} new; the data set has ${snapshot.rows} rows (snapshot ${snapshot.hash.slice(0, 12)}, ${parts.length} file(s))`)
         const ignoredColumns = fresh
           .map((a) => ({ file: a.name, columns: extraColumns(a.checked.header, dataset) }))
           .filter((f) => f.columns.length > 0)
@@ -281,7 +328,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
         return {
           newFiles: fresh.map(({ checked: _c, ...f }) => f), skipped, rejected, rowsRead, newRows: batchRows,
           totalRows: snapshot.rows, duplicatesDropped: accepted.reduce((n, a) => n + a.rows, 0) - batchRows,
-          finalDataPath: finalDataPath(config.output_folder_path), dataHash: merged.hash, snapshot: recorded,
+          finalDataPath: finalDataPath(config.output_folder_path), dataHash: snapshot.hash, snapshot: recorded,
           ...(rebuilt !== undefined ? { rebuilt } : {}),
           ...(ignoredColumns.length > 0 ? { ignoredColumns } : {})
         } satisfies IngestionResult as IngestionResult
@@ -296,8 +343,6 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       const snapshot = yield* tracking.snapshotOfRun(runId)
       if (snapshot === null) return Option.none<IngestionResult>()
       const newFiles = yield* tracking.ingestedByRun(runId)
-      // the compatibility files may not have been written when the run stopped
-      yield* Effect.scoped(Effect.flatMap(duck.connect, (c) => writeCompatibilityFiles(c, snapshots.source(snapshot.path))))
       return Option.some<IngestionResult>({
         newFiles, skipped: [], rejected: [], rowsRead: snapshot.rowsRead, newRows: snapshot.batchRows, totalRows: snapshot.rows,
         duplicatesDropped: snapshot.rowsRead - snapshot.batchRows, finalDataPath: finalDataPath(config.output_folder_path),
@@ -305,7 +350,7 @@ export class Ingestion extends Effect.Service<Ingestion>()("drs/Ingestion", {
       })
     })
 
-    return { scan, pending, ingest, ingestedBy } as const
+    return { scan, pending, ingest, commit, writeUserFiles, ingestedBy } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

@@ -191,7 +191,7 @@ export class Monitor extends Effect.Service<Monitor>()("drs/Monitor", {
       Effect.gen(function*() {
         const snap = yield* tracking.snapshotByHash(m.dataHash)
         if (snap === null) return null
-        const frame = yield* snapshots.frame(snap.path, snap.rows).pipe(Effect.orElseSucceed(() => null))
+        const frame = yield* snapshots.frameOf(snap).pipe(Effect.orElseSucceed(() => null))
         if (frame === null) return null
         const step = Math.max(1, Math.ceil(frame.rows / REFERENCE_SAMPLE))
         const pick = (col: Float64Array) => step === 1 ? col : Float64Array.from({ length: Math.ceil(col.length / step) }, (_, i) => col[i * step]!)

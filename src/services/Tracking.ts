@@ -4,6 +4,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Schema } from "effect"
+import type { SnapshotPart } from "../domain/Run.js"
 import { DataDriftReport } from "../domain/Schemas.js"
 import { DbTest } from "./Db.js"
 import { ReleaseStore } from "./ReleaseStore.js"
@@ -61,11 +62,14 @@ export interface ScoreRow {
   readonly dataKind: DataKind | null
 }
 
-/** An immutable Parquet snapshot of everything ingested, and the batch of new rows that made it. */
+/**
+ * A snapshot of everything ingested: its immutable Parquet files in order (a run adds the file
+ * of its new rows to the list before), and the batch of new rows that made it.
+ */
 export interface SnapshotRow {
   readonly id: number
   readonly hash: string
-  readonly path: string
+  readonly parts: ReadonlyArray<SnapshotPart>
   readonly rows: number
   /** the rows this snapshot added (new after de-duplication), as their own Parquet file */
   readonly batchPath: string | null
@@ -189,10 +193,12 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
       }))
     }, Effect.orDie)
 
-    type SnapshotSql = { id: number; hash: string; path: string; rows: number; batch_path: string | null; batch_rows: number; rows_read: number; dataset_schema: string; created_at: string; run_id: number | null }
+    type SnapshotSql = { id: number; hash: string; path: string; parts: string | null; rows: number; batch_path: string | null; batch_rows: number; rows_read: number; dataset_schema: string; created_at: string; run_id: number | null }
+    // a snapshot recorded before snapshots had parts is one file, `path`, whose hash is the snapshot's
     const toSnapshot = (r: SnapshotSql): SnapshotRow => ({
-      id: r.id, hash: r.hash, path: r.path, rows: r.rows, batchPath: r.batch_path, batchRows: r.batch_rows,
-      rowsRead: r.rows_read, datasetSchema: r.dataset_schema, createdAt: r.created_at, runId: r.run_id
+      id: r.id, hash: r.hash, rows: Number(r.rows), batchPath: r.batch_path, batchRows: Number(r.batch_rows),
+      parts: r.parts === null ? [{ path: r.path, hash: r.hash, rows: Number(r.rows) }] : JSON.parse(r.parts) as ReadonlyArray<SnapshotPart>,
+      rowsRead: Number(r.rows_read), datasetSchema: r.dataset_schema, createdAt: r.created_at, runId: r.run_id
     })
 
     /** Record a new snapshot and the files whose rows it took in, in one transaction. */
@@ -202,8 +208,9 @@ export class Tracking extends Effect.Service<Tracking>()("drs/Tracking", {
     ) {
       const at = nowIso()
       yield* sql.withTransaction(Effect.gen(function*() {
+        // `path`: the newest part (the column predates parts)
         yield* sql`INSERT INTO snapshots ${sql.insert({
-          hash: s.hash, path: s.path, rows: s.rows, batch_path: s.batchPath, batch_rows: s.batchRows, rows_read: s.rowsRead,
+          hash: s.hash, path: s.parts.at(-1)!.path, parts: JSON.stringify(s.parts), rows: s.rows, batch_path: s.batchPath, batch_rows: s.batchRows, rows_read: s.rowsRead,
           dataset_schema: s.datasetSchema, created_at: at, run_id: s.runId
         })}`
         for (const f of files) {
