@@ -95,7 +95,7 @@ const withBody = (request: HttpServerRequest.HttpServerRequest, text: string, js
     text: { value: Effect.succeed(text) },
     json: { value: Effect.succeed(json) },
     // the body is consumed: no other reading of it
-    arrayBuffer: { value: Effect.succeed(new TextEncoder().encode(text).buffer) }
+    arrayBuffer: { value: Effect.sync(() => new TextEncoder().encode(text).buffer) }
   })
 
 export const tooManyRows = (rows: number, max: number) => `${rows} rows in one request; at most ${max} (max_prediction_rows): send them in several requests`
