@@ -17,7 +17,9 @@ const external = [
 ]
 
 NodeFs.rmSync("dist/chunks", { recursive: true, force: true })
-for (const f of ["dist/cli.cjs", "dist/cli.cjs.map", "dist/cli.cjs.v8cache"]) NodeFs.rmSync(f, { force: true })
+for (const f of ["dist/cli.cjs", "dist/cli.cjs.map"]) NodeFs.rmSync(f, { force: true })
+// the code caches: the plain one and those of processes started with node flags (see src/cli/CodeCache.ts)
+for (const f of NodeFs.existsSync("dist") ? NodeFs.readdirSync("dist") : []) if (/^cli\.cjs\..*v8cache$/.test(f)) NodeFs.rmSync(`dist/${f}`, { force: true })
 
 // the entry: the command line itself is dist/cli.cjs (or, failing that, tsc's dist/cli/Main.js)
 await build({

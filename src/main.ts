@@ -18,6 +18,12 @@ declare const DRS_BUNDLE: boolean | undefined
 // bundle is compiled, because V8 stamps its code cache with the flags.
 setFlagsFromString("--semi-space-growth-factor=1")
 
+const server = process.argv[2] === "serve" || process.argv[2] === "worker"
+// the servers change the flag below once the bundle is compiled (the end of this file); V8
+// stamps a code cache with the flags in force when it is written (at exit, when it was
+// missing or rejected), so they are set back first: a server's cache is one every command accepts
+if (server) process.once("exit", () => setFlagsFromString("--semi-space-growth-factor=1"))
+
 const quick = parseQuickArgs(process.argv.slice(2))
 if (quick !== undefined && nothingNew(quick)) {
   process.stderr.write(`timestamp=${new Date().toISOString()} level=INFO fiber=#0 message="no new data; nothing to do" quick=true\n`)
@@ -27,4 +33,4 @@ if (quick !== undefined && nothingNew(quick)) {
   await import("./cli/Main.js")
 }
 // the servers allocate for every request: their young generation grows as V8's default has it
-if (process.argv[2] === "serve" || process.argv[2] === "worker") setFlagsFromString("--semi-space-growth-factor=2")
+if (server) setFlagsFromString("--semi-space-growth-factor=2")

@@ -1,9 +1,14 @@
-/** `serve --workers 2`: two server processes behind one port on 127.0.0.1 take its connections in turn, and SIGTERM stops them all. */
+/**
+ * `serve --workers 2`: two server processes behind one port on 127.0.0.1 take its connections
+ * in turn, start with their young generation (and their own code cache), and SIGTERM stops them all.
+ */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
+import { cachePathOf } from "../src/cli/CodeCache.js"
+import { workerExecArgv, YOUNG_GENERATION_MB } from "../src/cli/Workers.js"
 import { MAIN, sampleProject } from "./support/Project.js"
 
 let dir = ""
@@ -30,6 +35,11 @@ const health = (port: number) =>
 
 describe("serve --workers", () => {
   it("runs two processes that both answer on one port, and stops them all on SIGTERM", async () => {
+    // the workers start with node flags of their own: they keep their own code cache
+    const plainCache = NodePath.join(NodePath.dirname(MAIN), "cli.cjs.v8cache")
+    const plainBefore = NodeFs.existsSync(plainCache) ? NodeFs.statSync(plainCache).mtimeMs : null
+    const workersCache = cachePathOf(NodePath.join(NodePath.dirname(MAIN), "cli.cjs"), workerExecArgv([]))
+    NodeFs.rmSync(workersCache, { force: true })
     const server = spawn(process.execPath, [MAIN, "serve", "--port", "0", "--workers", "2"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
     let log = ""
     server.stderr!.on("data", (d: Buffer) => (log += d.toString()))
@@ -67,6 +77,11 @@ describe("serve --workers", () => {
       const pids = new Set(children())
       assert.strictEqual(pids.size, 2)
       assert.isFalse(pids.has(server.pid!))
+      // each with its young generation
+      for (const pid of pids) {
+        const argv = NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+        assert.includeMembers(argv, [`--min-semi-space-size=${YOUNG_GENERATION_MB}`, `--max-semi-space-size=${YOUNG_GENERATION_MB}`])
+      }
       const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)))
       server.kill("SIGTERM")
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("timeout"), 15_000))])
@@ -86,6 +101,11 @@ describe("serve --workers", () => {
         alive = alive.filter(isAlive)
       }
       assert.deepStrictEqual(alive, [], spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-p", [...pids].join(",")], { encoding: "utf8" }).stdout)
+      // the workers wrote their own code cache and left the plain one (every other command's) alone
+      if (NodeFs.existsSync(plainCache)) {
+        assert.isTrue(NodeFs.existsSync(workersCache), "the workers' code cache")
+        if (plainBefore !== null) assert.strictEqual(NodeFs.statSync(plainCache).mtimeMs, plainBefore, "the workers rewrote the plain code cache")
+      }
     } finally {
       server.kill("SIGKILL")
     }

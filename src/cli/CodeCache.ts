@@ -6,6 +6,9 @@
  * next to it, stamped with the bundle's size and modification time (V8 itself checks only
  * its own version, flags and the source length). A missing, stale or rejected cache is
  * rewritten at exit (best effort, atomically); the command runs the same either way.
+ * V8 rejects a cache made under other flags, so a process started with node flags of its
+ * own (the `serve --workers` processes, with their young generation) keeps its own cache,
+ * named after them: the two kinds of process do not rewrite each other's.
  */
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
@@ -21,6 +24,15 @@ const stampOf = (stat: NodeFs.Stats) => {
   return b
 }
 
+/** The cache of `bundle` for a process started with `execArgv` (node's own flags). */
+export const cachePathOf = (bundle: string, execArgv: ReadonlyArray<string>) => {
+  if (execArgv.length === 0) return `${bundle}.v8cache`
+  // FNV-1a of the flags (node:crypto would load for every command)
+  let h = 0x811c9dc5
+  for (const c of execArgv.join("\0")) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0
+  return `${bundle}.${h.toString(16).padStart(8, "0")}.v8cache`
+}
+
 /** Run the CommonJS bundle at `bundle`; false when there is none (an unbundled build). */
 export const runBundle = (bundle: string): boolean => {
   let source: string
@@ -31,7 +43,7 @@ export const runBundle = (bundle: string): boolean => {
   } catch {
     return false
   }
-  const cachePath = `${bundle}.v8cache`
+  const cachePath = cachePathOf(bundle, process.execArgv)
   const stamp = stampOf(stat)
   let cachedData: Buffer | undefined
   try {

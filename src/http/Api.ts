@@ -4,6 +4,7 @@ import { Schema } from "effect"
 import { DEFAULT_DATASET, type DatasetSchema, isCategorical } from "../domain/Dataset.js"
 import { MonitoringResponse } from "../domain/Monitoring.js"
 import { DataDriftReport } from "../domain/Schemas.js"
+import { withFastPath } from "./FastPath.js"
 import { ColumnSummary, DependencyReport, MissingData, ScoreResult, StepTiming } from "../domain/Schemas.js"
 
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }, HttpApiSchema.annotations({ status: 400 })) {}
@@ -43,13 +44,72 @@ export const predictionRow = (dataset: DatasetSchema, categories: ReadonlyMap<st
 
 export type PredictionRow = Readonly<Record<string, unknown>>
 
-export const predictionRequest = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) =>
+/** the most rows one request may hold, as the schema says (max_prediction_rows is the configured limit) */
+const MAX_ROWS = 100_000
+
+/** The prediction request as the schema declares it (see `predictionRequest`). */
+export const predictionRequestSchema = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) =>
   Schema.Struct({
     /** rows as JSON objects … */
-    rows: Schema.optional(Schema.Array(predictionRow(dataset, categories)).pipe(Schema.maxItems(100_000))),
+    rows: Schema.optional(Schema.Array(predictionRow(dataset, categories)).pipe(Schema.maxItems(MAX_ROWS))),
     /** … or a CSV document with the declared header */
     csv: Schema.optional(Schema.String)
   }).annotations({ description: "Give either `rows` or `csv`", identifier: "PredictionRequest" })
+
+type PredictionRequest = Schema.Schema.Type<ReturnType<typeof predictionRequestSchema>>
+
+/**
+ * Whether the schema would decode `u` to itself: an object of `rows` (at most MAX_ROWS rows,
+ * each with every feature and no other key than the id and the target, every value of its
+ * column's type) and/or `csv` (text), and no other key.
+ */
+export const decodesUnchanged = (dataset: DatasetSchema) => {
+  // what each key of a row may hold; as in predictionRow, the target wins over a feature, a feature over the id
+  const kinds = new Map<string, "number" | "category" | "label">()
+  if (dataset.id_column) kinds.set(dataset.id_column, "label")
+  for (const f of dataset.feature_columns) kinds.set(f, isCategorical(dataset, f) ? "category" : "number")
+  kinds.set(dataset.target_column, "label")
+  const required = [...kinds.values()].filter((k) => k !== "label").length
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v)
+  const row = (r: unknown) => {
+    if (typeof r !== "object" || r === null || Array.isArray(r)) return false
+    let features = 0
+    for (const key of Object.keys(r)) {
+      const kind = kinds.get(key)
+      const v = (r as Record<string, unknown>)[key]
+      if (kind === "number") {
+        if (v !== null && !finite(v)) return false
+        features++
+      } else if (kind === "category") {
+        if (v !== null && typeof v !== "string" && !finite(v)) return false
+        features++
+      } else if (kind === "label") {
+        if (typeof v !== "string" && typeof v !== "number") return false
+      } else return false
+    }
+    return features === required
+  }
+  return (u: unknown): u is PredictionRequest => {
+    if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+    for (const key of Object.keys(u)) {
+      const v = (u as Record<string, unknown>)[key]
+      if (key === "csv") {
+        if (typeof v !== "string") return false
+      } else if (key === "rows") {
+        if (!Array.isArray(v) || v.length > MAX_ROWS) return false
+        for (let i = 0; i < v.length; i++) if (!row(v[i])) return false
+      } else return false
+    }
+    return true
+  }
+}
+
+/**
+ * The prediction request: the schema above, with a fast path for the bodies it would return
+ * unchanged (see FastPath.ts); the others, and every error, are the schema's.
+ */
+export const predictionRequest = (dataset: DatasetSchema, categories?: ReadonlyMap<string, ReadonlyArray<string>>) =>
+  withFastPath(predictionRequestSchema(dataset, categories), decodesUnchanged(dataset))
 
 export const PredictionResponse = Schema.Struct({
   /** 1: positive_label */

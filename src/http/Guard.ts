@@ -95,7 +95,7 @@ const withBody = (request: HttpServerRequest.HttpServerRequest, text: string, js
     text: { value: Effect.succeed(text) },
     json: { value: Effect.succeed(json) },
     // the body is consumed: no other reading of it
-    arrayBuffer: { value: Effect.succeed(new TextEncoder().encode(text).buffer) }
+    arrayBuffer: { value: Effect.sync(() => new TextEncoder().encode(text).buffer) }
   })
 
 export const tooManyRows = (rows: number, max: number) => `${rows} rows in one request; at most ${max} (max_prediction_rows): send them in several requests`
@@ -150,41 +150,38 @@ export const guard = (options: GuardOptions) => <E, R>(app: HttpApp.Default<E, R
         if (Either.isLeft(auth)) return yield* respond(errorJson(401, "Unauthorized", auth.left.message))
       }
 
-      let served = request
       const length = request.headers["content-length"]
       const hasBody = request.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
-      if (hasBody) {
-        const type = mediaType(request.headers["content-type"])
-        if (!ACCEPTED_TYPES.has(type)) {
-          return yield* respond(errorJson(415, "UnsupportedMediaType", `a request body must be application/json${path === "/prediction" ? " or text/csv" : ""}, not ${type.length > 0 ? type.slice(0, 80) : "untyped"}`))
-        }
-        const declared = Number(length ?? "0")
-        const tooLarge = (bytes: number, declaredOnly: boolean) =>
-          respond(errorJson(413, "PayloadTooLarge", `request body of ${declaredOnly ? "" : "more than "}${bytes} bytes is over the limit of ${options.maxBodyBytes} bytes`, { connection: "close" }))
-        if (Number.isFinite(declared) && declared > options.maxBodyBytes) return yield* tooLarge(declared, true)
-        const body = yield* readBody(source, options.maxBodyBytes).pipe(Effect.either)
-        if (Either.isLeft(body)) return yield* respond(errorJson(400, "BadRequest", "the request body could not be read"))
-        if (body.right._tag === "TooLarge") return yield* tooLarge(options.maxBodyBytes, false)
-        const text = body.right.text
-        let json: unknown = null
-        if (type === "application/json" && text.length > 0) {
-          if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-            return yield* respond(errorJson(400, "BadRequest", `malformed JSON: nested deeper than ${MAX_JSON_DEPTH} levels`))
-          }
-          try {
-            json = JSON.parse(text)
-          } catch (e) {
-            return yield* respond(errorJson(400, "BadRequest", `malformed JSON: ${firstLine((e as Error).message)}`))
-          }
-          // many rows are refused before the payload schema checks each of them
-          const rows = path === "/prediction" && json !== null && typeof json === "object" ? (json as { rows?: unknown }).rows : undefined
-          const maxRows = (yield* AppConfig).max_prediction_rows
-          if (Array.isArray(rows) && rows.length > maxRows) {
-            return yield* respond(errorJson(413, "PayloadTooLarge", tooManyRows(rows.length, maxRows)))
-          }
-        }
-        served = withBody(request, text, json)
+      // no body: the request as it came (providing it again would copy the fiber's context for nothing)
+      if (!hasBody) return yield* app
+      const type = mediaType(request.headers["content-type"])
+      if (!ACCEPTED_TYPES.has(type)) {
+        return yield* respond(errorJson(415, "UnsupportedMediaType", `a request body must be application/json${path === "/prediction" ? " or text/csv" : ""}, not ${type.length > 0 ? type.slice(0, 80) : "untyped"}`))
       }
-
-      return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, served))
+      const declared = Number(length ?? "0")
+      const tooLarge = (bytes: number, declaredOnly: boolean) =>
+        respond(errorJson(413, "PayloadTooLarge", `request body of ${declaredOnly ? "" : "more than "}${bytes} bytes is over the limit of ${options.maxBodyBytes} bytes`, { connection: "close" }))
+      if (Number.isFinite(declared) && declared > options.maxBodyBytes) return yield* tooLarge(declared, true)
+      const body = yield* readBody(source, options.maxBodyBytes).pipe(Effect.either)
+      if (Either.isLeft(body)) return yield* respond(errorJson(400, "BadRequest", "the request body could not be read"))
+      if (body.right._tag === "TooLarge") return yield* tooLarge(options.maxBodyBytes, false)
+      const text = body.right.text
+      let json: unknown = null
+      if (type === "application/json" && text.length > 0) {
+        if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+          return yield* respond(errorJson(400, "BadRequest", `malformed JSON: nested deeper than ${MAX_JSON_DEPTH} levels`))
+        }
+        try {
+          json = JSON.parse(text)
+        } catch (e) {
+          return yield* respond(errorJson(400, "BadRequest", `malformed JSON: ${firstLine((e as Error).message)}`))
+        }
+        // many rows are refused before the payload schema checks each of them
+        const rows = path === "/prediction" && json !== null && typeof json === "object" ? (json as { rows?: unknown }).rows : undefined
+        const maxRows = (yield* AppConfig).max_prediction_rows
+        if (Array.isArray(rows) && rows.length > maxRows) {
+          return yield* respond(errorJson(413, "PayloadTooLarge", tooManyRows(rows.length, maxRows)))
+        }
+      }
+      return yield* app.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, withBody(request, text, json)))
   })

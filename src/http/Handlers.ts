@@ -232,10 +232,10 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
             warnings: unseenWarnings(unseen),
             ...(urlParams.explain === "true" ? { explanations: explanations(live.model, input) } : {})
           }
-          if (input.rows <= SLICE_ROWS) return result
-          // a large answer: other requests go first, and it is sent as it is built (the checked
-          // schema's encoding walks every element, for nothing: these are numbers, text and 0/1)
-          yield* yieldToEventLoop
+          // a large answer: other requests go first
+          if (input.rows > SLICE_ROWS) yield* yieldToEventLoop
+          // sent as it is built: the response schema's encoding would walk every element for
+          // nothing (these are numbers, text and 0/1) and give the same JSON
           return HttpServerResponse.unsafeJson(result) as unknown as typeof result
         }))
       .handle("scoring", () =>

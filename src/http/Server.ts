@@ -3,7 +3,7 @@ import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@eff
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import cluster from "node:cluster"
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { WORKER_CONNECTION, WORKER_READY } from "./Handoff.js"
@@ -62,6 +62,31 @@ export const limitsOf = (config: AppConfigSchema): ServerLimits => ({
   maxConnections: config.server_max_connections
 })
 
+/**
+ * The port opens before the API's handler is attached (NodeHttpServer listens, then the app
+ * is served), and a request that arrived in between went to no handler and was never
+ * answered (a client that connected as the server started waited until it gave up). Such
+ * requests wait for the handler and go to it once it is attached.
+ */
+const holdingEarlyRequests = (server: Server) => {
+  const early: Array<readonly [IncomingMessage, ServerResponse]> = []
+  const hold = (req: IncomingMessage, res: ServerResponse) => {
+    early.push([req, res])
+  }
+  server.on("request", hold)
+  const attached = (event: string | symbol, handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+    if (event !== "request" || handler === hold) return
+    server.off("request", hold)
+    server.off("newListener", attached)
+    // once the handler is attached (this event comes just before)
+    process.nextTick(() => {
+      for (const [req, res] of early.splice(0)) handler.call(server, req, res)
+    })
+  }
+  server.on("newListener", attached)
+  return server
+}
+
 /** A node:http server with the limits applied. */
 export const limitedServer = (limits: ServerLimits) => () => {
   const server = createServer({
@@ -72,7 +97,7 @@ export const limitedServer = (limits: ServerLimits) => () => {
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)))
   })
   server.maxConnections = limits.maxConnections
-  return server
+  return holdingEarlyRequests(server)
 }
 
 /** The API on a Node server. */
