@@ -17,7 +17,7 @@ describe("SlicedScheduler", () => {
     const scheduler = new SlicedScheduler(5)
     const log: Array<string> = []
     setImmediate(() => log.push("event loop"))
-    for (const name of ["a", "b", "c"]) scheduler.scheduleTask(() => log.push(name), 0)
+    for (const name of ["a", "b", "c"]) scheduler.scheduleTask(() => log.push(name))
     await Promise.resolve()
     assert.deepStrictEqual(log, ["a", "b", "c"])
     await nextTurn()
@@ -34,7 +34,7 @@ describe("SlicedScheduler", () => {
       if (ran.length < 40) setImmediate(poll)
     }
     setImmediate(poll)
-    for (let i = 0; i < 40; i++) scheduler.scheduleTask(() => { busy(1); ran.push(i) }, 0)
+    for (let i = 0; i < 40; i++) scheduler.scheduleTask(() => { busy(1); ran.push(i) })
     while (ran.length < 40) await nextTurn()
     assert.deepStrictEqual(ran, Array.from({ length: 40 }, (_, i) => i))
     // 1-ms fibers in 5-ms slices: about 5 between two polls (one more when a fiber ends past the slice), never all 40
