@@ -217,7 +217,7 @@ export const fitBoostingHeldOut = (
   const prior = Math.min(Math.max(positives / n, eps), 1 - eps)
   const baseline = Math.log(prior / (1 - prior))
 
-  // the training rows' predictions, as inverse odds exp(−raw) (kernels.ts)
+  // the training rows' predictions, as inverse odds exp(−raw) (kernels.wat)
   const inverseOdds = chunks.inverseOdds
   inverseOdds.fill(Math.exp(-baseline))
   const sctx: SplitterContext = {

@@ -18,9 +18,6 @@ const START_TIMEOUT_MS = 10_000
 /** A typed array over a new SharedArrayBuffer of `bytes` bytes. */
 export const shared = <A>(make: (b: SharedArrayBuffer) => A, bytes: number): A => make(new SharedArrayBuffer(Math.max(8, bytes)))
 
-/** A Uint8Array of n bytes, in memory the threads share. */
-export const sharedBytes = (n: number) => shared((b) => new Uint8Array(b, 0, n), n)
-
 /** A worker running `source` (with `require`) on `workerData`; null when none can be made. */
 export const startWorker = (source: string, workerData: unknown): Worker | null => {
   try {
