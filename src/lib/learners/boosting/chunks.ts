@@ -1,5 +1,5 @@
 /**
- * The training rows in chunks, each chunk's per-row work (kernels.ts) on its own thread.
+ * The training rows in chunks, each chunk's per-row work (kernels.wat) on its own thread.
  *
  * Below PARALLEL_ROWS rows there is one chunk, and every sum is taken in row order, as
  * scikit-learn takes it. From PARALLEL_ROWS on there are two: the first half of the rows
@@ -12,7 +12,7 @@
  */
 import { availableParallelism } from "node:os"
 import type { Worker } from "node:worker_threads"
-import { instantiateKernels, kernelsModule, type Kernels } from "./kernels.js"
+import { instantiateKernels, kernelsMemory, kernelsModule, offsets, type Kernels } from "./kernels.js"
 import { log1pexp, lossTerms, meanOf } from "./loss.js"
 import { addPackedTrees, type PackedTrees } from "./predictor.js"
 import { awaitWorker, PARALLEL_ROWS, shared, startWorker } from "./threads.js"
@@ -35,10 +35,6 @@ const READY = 4
 
 /** How long a running worker may take over one operation before the fit fails. */
 const OPERATION_TIMEOUT_MS = 120_000
-
-/** WebAssembly's memory: 64 KiB pages, at most 65,536 of them (4 GiB). */
-const PAGE = 65_536
-const MAX_PAGES = 65_536
 
 /** Where the kernels' arrays are in the fit's memory: byte offsets (kernels.wat). */
 interface Layout {
@@ -66,29 +62,30 @@ interface Layout {
 }
 
 const layout = (n: number, features: number, histBytes: number, binStride: number, maxLeaves: number, count: number): Layout => {
-  let at = 0
-  const take = (bytes: number) => {
-    const here = at
-    at += Math.ceil(bytes / 8) * 8
-    return here
-  }
+  const o = offsets()
   return {
-    inverseOdds: take(8 * n),
-    grad: take(4 * n),
-    hess: take(4 * n),
-    partition: take(4 * n),
-    scratch: take(4 * n),
-    hist: Array.from({ length: count }, () => take(histBytes)),
-    leafFactors: take(8 * maxLeaves),
-    sums: take(8 * 2 * count),
-    leafRanges: take(4 * 2 * count * maxLeaves),
-    leftBins: take(binStride),
-    y: take(n),
-    binned: take(n * features),
-    get bytes() {
-      return at
-    }
+    inverseOdds: o.take(8 * n),
+    grad: o.take(4 * n),
+    hess: o.take(4 * n),
+    partition: o.take(4 * n),
+    scratch: o.take(4 * n),
+    hist: Array.from({ length: count }, () => o.take(histBytes)),
+    leafFactors: o.take(8 * maxLeaves),
+    sums: o.take(8 * 2 * count),
+    leafRanges: o.take(4 * 2 * count * maxLeaves),
+    leftBins: o.take(binStride),
+    y: o.take(n),
+    binned: o.take(n * features),
+    bytes: o.bytes
   }
+}
+
+/** Per chunk, its rows [lo, hi) of `rows`: all of them, or the first half and the second. */
+const chunkBounds = (rows: number, count: number): Int32Array => {
+  const bounds = shared((b) => new Int32Array(b), 4 * 2 * count)
+  const half = count === 2 ? rows >> 1 : rows
+  bounds.set(count === 2 ? [0, half, half, rows] : [0, rows])
+  return bounds
 }
 
 /**
@@ -117,11 +114,8 @@ interface Helpers {
 }
 
 const validationState = (rows: number, features: number, count: number, maxNodes: number, binStride: number): ValidationState => {
-  const half = count === 2 ? rows >> 1 : rows
-  const bounds = shared((b) => new Int32Array(b), 4 * 2 * count)
-  bounds.set(count === 2 ? [0, half, half, rows] : [0, rows])
   return {
-    bounds,
+    bounds: chunkBounds(rows, count),
     binned: shared((b) => new Uint8Array(b, 0, rows * features), rows * features),
     y: shared((b) => new Uint8Array(b, 0, rows), rows),
     raw: shared((b) => new Float64Array(b), 8 * rows),
@@ -270,18 +264,15 @@ export const makeChunks = (
   const count = n >= PARALLEL_ROWS ? 2 : 1
   const histSize = features * binStride * 3
   const at = layout(n, features, 8 * histSize, binStride, maxLeaves, count)
-  const pages = Math.max(1, Math.ceil(at.bytes / PAGE))
-  if (pages > MAX_PAGES) {
+  const memory = kernelsMemory(at.bytes)
+  if (memory === null) {
     throw new Error(
       `gradient boosting: ${n} rows of ${features} features need ${(at.bytes / 2 ** 30).toFixed(1)} GiB of working memory, over WebAssembly's 4 GiB: sample the rows`
     )
   }
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
   const kernels = instantiateKernels(memory)
   const buffer = memory.buffer
-  const bounds = new Int32Array(shared((b) => new Int32Array(b), 4 * 2 * count))
-  const half = count === 2 ? n >> 1 : n
-  bounds.set(count === 2 ? [0, half, half, n] : [0, n])
+  const bounds = chunkBounds(n, count)
   const s: ChunkState = {
     chunks: count,
     ctrl: shared((b) => new Int32Array(b), 4 * 5),

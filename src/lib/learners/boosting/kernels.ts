@@ -32,6 +32,31 @@ let compiled: WebAssembly.Module | null = null
 /** The kernels' module (it can be sent to a worker thread, which instantiates it on the same memory). */
 export const kernelsModule = (): WebAssembly.Module => (compiled ??= new WebAssembly.Module(Buffer.from(kernelsWasm, "base64")))
 
-/** The kernels on `memory` (shared: 64 KiB pages, at most 4 GiB). */
+/** The kernels on `memory` (from kernelsMemory). */
 export const instantiateKernels = (memory: WebAssembly.Memory): Kernels =>
   new WebAssembly.Instance(kernelsModule(), { env: { memory } }).exports as unknown as Kernels
+
+/** WebAssembly's memory: 64 KiB pages, at most 65,536 of them (4 GiB). */
+const PAGE = 65_536
+const MAX_PAGES = 65_536
+
+/** A shared memory of `bytes` bytes for the kernels, zeroed; null over WebAssembly's 4 GiB. */
+export const kernelsMemory = (bytes: number): WebAssembly.Memory | null => {
+  const pages = Math.max(1, Math.ceil(bytes / PAGE))
+  return pages > MAX_PAGES ? null : new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+}
+
+/** Places arrays end to end in a kernels' memory: `take(bytes)` is the next one's byte offset (8-byte aligned); `bytes` the total so far. */
+export const offsets = () => {
+  let at = 0
+  return {
+    take: (bytes: number): number => {
+      const here = at
+      at += Math.ceil(bytes / 8) * 8
+      return here
+    },
+    get bytes() {
+      return at
+    }
+  }
+}

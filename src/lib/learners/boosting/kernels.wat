@@ -36,28 +36,17 @@
         (local.set $at (i32.add (local.get $binned) (i32.mul (local.get $row) (local.get $features))))
         (local.set $base (local.get $out))
         (local.set $f (i32.const 0))
-        (if (local.get $counts)
-          (then
-            (block $features_done
-              (loop $each_feature
-                (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
-                (local.set $k (i32.add (local.get $base)
-                  (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
-                (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
-                (f64.store offset=16 (local.get $k) (f64.add (f64.load offset=16 (local.get $k)) (f64.const 1)))
-                (local.set $base (i32.add (local.get $base) (local.get $step)))
-                (local.set $f (i32.add (local.get $f) (i32.const 1)))
-                (br $each_feature))))
-          (else
-            (block $features_done
-              (loop $each_feature
-                (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
-                (local.set $k (i32.add (local.get $base)
-                  (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
-                (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
-                (local.set $base (i32.add (local.get $base) (local.get $step)))
-                (local.set $f (i32.add (local.get $f) (i32.const 1)))
-                (br $each_feature)))))
+        (block $features_done
+          (loop $each_feature
+            (br_if $features_done (i32.ge_u (local.get $f) (local.get $features)))
+            (local.set $k (i32.add (local.get $base)
+              (i32.mul (i32.load8_u (i32.add (local.get $at) (local.get $f))) (i32.const 24))))
+            (v128.store (local.get $k) (f64x2.add (v128.load (local.get $k)) (local.get $gh)))
+            (if (local.get $counts)
+              (then (f64.store offset=16 (local.get $k) (f64.add (f64.load offset=16 (local.get $k)) (f64.const 1)))))
+            (local.set $base (i32.add (local.get $base) (local.get $step)))
+            (local.set $f (i32.add (local.get $f) (i32.const 1)))
+            (br $each_feature)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 

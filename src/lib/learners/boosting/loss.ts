@@ -22,7 +22,7 @@ export const meanOf = (terms: Float64Array): number => {
 
 /** Mean half-binomial loss (= log loss) of raw predictions. */
 export const logLoss = (y: ArrayLike<number>, raw: Float64Array): number => {
-  let s = 0
-  for (let i = 0; i < raw.length; i++) s += log1pexp(raw[i]!) - y[i]! * raw[i]!
-  return s / raw.length
+  const terms = new Float64Array(raw.length)
+  lossTerms(y, raw, 0, raw.length, terms, log1pexp)
+  return meanOf(terms)
 }

@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from "node:os"
 import { binColumn, columnLength, type FeatureBinning, type FeatureColumn } from "./binning.js"
-import { instantiateKernels, kernelsModule, type Kernels } from "./kernels.js"
+import { instantiateKernels, kernelsMemory, kernelsModule, offsets, type Kernels } from "./kernels.js"
 import { awaitWorker, PARALLEL_ROWS, shared, startWorker } from "./threads.js"
 import { CATEGORICAL, compiledTree, LEAF, MISSING_ONLY, type Tree } from "./tree.js"
 
@@ -229,19 +229,14 @@ const workerSource = () =>
  */
 const addInWasm = (trees: PackedTrees, binStride: number, features: number, rows: number, fill: (binned: Uint8Array) => boolean, baseline: number): Float64Array | null => {
   const nodes = trees.value.length
-  let at = 0
-  const take = (bytes: number) => {
-    const here = at
-    at += Math.ceil(bytes / 8) * 8
-    return here
-  }
+  const place = offsets()
   const o = {
-    value: take(8 * nodes), out: take(8 * rows), start: take(4 * (trees.count + 1)), feature: take(4 * nodes),
-    child: take(8 * nodes), leaf: take(nodes), routes: take(nodes * binStride), binned: take(rows * features)
+    value: place.take(8 * nodes), out: place.take(8 * rows), start: place.take(4 * (trees.count + 1)),
+    feature: place.take(4 * nodes), child: place.take(8 * nodes), leaf: place.take(nodes),
+    routes: place.take(nodes * binStride), binned: place.take(rows * features)
   }
-  const pages = Math.max(1, Math.ceil(at / 65_536))
-  if (pages > 65_536) return null
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+  const memory = kernelsMemory(place.bytes)
+  if (memory === null) return null
   const buffer = memory.buffer
   if (!fill(new Uint8Array(buffer, o.binned, rows * features))) return null
   new Float64Array(buffer, o.value, nodes).set(trees.value)
