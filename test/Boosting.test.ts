@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
-import { binColumn, findThresholds } from "../src/lib/learners/boosting/binning.js"
+import { binColumn, findThresholds, sampleIndices, seededRandom } from "../src/lib/learners/boosting/binning.js"
 import { makeChunks } from "../src/lib/learners/boosting/chunks.js"
 import { PARALLEL_ROWS } from "../src/lib/learners/boosting/threads.js"
 import { addTreePredictions, compileTree } from "../src/lib/learners/boosting/tree.js"
@@ -57,6 +57,23 @@ describe("binning (scikit-learn's _BinMapper)", () => {
     // x3 has 62 distinct values: 61 midpoints; the others use 254 percentiles
     expect(ref.small.thresholds["3"]!.length).toBe(61)
     expect(ref.small.thresholds["0"]!.length).toBe(254)
+  })
+
+  it("the binning's subsample (above 200,000 rows) is Floyd's algorithm: k distinct rows, ascending, the same for a seed", () => {
+    // the reference: Floyd's algorithm with a Set, as written before the flags
+    const floyd = (n: number, k: number, random: () => number) => {
+      const chosen = new Set<number>()
+      for (let j = n - k; j < n; j++) {
+        const t = Math.floor(random() * (j + 1))
+        chosen.add(chosen.has(t) ? j : t)
+      }
+      return Array.from(chosen).sort((a, b) => a - b)
+    }
+    for (const [n, k, seed] of [[250_000, 200_000, 0], [1_000, 999, 3], [10, 10, 1]] as const) {
+      const picked = Array.from(sampleIndices(n, k, seededRandom(seed)))
+      expect(picked).toEqual(floyd(n, k, seededRandom(seed)))
+      expect(new Set(picked).size).toBe(k)
+    }
   })
 
   it("missing values get bin max_bins; categories keep their code as bin", () => {
