@@ -48,15 +48,26 @@ export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count:
  * rows: the rows of several Parquet files of a snapshot, in the order of the files.
  */
 export const readDoubleColumnsOf = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, count: number): Promise<Array<Float64Array>> => {
-  let out: Array<Float64Array> | undefined
-  let offset = 0
-  for (const sql of sqls) {
-    const result = await c.stream(sql)
-    out ??= Array.from({ length: result.columnCount }, () => new Float64Array(count))
-    offset += await streamDoubleColumns(result, out, offset)
+  if (sqls.length === 0) return []
+  const results = [await c.stream(sqls[0]!)]
+  const out = Array.from({ length: results[0]!.columnCount }, () => new Float64Array(count))
+  const rows = await readDoubleColumnsInto(c, sqls, out, 0, results[0])
+  return rows === count ? out : out.map((col) => col.slice(0, rows))
+}
+
+/**
+ * Copy the DOUBLE columns of the queries, one after the other, into `out` from row `offset`
+ * (`first`: the first query's result, when the caller has started it). Returns the rows copied.
+ */
+export const readDoubleColumnsInto = async (
+  c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number, first?: DuckDBResult
+): Promise<number> => {
+  let at = offset
+  for (const [k, sql] of sqls.entries()) {
+    const result = k === 0 && first !== undefined ? first : await c.stream(sql)
+    at += await streamDoubleColumns(result, out, at)
   }
-  if (out === undefined) return []
-  return offset === count ? out : out.map((col) => col.slice(0, offset))
+  return at - offset
 }
 
 /** The rows of a streamed result into `out` from row `start`; returns how many rows it had. */

@@ -9,15 +9,16 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Layer, Ref } from "effect"
 import * as NodePath from "node:path"
-import { type DatasetSchema, schemaFingerprint } from "../domain/Dataset.js"
+import { type DatasetSchema, isCategorical, schemaFingerprint } from "../domain/Dataset.js"
 import { CsvError, DataError, NoDataError, SnapshotError } from "../domain/Errors.js"
 import { sha256OfFile } from "../lib/Dataset.js"
-import type { Frame } from "../lib/Frame.js"
+import { type Frame, sortLevels } from "../lib/Frame.js"
 import { AppConfig, trackingDbPath } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { type SnapshotRow, Tracking } from "../services/Tracking.js"
 import { frameSelect, levelsSelect, loadCsv } from "./CsvFiles.js"
-import { DuckDb, lit, readDoubleColumnsOf } from "./DuckDb.js"
+import { DuckDb, lit, readDoubleColumnsInto, readDoubleColumnsOf } from "./DuckDb.js"
+import { copyInto, plan, remember, type Segment } from "./PartFrames.js"
 import type { SnapshotPart } from "../domain/Run.js"
 import { createHash } from "node:crypto"
 
@@ -141,14 +142,65 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
     const sourceOf = (s: { readonly parts: ReadonlyArray<Pick<SnapshotPart, "path">> }) =>
       s.parts.length === 1 ? source(s.parts[0]!.path) : `read_parquet([${s.parts.map((p) => lit(store.localPath(p.path))).join(", ")}])`
 
-    /** All columns of a Parquet file as a frame; features NaN where missing. */
+    // the frames of parts read before (see PartFrames.ts): views, never changed
+    const segments = yield* Ref.make<ReadonlyArray<Segment>>([])
+
+    /**
+     * The rows of the parts at `paths` (`rows` in all, in the parts' order) as a frame, made
+     * of the frames of parts read before where there are some. A view is kept for later reads
+     * and must not be changed; an owned frame is the caller's alone (new arrays).
+     */
+    const readParts = (paths: ReadonlyArray<string>, rows: number, owned: boolean) =>
+      Effect.gen(function*() {
+        const kept = yield* Ref.get(segments)
+        const steps = plan(paths, kept)
+        const first = steps[0]
+        if (!owned && steps.length === 1 && first !== undefined && "segment" in first) {
+          yield* Ref.set(segments, remember(kept, first.segment))
+          return first.segment.frame
+        }
+        const frame = yield* duck.use("frame", async (c): Promise<Frame> => {
+          // one coding of the categories for all the rows: the reused segments' and those of the parts read
+          const reads = steps.flatMap((s) => ("read" in s ? s.read : []))
+          const readLevels = reads.length > 0
+            ? await categoryLevels(c, dataset, reads.length === 1 ? source(reads[0]!) : `(${reads.map((p) => `SELECT * FROM ${source(p)}`).join(" UNION ALL ")})`)
+            : new Map<string, ReadonlyArray<string>>()
+          const levels = dataset.feature_columns.map((f, j) => {
+            if (!isCategorical(dataset, f)) return null
+            const sources = [...(reads.length > 0 ? [readLevels.get(f) ?? []] : []), ...steps.flatMap((s) => ("segment" in s ? [s.segment.frame.levels[j] ?? []] : []))]
+            // DuckDB's order (by code point) when the categories come from more than one place
+            return sources.length === 1 ? sources[0]! : sortLevels(new Set(sources.flat()))
+          })
+          const byName = new Map(dataset.feature_columns.flatMap((f, j) => (levels[j] ? [[f, levels[j]!] as const] : [])))
+          const out = Array.from({ length: dataset.feature_columns.length + 1 }, () => new Float64Array(rows))
+          let offset = 0
+          for (const step of steps) {
+            offset += "segment" in step
+              ? copyInto(step.segment.frame, levels, out, offset)
+              : await readDoubleColumnsInto(c, step.read.map((p) => `SELECT ${frameSelect(dataset, byName)} FROM ${source(p)}`), out, offset)
+          }
+          const cols = offset === rows ? out : out.map((col) => col.slice(0, offset))
+          return { rows: offset, featureNames: dataset.feature_columns, features: cols.slice(0, -1), levels, target: cols.at(-1)! }
+        })
+        if (!owned) yield* Ref.set(segments, remember(kept, { paths, frame }))
+        return frame
+      })
+
+    /** All columns of a Parquet file as a frame; features NaN where missing. A view: never change it. */
     const frame = Effect.fn("Snapshots.frame")(function*(path: string, rows: number, ds: DatasetSchema = dataset) {
-      return yield* duck.use("frame", (c) => readFrame(c, ds, source(path), rows))
+      if (ds !== dataset) return yield* duck.use("frame", (c) => readFrame(c, ds, source(path), rows))
+      return yield* readParts([path], rows, false)
     })
 
-    /** A snapshot's rows as a frame, its parts one after the other. */
+    /** A snapshot's rows as a frame, its parts one after the other. A view: never change it. */
     const frameOf = Effect.fn("Snapshots.frameOf")(function*(s: { readonly parts: ReadonlyArray<Pick<SnapshotPart, "path">>; readonly rows: number }, ds: DatasetSchema = dataset) {
-      return yield* duck.use("frame", (c) => readFrame(c, ds, s.parts.map((p) => source(p.path)), s.rows))
+      if (ds !== dataset) return yield* duck.use("frame", (c) => readFrame(c, ds, s.parts.map((p) => source(p.path)), s.rows))
+      return yield* readParts(s.parts.map((p) => p.path), s.rows, false)
+    })
+
+    /** A snapshot's rows as a frame the caller owns (a fit may change its columns). */
+    const ownedFrameOf = Effect.fn("Snapshots.ownedFrameOf")(function*(s: { readonly parts: ReadonlyArray<Pick<SnapshotPart, "path">>; readonly rows: number }) {
+      return yield* readParts(s.parts.map((p) => p.path), s.rows, true)
     })
 
     /** The rows of CSV files (validated like ingestion, not de-duplicated) as one frame: the test data. */
@@ -197,7 +249,7 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
       return removed
     })
 
-    return { dir, status, current, writeParquet, source, sourceOf, frame, frameOf, csvFrame, prune } as const
+    return { dir, status, current, writeParquet, source, sourceOf, frame, frameOf, ownedFrameOf, csvFrame, prune } as const
   })
 }) {
   static readonly layerTest = (files: Record<string, string | Uint8Array> = {}) =>

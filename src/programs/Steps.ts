@@ -58,7 +58,7 @@ export const trainingStep = (runId: number | null) =>
     const tracking = yield* Tracking
     // the current snapshot, checked against its hash: never train on nothing or on the wrong data
     const snapshot = yield* snapshots.current()
-    const frame = yield* snapshots.frameOf(snapshot)
+    const frame = yield* snapshots.ownedFrameOf(snapshot)
     const artifact = yield* model.train(frame, snapshot.hash)
     const path = yield* model.save(artifact)
     const hash = modelHash(artifact)
