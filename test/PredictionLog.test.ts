@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DuckDb, lit } from "../src/data/DuckDb.js"
-import { PredictionLog, predictionLogGlob, type LoggedRequest } from "../src/data/PredictionLog.js"
+import { batchColumns, PredictionLog, predictionLogGlob, startWriter, type LoggedRequest } from "../src/data/PredictionLog.js"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
 import { AppConfig } from "../src/services/AppConfig.js"
 import { FileStore } from "../src/services/FileStore.js"
 
@@ -98,4 +101,30 @@ describe("PredictionLog", () => {
       yield* log.flush
       assert.deepStrictEqual((yield* readBack).files, [])
     }).pipe(Effect.provide(layer({ prediction_log: false }))))
+
+  it.effect("the writer thread writes a batch's columns (handed over, not copied); a failed write is an error and the thread writes on", () =>
+    Effect.gen(function*() {
+      const duck = yield* DuckDb
+      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-writer-"))
+      const writer = startWriter("1GB")
+      try {
+        const cols = batchColumns([request(1, 3), request(2, 2, false)], ["lastmonth_activity", "lastyear_activity", "number_of_employees"])
+        const firstProbability = cols.doubles[2]!
+        const rows = yield* Effect.promise(() => writer.write(cols, NodePath.join(dir, "a.parquet")))
+        assert.strictEqual(rows, 5)
+        // the arrays went to the thread: this side's are detached
+        assert.strictEqual(firstProbability.length, 0)
+        const back = yield* duck.rows(`SELECT request_id, "row", id, probability, "f:lastmonth_activity" AS lm FROM read_parquet(${lit(NodePath.join(dir, "a.parquet"))}) ORDER BY request_id, "row"`)
+        assert.deepStrictEqual(back.map((r) => [r.request_id, r.row, r.id, r.probability, r.lm]), [
+          ["req-1", 0, null, 0.25, 100], ["req-1", 1, "c1-1", 0.5, null], ["req-1", 2, "c1-2", 0.75, 102],
+          ["req-2", 0, null, 1 / 3, 200], ["req-2", 1, null, 2 / 3, null]
+        ])
+        const failed = yield* Effect.promise(() => writer.write(batchColumns([request(3, 2)], ["a", "b", "c"]), NodePath.join(dir, "no-such-folder", "b.parquet")).then(() => "written", (e: Error) => e.message))
+        assert.include(failed, "no-such-folder")
+        assert.strictEqual(yield* Effect.promise(() => writer.write(batchColumns([request(4, 4)], ["a", "b", "c"]), NodePath.join(dir, "c.parquet"))), 4)
+      } finally {
+        yield* Effect.promise(() => writer.close())
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      }
+    }).pipe(Effect.provide(DuckDb.layerTest())))
 })

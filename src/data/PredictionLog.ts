@@ -6,14 +6,15 @@
  *   the model was given, its probabilities and predictions) to an in-memory batch: no copy,
  *   no I/O.
  * - A batch is written once it holds `prediction_log_max_rows` rows or its oldest row is
- *   `prediction_log_max_seconds` old, in a background fiber, one write at a time: DuckDB
- *   takes the columns as data chunks (bulk copies of the Float64Arrays) and writes the
- *   Parquet file to a temporary name, which is then renamed. Readers glob `*.parquet`, so
- *   they never see a partial file.
- * - The writes have their own DuckDB on one thread (created at the first write): a write
- *   takes at most one core from the requests, whatever else the process's DuckDB runs. A
- *   write costs about 1.5 ms of CPU per 1,000 rows plus a few ms per file, so large batches
- *   (the default 100,000 rows) keep it to a few percent of a busy server's CPU.
+ *   `prediction_log_max_seconds` old, in a background fiber, one write at a time: its
+ *   requests become columns (batchColumns), which go to the writer thread without a copy;
+ *   there DuckDB takes them as data chunks and writes the Parquet file to a temporary name,
+ *   which is then renamed. Readers glob `*.parquet`, so they never see a partial file.
+ * - The writer is a worker thread with its own DuckDB on one thread (started at the first
+ *   write): the appends, the join and the Parquet encoding (about 1 ms of CPU per 1,000
+ *   rows) never hold the event loop. On the main thread, with a flush every 2,048 rows to
+ *   keep each hold short, they took a tenth of a busy server's time and lengthened its
+ *   slowest responses.
  * - Each process writes its own files (`<host>-<pid>-<start>-<seq>.parquet`): N processes on
  *   N machines never share a writer or a file.
  * - Closing the layer's scope (a graceful stop: SIGTERM interrupts the server, its scope
@@ -27,15 +28,17 @@
  * no JSON to parse. A missing feature is NULL. A categorical feature is a VARCHAR column of
  * the categories as received.
  */
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Fiber, Layer, Metric, Ref, Schedule } from "effect"
+import { createRequire } from "node:module"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
+import { Worker } from "node:worker_threads"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
 import { DataError } from "../domain/Errors.js"
-import { DuckDb, ident, lit } from "./DuckDb.js"
+import { DuckDb } from "./DuckDb.js"
 
 export const predictionLogDir = (config: AppConfigSchema) =>
   config.prediction_log_path ?? NodePath.join(config.output_folder_path, "predictions")
@@ -71,45 +74,25 @@ interface Batch {
 export const loggedRowsTotal = Metric.counter("drs_prediction_log_rows_total", { description: "rows written to the prediction log", incremental: true })
 export const droppedRowsTotal = Metric.counter("drs_prediction_log_dropped_rows_total", { description: "rows the prediction log failed to write", incremental: true })
 
-const VECTOR = 2048
-
-/** Let the event loop serve other sockets (a macrotask: the appender's work is synchronous). */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
-
-/**
- * Append `n` rows of DOUBLE columns (and an optional VARCHAR column) to a table, one data
- * chunk of 2048 rows at a time, each flushed into the table before the event loop is let
- * go: DuckDB's appender works on the calling (main) thread, and one flush of 100,000 rows
- * held it for 40 to 120 ms; a chunk holds it for about 1 ms.
- */
-const appendColumns = async (c: DuckDBConnection, table: string, doubles: ReadonlyArray<Float64Array>, text: ReadonlyArray<string | null> | null, n: number) => {
-  const { DuckDBDataChunk, DOUBLE, VARCHAR } = await import("@duckdb/node-api")
-  const appender = await c.createAppender(table)
-  const types = [...doubles.map(() => DOUBLE), ...(text ? [VARCHAR] : [])]
-  const chunk = DuckDBDataChunk.create(types, VECTOR)
-  const vectors = types.map((_, j) => chunk.getColumnVector(j) as unknown as { items: Float64Array; setItem(i: number, v: unknown): void; flush(): void })
-  for (let off = 0; off < n; off += VECTOR) {
-    const k = Math.min(VECTOR, n - off)
-    if (k !== VECTOR) chunk.rowCount = k
-    for (let j = 0; j < doubles.length; j++) {
-      const v = vectors[j]!
-      v.items.set(doubles[j]!.subarray(off, off + k))
-      v.flush()
-    }
-    if (text) {
-      const v = vectors[doubles.length]!
-      for (let i = 0; i < k; i++) v.setItem(i, text[off + i])
-      v.flush()
-    }
-    appender.appendDataChunk(chunk)
-    appender.flushSync()
-    await yieldToEventLoop()
-  }
-  appender.closeSync()
+/** A batch as columns: what the writer thread takes (plain data, its arrays transferred). */
+export interface BatchColumns {
+  readonly rows: number
+  /** per row: its request's index in the batch, its index in the request, probability, prediction, then the features */
+  readonly doubles: ReadonlyArray<Float64Array>
+  /** per row: the id column's value, or null; null when no row has one */
+  readonly ids: ReadonlyArray<string | null> | null
+  /** per request: when it came (ms since the epoch), its id, the release that scored it */
+  readonly at: Float64Array
+  readonly requestIds: ReadonlyArray<string>
+  readonly releaseIds: ReadonlyArray<string>
+  /** per feature: a categorical one's categories, which its column's codes index; null for a numeric one */
+  readonly categories: ReadonlyArray<ReadonlyArray<string> | null>
+  /** the log's column name of each feature */
+  readonly featureColumns: ReadonlyArray<string>
 }
 
-/** Write one batch as a Parquet file (to `tmp`; the caller renames it). */
-export const writeBatch = async (c: DuckDBConnection, requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>, tmp: string) => {
+/** A batch's requests as columns, each request's categorical codes mapped into one list of the batch's categories. */
+export const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>): BatchColumns => {
   const n = requests.reduce((s, r) => s + r.rows, 0)
   const req = new Float64Array(n)
   const row = new Float64Array(n)
@@ -118,7 +101,6 @@ export const writeBatch = async (c: DuckDBConnection, requests: ReadonlyArray<Lo
   const feats = features.map(() => new Float64Array(n))
   const anyIds = requests.some((r) => r.ids !== null)
   const ids: Array<string | null> | null = anyIds ? new Array<string | null>(n).fill(null) : null
-  // a categorical feature: each request's codes mapped into one list of the batch's categories
   const batchLevels = features.map((_, j) => (requests.some((r) => r.levels?.[j]) ? new Map<string, number>() : null))
   let off = 0
   requests.forEach((r, k) => {
@@ -147,38 +129,144 @@ export const writeBatch = async (c: DuckDBConnection, requests: ReadonlyArray<Lo
     if (ids && r.ids) for (let i = 0; i < r.rows; i++) ids[off + i] = r.ids[i] ?? null
     off += r.rows
   })
+  return {
+    rows: n, doubles: [req, row, prob, pred, ...feats], ids,
+    at: Float64Array.from(requests, (r) => r.at), requestIds: requests.map((r) => r.requestId), releaseIds: requests.map((r) => r.releaseId),
+    categories: batchLevels.map((d) => (d ? [...d.keys()] : null)), featureColumns: features.map(logFeatureColumn)
+  }
+}
+
+/**
+ * Write a batch's columns as a Parquet file at `tmp` (the caller renames it): the rows and
+ * the requests go into two temporary tables (DuckDB's appender, a data chunk of 2048 rows at
+ * a time), joined by COPY into the file. Self-contained (its source is the writer thread's
+ * too): `api` is @duckdb/node-api. Returns the rows written.
+ */
+export const writeColumns = async (
+  api: Pick<typeof import("@duckdb/node-api"), "DuckDBDataChunk" | "DOUBLE" | "VARCHAR">, c: DuckDBConnection, b: BatchColumns, tmp: string
+): Promise<number> => {
+  const VECTOR = 2048
+  const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
+  const name = (s: string) => `"${s.replace(/"/g, '""')}"`
   const suffix = `${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`
   const rowsTable = `plog_rows_${suffix}`
   const reqTable = `plog_requests_${suffix}`
-  await c.run(`CREATE TEMP TABLE ${rowsTable} (req DOUBLE, "row" DOUBLE, probability DOUBLE, prediction DOUBLE, ${feats.map((_, j) => `f${j} DOUBLE`).join(", ")}${anyIds ? ", id VARCHAR" : ""})`)
+  const features = b.featureColumns
+  await c.run(`CREATE TEMP TABLE ${rowsTable} (req DOUBLE, "row" DOUBLE, probability DOUBLE, prediction DOUBLE, ${features.map((_, j) => `f${j} DOUBLE`).join(", ")}${b.ids ? ", id VARCHAR" : ""})`)
   await c.run(`CREATE TEMP TABLE ${reqTable} (req DOUBLE, at_ms DOUBLE, request_id VARCHAR, release_id VARCHAR)`)
   try {
-    await appendColumns(c, rowsTable, [req, row, prob, pred, ...feats], ids, n)
-    const appender = await c.createAppender(reqTable)
-    requests.forEach((r, k) => {
-      appender.appendDouble(k)
-      appender.appendDouble(r.at)
-      appender.appendVarchar(r.requestId)
-      appender.appendVarchar(r.releaseId)
-      appender.endRow()
-    })
+    const appender = await c.createAppender(rowsTable)
+    const types = [...b.doubles.map(() => api.DOUBLE), ...(b.ids ? [api.VARCHAR] : [])]
+    const chunk = api.DuckDBDataChunk.create(types, VECTOR)
+    const vectors = types.map((_, j) => chunk.getColumnVector(j) as unknown as { items: Float64Array; setItem(i: number, v: unknown): void; flush(): void })
+    for (let off = 0; off < b.rows; off += VECTOR) {
+      const k = Math.min(VECTOR, b.rows - off)
+      if (k !== VECTOR) chunk.rowCount = k
+      for (let j = 0; j < b.doubles.length; j++) {
+        const v = vectors[j]!
+        v.items.set(b.doubles[j]!.subarray(off, off + k))
+        v.flush()
+      }
+      if (b.ids) {
+        const v = vectors[b.doubles.length]!
+        for (let i = 0; i < k; i++) v.setItem(i, b.ids[off + i])
+        v.flush()
+      }
+      appender.appendDataChunk(chunk)
+    }
     appender.flushSync()
     appender.closeSync()
+    const requests = await c.createAppender(reqTable)
+    for (let k = 0; k < b.at.length; k++) {
+      requests.appendDouble(k)
+      requests.appendDouble(b.at[k]!)
+      requests.appendVarchar(b.requestIds[k]!)
+      requests.appendVarchar(b.releaseIds[k]!)
+      requests.endRow()
+    }
+    requests.flushSync()
+    requests.closeSync()
     const featureSelect = features.map((f, j) => {
-      const dictionary = batchLevels[j]
-      const value = dictionary ? `([${[...dictionary.keys()].map(lit).join(", ")}]::VARCHAR[])[CAST(r.f${j} AS INTEGER) + 1]` : `r.f${j}`
-      return `CASE WHEN isnan(r.f${j}) THEN NULL ELSE ${value} END AS ${ident(logFeatureColumn(f))}`
+      const categories = b.categories[j]
+      const value = categories ? `([${categories.map(quote).join(", ")}]::VARCHAR[])[CAST(r.f${j} AS INTEGER) + 1]` : `r.f${j}`
+      return `CASE WHEN isnan(r.f${j}) THEN NULL ELSE ${value} END AS ${name(f)}`
     })
     await c.run(`COPY (
       SELECT q.request_id, make_timestamp(CAST(q.at_ms * 1000 AS BIGINT)) AS ts, q.release_id, CAST(r."row" AS INTEGER) AS "row",
-        ${anyIds ? "r.id" : "CAST(NULL AS VARCHAR)"} AS id, r.probability, CAST(r.prediction AS UTINYINT) AS prediction${featureSelect.length > 0 ? ", " : ""}${featureSelect.join(", ")}
+        ${b.ids ? "r.id" : "CAST(NULL AS VARCHAR)"} AS id, r.probability, CAST(r.prediction AS UTINYINT) AS prediction${featureSelect.length > 0 ? ", " : ""}${featureSelect.join(", ")}
       FROM ${rowsTable} r JOIN ${reqTable} q USING (req)
-    ) TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)`)
+    ) TO ${quote(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)`)
   } finally {
     await c.run(`DROP TABLE IF EXISTS ${rowsTable}`)
     await c.run(`DROP TABLE IF EXISTS ${reqTable}`)
   }
-  return n
+  return b.rows
+}
+
+/** The writer thread's loop: its own DuckDB (one thread), one batch a message, answered with the rows written or the error. */
+const writerThread = async (load: (id: string) => unknown, options: { readonly duckdb: string; readonly memoryLimit: string }, write: typeof writeColumns) => {
+  const { parentPort } = load("node:worker_threads") as typeof import("node:worker_threads")
+  const api = load(options.duckdb) as typeof import("@duckdb/node-api")
+  const db = await api.DuckDBInstance.create(":memory:", { threads: "1", memory_limit: options.memoryLimit, preserve_insertion_order: "false" })
+  parentPort!.on("message", async (m: { readonly seq: number; readonly batch: BatchColumns; readonly tmp: string }) => {
+    const c = await db.connect()
+    try {
+      parentPort!.postMessage({ seq: m.seq, rows: await write(api, c, m.batch, m.tmp) })
+    } catch (e) {
+      parentPort!.postMessage({ seq: m.seq, error: e instanceof Error ? e.message : String(e) })
+    } finally {
+      c.closeSync()
+    }
+  })
+  parentPort!.postMessage({ ready: true })
+}
+
+/** The writer thread's source: the two functions above, started on its workerData. */
+const writerSource = () =>
+  [
+    `const writeColumns = ${writeColumns.toString()};`,
+    `const writerThread = ${writerThread.toString()};`,
+    `const { workerData } = require("node:worker_threads");`,
+    `writerThread(require, workerData, writeColumns).catch((e) => { require("node:worker_threads").parentPort.postMessage({ failed: String(e && e.message || e) }) });`
+  ].join("\n")
+
+/**
+ * The prediction log's writer: a worker thread with its own DuckDB, so that a batch's
+ * appends, join and Parquet encoding never hold the event loop (on the main thread they took
+ * a tenth of a busy server's time and made its slowest responses). Batches are written one
+ * at a time; `write` resolves once the file is written.
+ */
+export const startWriter = (memoryLimit: string) => {
+  const duckdb = createRequire(import.meta.url).resolve("@duckdb/node-api")
+  const worker = new Worker(writerSource(), { eval: true, workerData: { duckdb, memoryLimit } })
+  worker.unref()
+  const pending = new Map<number, { resolve: (rows: number) => void; reject: (e: Error) => void }>()
+  let seq = 0
+  let broken: Error | null = null
+  const fail = (e: Error) => {
+    broken = e
+    for (const p of pending.values()) p.reject(e)
+    pending.clear()
+  }
+  worker.on("message", (m: { seq?: number; rows?: number; error?: string; failed?: string }) => {
+    if (m.failed !== undefined) return fail(new Error(`the writer thread could not start: ${m.failed}`))
+    if (m.seq === undefined) return
+    const p = pending.get(m.seq)
+    pending.delete(m.seq)
+    if (m.error !== undefined) p?.reject(new Error(m.error))
+    else p?.resolve(m.rows!)
+  })
+  worker.on("error", (e) => fail(e))
+  worker.on("exit", (code) => fail(new Error(`the writer thread exited (${code})`)))
+  const write = (batch: BatchColumns, tmp: string) =>
+    new Promise<number>((resolve, reject) => {
+      if (broken) return reject(broken)
+      const k = seq++
+      pending.set(k, { resolve, reject })
+      // the arrays go to the thread (no copy): the batch is not used here again
+      worker.postMessage({ seq: k, batch, tmp }, [...new Set([...batch.doubles, batch.at].map((a) => a.buffer as ArrayBuffer))])
+    })
+  return { write, close: () => worker.terminate().then(() => undefined) }
 }
 
 export class PredictionLog extends Effect.Service<PredictionLog>()("drs/PredictionLog", {
@@ -194,22 +282,12 @@ export class PredictionLog extends Effect.Service<PredictionLog>()("drs/Predicti
     const seq = yield* Ref.make(0)
     const lock = yield* Effect.makeSemaphore(1)
     const scope = yield* Effect.scope
-    // the writer's DuckDB: one thread, created at the first write, closed with the layer
-    let writer: Promise<DuckDBInstance> | null = null
-    yield* Effect.addFinalizer(() =>
-      writer === null ? Effect.void : Effect.promise(() => writer!.then((db) => db.closeSync(), () => undefined)))
-    const writeWith = (f: (c: DuckDBConnection) => Promise<number>) =>
+    // the writer thread (with its own DuckDB), started at the first write, stopped with the layer
+    let writer: ReturnType<typeof startWriter> | null = null
+    yield* Effect.addFinalizer(() => (writer === null ? Effect.void : Effect.promise(() => writer!.close())))
+    const writeWith = (batch: BatchColumns, tmp: string) =>
       Effect.tryPromise({
-        try: async () => {
-          writer ??= import("@duckdb/node-api").then(({ DuckDBInstance }) =>
-            DuckDBInstance.create(":memory:", { threads: "1", memory_limit: config.duckdb_memory_limit, preserve_insertion_order: "false" }))
-          const c = await (await writer).connect()
-          try {
-            return await f(c)
-          } finally {
-            c.closeSync()
-          }
-        },
+        try: () => (writer ??= startWriter(config.duckdb_memory_limit)).write(batch, tmp),
         catch: (e) => new DataError({ message: `prediction log: ${e instanceof Error ? e.message : String(e)}` })
       })
     // the open batch: plain mutable state touched only synchronously (one JS thread)
@@ -222,7 +300,7 @@ export class PredictionLog extends Effect.Service<PredictionLog>()("drs/Predicti
         const path = NodePath.join(dir, name)
         const tmp = `${path}.tmp`
         yield* store.makeDirectory(dir).pipe(Effect.orDie)
-        const rows = yield* writeWith((c) => writeBatch(c, batch.requests, features, store.localPath(tmp)))
+        const rows = yield* writeWith(batchColumns(batch.requests, features), store.localPath(tmp))
         yield* store.rename(tmp, path).pipe(Effect.orDie)
         yield* Metric.incrementBy(loggedRowsTotal, rows)
       })).pipe(

@@ -24,6 +24,7 @@ import { Tracking } from "../services/Tracking.js"
 import { makeRequireToken } from "./Auth.js"
 import { type Api, BadRequest, Conflict, HealthDown, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./Api.js"
 import { tooManyRows } from "./Guard.js"
+import { healthOf } from "./Health.js"
 import { DASHBOARD_SCRIPT, renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
 
@@ -40,8 +41,6 @@ const asset = (name: string) =>
     return text
   })
 
-/** This server process, as /health names it: random, so it says nothing about the machine. */
-const INSTANCE = randomUUID().slice(0, 8)
 
 export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
 export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
@@ -305,26 +304,7 @@ export const systemHandlers = (api: Api) => HttpApiBuilder.group(api, "system", 
     const tracking = yield* Tracking
     const live = deployer.current().pipe(Effect.option)
     return handlers
-      .handle("health", () =>
-        Effect.gen(function*() {
-          // the live release this process holds, even when the database cannot be asked
-          const r = yield* deployer.current().pipe(Effect.exit, Effect.map((e) => Exit.isSuccess(e) ? Option.some(e.value) : Option.none()))
-          const releaseId = Option.getOrNull(Option.map(r, (x) => x.releaseId))
-          if (!(yield* deployer.databaseReachable())) {
-            return yield* new HealthDown({
-              status: "degraded", down: ["database"], releaseId,
-              message: releaseId === null
-                ? "the tracking database is unreachable"
-                : `the tracking database is unreachable; predictions are served by release ${releaseId}, the live one when it was last reached`
-            })
-          }
-          return {
-            status: "ok" as const,
-            releaseId,
-            f1: Option.getOrNull(Option.flatMap(r, (x) => Option.fromNullable(x.f1))),
-            instance: INSTANCE
-          }
-        }))
+      .handle("health", () => Effect.flatMap(healthOf, (a) => (a instanceof HealthDown ? Effect.fail(a) : Effect.succeed(a))))
       .handle("metrics", () =>
         Effect.gen(function*() {
           const r = yield* live

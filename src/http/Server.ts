@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import { WORKER_CONNECTION, WORKER_READY } from "./Handoff.js"
+import { answeringHealth, HealthAnswer } from "./Health.js"
 import { SlicedScheduler } from "./SlicedScheduler.js"
 
 /** How long the server's fibers run before the event loop polls its sockets again. */
@@ -87,8 +88,8 @@ const holdingEarlyRequests = (server: Server) => {
   return server
 }
 
-/** A node:http server with the limits applied. */
-export const limitedServer = (limits: ServerLimits) => () => {
+/** A node:http server with the limits applied (and plain GET /health answered by `health`, when given). */
+export const limitedServer = (limits: ServerLimits, health?: HealthAnswer) => () => {
   const server = createServer({
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     requestTimeout: limits.requestTimeoutMs,
@@ -97,16 +98,16 @@ export const limitedServer = (limits: ServerLimits) => () => {
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)))
   })
   server.maxConnections = limits.maxConnections
-  return holdingEarlyRequests(server)
+  return holdingEarlyRequests(health === undefined ? server : answeringHealth(server, health))
 }
 
 /** The API on a Node server. */
-export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false) =>
+export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false, health?: HealthAnswer) =>
   ApiServer(maxBodyBytes, accessLog).pipe(
     // no trace exporter is configured: the server's span of each request would be built and dropped
     HttpMiddleware.withTracerDisabledWhen(() => true),
     HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits), { port, host }))
+    Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits, health), { port, host }))
   )
 
 /**
@@ -133,20 +134,23 @@ const servingHandedConnections = (server: Server) => {
  * loopback interface (the API needs a listening server) and serves what the primary hands
  * over; the primary hears once it serves.
  */
-export const WorkerHttpLive = (maxBodyBytes: number, limits: ServerLimits, accessLog = false) =>
+export const WorkerHttpLive = (maxBodyBytes: number, limits: ServerLimits, accessLog = false, health?: HealthAnswer) =>
   ApiServer(maxBodyBytes, accessLog).pipe(
     HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.provideMerge(NodeHttpServer.layer(() => servingHandedConnections(limitedServer(limits)()), { port: 0, host: "127.0.0.1", exclusive: true })),
+    Layer.provideMerge(NodeHttpServer.layer(() => servingHandedConnections(limitedServer(limits, health)()), { port: 0, host: "127.0.0.1", exclusive: true })),
     Layer.tap(() => Effect.sync(() => process.send?.(WORKER_READY)))
   )
 
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
+    // plain GET /health from memory (see Health.ts); with an access log, every request goes through the API
+    const health = config.access_log ? undefined : new HealthAnswer()
     const live = cluster.isWorker
-      ? WorkerHttpLive(config.max_body_bytes, limitsOf(config), config.access_log)
-      : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log)
-    return yield* Layer.launch(live).pipe(
+      ? WorkerHttpLive(config.max_body_bytes, limitsOf(config), config.access_log, health)
+      : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log, health)
+    const refreshing = health === undefined ? Layer.empty : Layer.scopedDiscard(Effect.forkScoped(health.refresh))
+    return yield* Layer.launch(Layer.merge(live, refreshing)).pipe(
       // nor the spans of the service calls each request makes
       Effect.withTracerEnabled(false),
       // the requests' fibers in slices: the event loop takes in new connections and requests every few ms
