@@ -148,7 +148,8 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
     /**
      * The rows of the parts at `paths` (`rows` in all, in the parts' order) as a frame, made
      * of the frames of parts read before where there are some. A view is kept for later reads
-     * and must not be changed; an owned frame is the caller's alone (new arrays).
+     * and must not be changed; an owned frame is the caller's alone (new arrays), and the frames
+     * it was copied from are no longer kept.
      */
     const readParts = (paths: ReadonlyArray<string>, rows: number, owned: boolean) =>
       Effect.gen(function*() {
@@ -182,7 +183,9 @@ export class Snapshots extends Effect.Service<Snapshots>()("drs/Snapshots", {
           const cols = offset === rows ? out : out.map((col) => col.slice(0, offset))
           return { rows: offset, featureNames: dataset.feature_columns, features: cols.slice(0, -1), levels, target: cols.at(-1)! }
         })
-        if (!owned) yield* Ref.set(segments, remember(kept, { paths, frame }))
+        // an owned read is the last use of what it copied (the training's): those frames go, so
+        // that the memory they hold can be given back while the model trains
+        yield* Ref.set(segments, owned ? kept.filter((s) => !steps.some((t) => "segment" in t && t.segment === s)) : remember(kept, { paths, frame }))
         return frame
       })
 
