@@ -238,8 +238,8 @@ const endToEnd = (rows: number, reps: number) => {
   }
   // the deployed state each system starts from, prepared once by that system
   const sample = NodePath.join(ROOT, "data", "sourcedata")
-  const prepared = (who: "ours" | "py", extra: Record<string, unknown>) => {
-    const key = `e2e-${who}-${JSON.stringify(extra).replace(/[^a-z0-9]+/gi, "")}`
+  const prepared = (who: "ours" | "py", extra: Record<string, unknown>, model = "lr") => {
+    const key = `e2e-${who}-${JSON.stringify(extra).replace(/[^a-z0-9]+/gi, "")}${model === "lr" ? "" : `-${model}`}`
     const prep = NodePath.join(work, `${key}-prep`)
     const run = NodePath.join(work, key)
     if (!NodeFs.existsSync(prep)) {
@@ -249,7 +249,8 @@ const endToEnd = (rows: number, reps: number) => {
       for (const f of NodeFs.readdirSync(sample)) NodeFs.copyFileSync(NodePath.join(sample, f), NodePath.join(input, f))
       const p = project(key, input, extra)
       if (who === "ours") measure(node, [MAIN, "fullprocess", "--no-apicalls", "--config", p.config])
-      else measure(PY, [NodePath.join(PY_BENCH, "fullprocess_ref.py"), p.config])
+      // the same kind of model deployed as the timed run trains (the trees' path: trees on both sides)
+      else measure(PY, [NodePath.join(PY_BENCH, "fullprocess_ref.py"), p.config, ...(model !== "lr" ? ["--model", model] : [])])
       NodeFs.cpSync(run, prep, { recursive: true, preserveTimestamps: true })
     }
     return { prep, run, config: NodePath.join(run, "config.json"), input: NodePath.join(run, "in") }
@@ -259,7 +260,7 @@ const endToEnd = (rows: number, reps: number) => {
     const ours: Array<{ wallMs: number; peakMiB: number }> = []
     const theirs: Array<{ wallMs: number; peakMiB: number }> = []
     const o = prepared("ours", path.config)
-    const t = pythonOk ? prepared("py", {}) : null
+    const t = pythonOk ? prepared("py", {}, path.model) : null
     for (let i = 0; i < reps; i++) {
       restore(o.prep, o.run)
       addInput(path.input, o.input)
