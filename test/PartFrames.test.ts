@@ -38,6 +38,19 @@ const rowsOf = (f: Frame) =>
       return v !== v ? "NaN" : levels ? levels[v]! : String(v)
     }), String(f.target[i])].join("|")).sort()
 
+/** The first file ingested, then the second: the snapshots before and after, and a fresh read of the second. */
+const twoIngestions = Effect.gen(function*() {
+  const ingestion = yield* Ingestion
+  const store = yield* FileStore
+  const snapshots = yield* Snapshots
+  const duck = yield* DuckDb
+  const before = (yield* ingestion.ingest()).snapshot!
+  yield* store.writeAtomic(`${IN}/second.csv`, second)
+  const s = (yield* ingestion.ingest()).snapshot!
+  const fresh = yield* duck.use("fresh", (c) => readFrame(c, dataset, s.parts.map((p) => snapshots.source(p.path)), s.rows))
+  return { snapshots, before, s, fresh }
+})
+
 describe("Frames of snapshot parts", () => {
   it("plans the longest cached run of parts at each place, reads for the rest", () => {
     const seg = (...paths: Array<string>): Segment => ({ paths, frame: { rows: 0, featureNames: [], features: [], levels: [], target: new Float64Array(0) } })
@@ -55,15 +68,8 @@ describe("Frames of snapshot parts", () => {
 
   it.effect("a snapshot's frame made from frames read before equals a fresh read, categories recoded onto all the parts' categories", () =>
     Effect.gen(function*() {
-      const ingestion = yield* Ingestion
-      const store = yield* FileStore
-      const snapshots = yield* Snapshots
-      const duck = yield* DuckDb
-      yield* ingestion.ingest()
-      yield* store.writeAtomic(`${IN}/second.csv`, second)
-      const s = (yield* ingestion.ingest()).snapshot!
+      const { snapshots, s, fresh } = yield* twoIngestions
       assert.strictEqual(s.parts.length, 2)
-      const fresh = yield* duck.use("fresh", (c) => readFrame(c, dataset, s.parts.map((p) => snapshots.source(p.path)), s.rows))
       assert.deepStrictEqual(fresh.levels[0], ["basic", "pro", "Ärger", "ￚ", "𝔷"])
 
       // the parts one by one (as the drift check reads them), then the whole snapshot
@@ -88,18 +94,11 @@ describe("Frames of snapshot parts", () => {
 
   it.effect("owned frames made from the new rows and the data before: the training's frame as the run reads it", () =>
     Effect.gen(function*() {
-      const ingestion = yield* Ingestion
-      const store = yield* FileStore
-      const snapshots = yield* Snapshots
-      const duck = yield* DuckDb
-      const before = (yield* ingestion.ingest()).snapshot!
-      yield* store.writeAtomic(`${IN}/second.csv`, second)
-      const s = (yield* ingestion.ingest()).snapshot!
+      const { snapshots, before, s, fresh } = yield* twoIngestions
       // data drift's reference (the snapshot before) and the new rows, then the training's frame
       yield* snapshots.frameOf(before)
       yield* snapshots.frame(s.batchPath!, s.batchRows)
       const owned = yield* snapshots.ownedFrameOf(s)
-      const fresh = yield* duck.use("fresh", (c) => readFrame(c, dataset, s.parts.map((p) => snapshots.source(p.path)), s.rows))
       assert.deepStrictEqual(owned.levels, fresh.levels)
       assert.deepStrictEqual(owned.featureNames, fresh.featureNames)
       assert.strictEqual(owned.rows, 8)
