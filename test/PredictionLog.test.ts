@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DuckDb, lit } from "../src/data/DuckDb.js"
-import { batchColumns, PredictionLog, predictionLogGlob, startWriter, type LoggedRequest } from "../src/data/PredictionLog.js"
+import { BatchBuilder, batchColumns, PredictionLog, predictionLogGlob, startWriter, type LoggedRequest } from "../src/data/PredictionLog.js"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -127,4 +127,26 @@ describe("PredictionLog", () => {
         NodeFs.rmSync(dir, { recursive: true, force: true })
       }
     }).pipe(Effect.provide(DuckDb.layerTest())))
+
+  it("a batch's columns filled request by request, past the room first allocated, with the categories of each request mapped into the batch's", () => {
+    const withLevels = (r: LoggedRequest, levels: ReadonlyArray<string>): LoggedRequest => ({ ...r, features: [r.features[0]!, Float64Array.from({ length: r.rows }, (_, i) => (i === 1 ? Number.NaN : i % levels.length)), r.features[2]!], levels: [null, levels, null] })
+    const requests = [withLevels(request(1, 2, false), ["b", "a"]), withLevels(request(2, 2), ["a", "c"]), withLevels(request(3, 5), ["c", "b", "a"])]
+    const builder = new BatchBuilder(["x", "y", "z"], [false, true, false], 3)
+    for (const r of requests) builder.add(r)
+    const cols = builder.columns()
+    assert.strictEqual(cols.rows, 9)
+    assert.deepStrictEqual(cols.categories, [null, ["b", "a", "c"], null])
+    // the category of each row, as the request sent it
+    const sent = requests.flatMap((r) => Array.from(r.features[1]!, (c) => (c === c ? r.levels![1]![c]! : null)))
+    assert.deepStrictEqual(Array.from(cols.doubles[5]!, (c) => (c === c ? cols.categories[1]![c]! : null)), sent)
+    assert.deepStrictEqual(Array.from(cols.doubles[0]!), [0, 0, 1, 1, 2, 2, 2, 2, 2])
+    assert.deepStrictEqual(Array.from(cols.doubles[1]!), [0, 1, 0, 1, 0, 1, 2, 3, 4])
+    assert.deepStrictEqual(Array.from(cols.doubles[4]!), requests.flatMap((r) => Array.from(r.features[0]!)))
+    // ids: null for the rows of the request without them, and where a row has none
+    assert.deepStrictEqual(cols.ids, [null, null, null, "c2-1", null, "c3-1", "c3-2", "c3-3", "c3-4"])
+    assert.deepStrictEqual([cols.requestIds, Array.from(cols.at)], [["req-1", "req-2", "req-3"], requests.map((r) => r.at)])
+    // the same columns as all at once
+    assert.deepStrictEqual({ ...batchColumns(requests, ["x", "y", "z"]), doubles: null }, { ...cols, doubles: null })
+    assert.deepStrictEqual(batchColumns(requests, ["x", "y", "z"]).doubles.map((c) => Array.from(c)), cols.doubles.map((c) => Array.from(c)))
+  })
 })

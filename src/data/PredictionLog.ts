@@ -2,9 +2,9 @@
  * The prediction log: every row POST /prediction scored, written in batches to Parquet files
  * under `prediction_log_path` (default `<output_folder_path>/predictions`).
  *
- * - The request path only appends references to the columns it already built (the features
- *   the model was given, its probabilities and predictions) to an in-memory batch: no copy,
- *   no I/O.
+ * - The request path copies the columns it already built (the features the model was given,
+ *   its probabilities and predictions) into the open batch's columns (BatchBuilder): a few
+ *   microseconds, no I/O, and nothing of the request is kept.
  * - A batch is written once it holds `prediction_log_max_rows` rows or its oldest row is
  *   `prediction_log_max_seconds` old, in a background fiber, one write at a time: its
  *   requests become columns (batchColumns), which go to the writer thread without a copy;
@@ -34,6 +34,7 @@ import { createRequire } from "node:module"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Worker } from "node:worker_threads"
+import { isCategorical } from "../domain/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { FileStore } from "../services/FileStore.js"
@@ -66,8 +67,7 @@ export interface LoggedRequest {
 }
 
 interface Batch {
-  readonly requests: Array<LoggedRequest>
-  rows: number
+  readonly builder: BatchBuilder
   readonly openedAt: number
 }
 
@@ -91,26 +91,48 @@ export interface BatchColumns {
   readonly featureColumns: ReadonlyArray<string>
 }
 
-/** A batch's requests as columns, each request's categorical codes mapped into one list of the batch's categories. */
-export const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>): BatchColumns => {
-  const n = requests.reduce((s, r) => s + r.rows, 0)
-  const req = new Float64Array(n)
-  const row = new Float64Array(n)
-  const prob = new Float64Array(n)
-  const pred = new Float64Array(n)
-  const feats = features.map(() => new Float64Array(n))
-  const anyIds = requests.some((r) => r.ids !== null)
-  const ids: Array<string | null> | null = anyIds ? new Array<string | null>(n).fill(null) : null
-  const batchLevels = features.map((_, j) => (requests.some((r) => r.levels?.[j]) ? new Map<string, number>() : null))
-  let off = 0
-  requests.forEach((r, k) => {
+/**
+ * A batch being filled: each request's columns are copied in as it is recorded (the
+ * request's own arrays die young, and writing the batch needs no pass over a thousand
+ * requests on the event loop, which took 20 to 45 ms per 100,000 rows), its categorical codes
+ * mapped into one list of the batch's categories. `capacity` rows are allocated at first;
+ * a batch that outgrows them is copied into twice the room.
+ */
+export class BatchBuilder {
+  rows = 0
+  private capacity: number
+  private doubles: Array<Float64Array>
+  private ids: Array<string | null> | null = null
+  private readonly at: Array<number> = []
+  private readonly requestIds: Array<string> = []
+  private readonly releaseIds: Array<string> = []
+  private readonly dictionaries: ReadonlyArray<Map<string, number> | null>
+
+  constructor(private readonly features: ReadonlyArray<string>, categorical: ReadonlyArray<boolean>, capacity: number) {
+    this.capacity = Math.max(1, capacity)
+    this.doubles = Array.from({ length: 4 + features.length }, () => new Float64Array(this.capacity))
+    this.dictionaries = features.map((_, j) => (categorical[j] ? new Map<string, number>() : null))
+  }
+
+  add(r: LoggedRequest): void {
+    const off = this.rows
+    if (off + r.rows > this.capacity) {
+      this.capacity = Math.max(2 * this.capacity, off + r.rows)
+      this.doubles = this.doubles.map((col) => {
+        const wider = new Float64Array(this.capacity)
+        wider.set(col.subarray(0, off))
+        return wider
+      })
+    }
+    const [req, row, prob, pred, ...feats] = this.doubles as [Float64Array, Float64Array, Float64Array, Float64Array, ...Array<Float64Array>]
+    const k = this.at.length
     req.fill(k, off, off + r.rows)
     for (let i = 0; i < r.rows; i++) row[off + i] = i
     prob.set(r.probabilities, off)
     pred.set(r.predictions, off)
     feats.forEach((col, j) => {
       const levels = r.levels?.[j]
-      const dictionary = batchLevels[j]
+      const dictionary = this.dictionaries[j]
       if (!levels || !dictionary) {
         col.set(r.features[j]!, off)
         return
@@ -126,14 +148,29 @@ export const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: R
         col[off + i] = v === v ? map[v]! : Number.NaN
       }
     })
-    if (ids && r.ids) for (let i = 0; i < r.rows; i++) ids[off + i] = r.ids[i] ?? null
-    off += r.rows
-  })
-  return {
-    rows: n, doubles: [req, row, prob, pred, ...feats], ids,
-    at: Float64Array.from(requests, (r) => r.at), requestIds: requests.map((r) => r.requestId), releaseIds: requests.map((r) => r.releaseId),
-    categories: batchLevels.map((d) => (d ? [...d.keys()] : null)), featureColumns: features.map(logFeatureColumn)
+    if (r.ids !== null && this.ids === null) this.ids = new Array<string | null>(off).fill(null)
+    if (this.ids !== null) for (let i = 0; i < r.rows; i++) this.ids.push(r.ids?.[i] ?? null)
+    this.at.push(r.at)
+    this.requestIds.push(r.requestId)
+    this.releaseIds.push(r.releaseId)
+    this.rows += r.rows
   }
+
+  /** The batch as columns (views of the builder's arrays: the builder is not used again). */
+  columns(): BatchColumns {
+    return {
+      rows: this.rows, doubles: this.doubles.map((col) => col.subarray(0, this.rows)), ids: this.ids,
+      at: Float64Array.from(this.at), requestIds: this.requestIds, releaseIds: this.releaseIds,
+      categories: this.dictionaries.map((d) => (d ? [...d.keys()] : null)), featureColumns: this.features.map(logFeatureColumn)
+    }
+  }
+}
+
+/** Requests as a batch's columns (BatchBuilder at once): a feature is categorical when a request brings its categories. */
+export const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>): BatchColumns => {
+  const builder = new BatchBuilder(features, features.map((_, j) => requests.some((r) => r.levels?.[j])), requests.reduce((n, r) => n + r.rows, 0))
+  for (const r of requests) builder.add(r)
+  return builder.columns()
 }
 
 /**
@@ -275,6 +312,7 @@ export class PredictionLog extends Effect.Service<PredictionLog>()("drs/Predicti
     const store = yield* FileStore
     const dir = predictionLogDir(config)
     const features = config.dataset.feature_columns
+    const categorical = features.map((f) => isCategorical(config.dataset, f))
     const enabled = config.prediction_log
     const maxRows = config.prediction_log_max_rows
     const maxMs = config.prediction_log_max_seconds * 1000
@@ -300,14 +338,14 @@ export class PredictionLog extends Effect.Service<PredictionLog>()("drs/Predicti
         const path = NodePath.join(dir, name)
         const tmp = `${path}.tmp`
         yield* store.makeDirectory(dir).pipe(Effect.orDie)
-        const rows = yield* writeWith(batchColumns(batch.requests, features), store.localPath(tmp))
+        const rows = yield* writeWith(batch.builder.columns(), store.localPath(tmp))
         yield* store.rename(tmp, path).pipe(Effect.orDie)
         yield* Metric.incrementBy(loggedRowsTotal, rows)
       })).pipe(
         Effect.catchAllCause((cause) =>
           Effect.zipRight(
-            Metric.incrementBy(droppedRowsTotal, batch.rows),
-            Effect.logWarning(`the prediction log could not write a batch of ${batch.rows} row(s) to ${dir}`, cause)
+            Metric.incrementBy(droppedRowsTotal, batch.builder.rows),
+            Effect.logWarning(`the prediction log could not write a batch of ${batch.builder.rows} row(s) to ${dir}`, cause)
           )
         )
       )
@@ -326,10 +364,10 @@ export class PredictionLog extends Effect.Service<PredictionLog>()("drs/Predicti
     const record = (r: LoggedRequest): Effect.Effect<void> =>
       enabled
         ? Effect.suspend(() => {
-          if (open === null) open = { requests: [], rows: 0, openedAt: Date.now() }
-          open.requests.push(r)
-          open.rows += r.rows
-          if (open.rows < maxRows) return Effect.void
+          // room for a full batch and the largest request that may close it
+          if (open === null) open = { builder: new BatchBuilder(features, categorical, maxRows + config.max_prediction_rows), openedAt: Date.now() }
+          open.builder.add(r)
+          if (open.builder.rows < maxRows) return Effect.void
           const batch = open
           open = null
           return Effect.forkIn(write(batch), scope).pipe(
