@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DuckDb, lit } from "../src/data/DuckDb.js"
-import { BatchBuilder, batchColumns, PredictionLog, predictionLogGlob, startWriter, type LoggedRequest } from "../src/data/PredictionLog.js"
+import { BatchBuilder, type BatchColumns, PredictionLog, predictionLogGlob, startWriter, type LoggedRequest } from "../src/data/PredictionLog.js"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
@@ -22,6 +22,13 @@ const request = (k: number, rows: number, withIds = true): LoggedRequest => ({
   predictions: Uint8Array.from({ length: rows }, (_, i) => ((i + 1) / (rows + 1) > 0.5 ? 1 : 0)),
   ids: withIds ? Array.from({ length: rows }, (_, i) => (i === 0 ? null : `c${k}-${i}`)) : null
 })
+
+/** Requests as a batch's columns, all at once (room for every row: the builder never grows). */
+const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>): BatchColumns => {
+  const builder = new BatchBuilder(features, features.map((_, j) => requests.some((r) => r.levels?.[j])), requests.reduce((n, r) => n + r.rows, 0))
+  for (const r of requests) builder.add(r)
+  return builder.columns()
+}
 
 /** Every logged row (and the files), read back with DuckDB. */
 const readBack = Effect.gen(function*() {

@@ -49,24 +49,18 @@ export const readDoubleColumns = async (c: DuckDBConnection, sql: string, count:
  */
 export const readDoubleColumnsOf = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, count: number): Promise<Array<Float64Array>> => {
   if (sqls.length === 0) return []
-  const results = [await c.stream(sqls[0]!)]
-  const out = Array.from({ length: results[0]!.columnCount }, () => new Float64Array(count))
-  const rows = await readDoubleColumnsInto(c, sqls, out, 0, results[0])
+  // the first result says how many columns to allocate
+  const first = await c.stream(sqls[0]!)
+  const out = Array.from({ length: first.columnCount }, () => new Float64Array(count))
+  let rows = await streamDoubleColumns(first, out, 0)
+  rows += await readDoubleColumnsInto(c, sqls.slice(1), out, rows)
   return rows === count ? out : out.map((col) => col.slice(0, rows))
 }
 
-/**
- * Copy the DOUBLE columns of the queries, one after the other, into `out` from row `offset`
- * (`first`: the first query's result, when the caller has started it). Returns the rows copied.
- */
-export const readDoubleColumnsInto = async (
-  c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number, first?: DuckDBResult
-): Promise<number> => {
+/** Copy the DOUBLE columns of the queries, one after the other, into `out` from row `offset`. Returns the rows copied. */
+export const readDoubleColumnsInto = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number): Promise<number> => {
   let at = offset
-  for (const [k, sql] of sqls.entries()) {
-    const result = k === 0 && first !== undefined ? first : await c.stream(sql)
-    at += await streamDoubleColumns(result, out, at)
-  }
+  for (const sql of sqls) at += await streamDoubleColumns(await c.stream(sql), out, at)
   return at - offset
 }
 

@@ -22,6 +22,7 @@ export const MAX_SEGMENTS = 3
 
 const startsAt = (paths: ReadonlyArray<string>, i: number, s: Segment) =>
   s.paths.length <= paths.length - i && s.paths.every((p, k) => paths[i + k] === p)
+const samePaths = (a: Segment, b: Segment) => a.paths.length === b.paths.length && startsAt(a.paths, 0, b)
 
 /** The plan for `paths`: the longest cached segment at each position, else a run of parts to read. */
 export const plan = (paths: ReadonlyArray<string>, segments: ReadonlyArray<Segment>): Plan => {
@@ -78,4 +79,4 @@ export const copyInto = (frame: Frame, levels: ReadonlyArray<ReadonlyArray<strin
 
 /** The segments kept after `used` is read as a view: it goes to the front, the oldest beyond the limit go. */
 export const remember = (segments: ReadonlyArray<Segment>, used: Segment): Array<Segment> =>
-  [used, ...segments.filter((s) => s !== used && !(s.paths.length === used.paths.length && s.paths.every((p, k) => used.paths[k] === p)))].slice(0, MAX_SEGMENTS)
+  [used, ...segments.filter((s) => s !== used && !samePaths(s, used))].slice(0, MAX_SEGMENTS)

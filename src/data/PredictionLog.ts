@@ -7,7 +7,7 @@
  *   microseconds, no I/O, and nothing of the request is kept.
  * - A batch is written once it holds `prediction_log_max_rows` rows or its oldest row is
  *   `prediction_log_max_seconds` old, in a background fiber, one write at a time: its
- *   requests become columns (batchColumns), which go to the writer thread without a copy;
+ *   columns (BatchBuilder's) go to the writer thread without a copy;
  *   there DuckDB takes them as data chunks and writes the Parquet file to a temporary name,
  *   which is then renamed. Readers glob `*.parquet`, so they never see a partial file.
  * - The writer is a worker thread with its own DuckDB on one thread (started at the first
@@ -166,13 +166,6 @@ export class BatchBuilder {
   }
 }
 
-/** Requests as a batch's columns (BatchBuilder at once): a feature is categorical when a request brings its categories. */
-export const batchColumns = (requests: ReadonlyArray<LoggedRequest>, features: ReadonlyArray<string>): BatchColumns => {
-  const builder = new BatchBuilder(features, features.map((_, j) => requests.some((r) => r.levels?.[j])), requests.reduce((n, r) => n + r.rows, 0))
-  for (const r of requests) builder.add(r)
-  return builder.columns()
-}
-
 /**
  * Write a batch's columns as a Parquet file at `tmp` (the caller renames it): the rows and
  * the requests go into two temporary tables (DuckDB's appender, a data chunk of 2048 rows at
@@ -183,6 +176,7 @@ export const writeColumns = async (
   api: Pick<typeof import("@duckdb/node-api"), "DuckDBDataChunk" | "DOUBLE" | "VARCHAR">, c: DuckDBConnection, b: BatchColumns, tmp: string
 ): Promise<number> => {
   const VECTOR = 2048
+  // DuckDb.ts's lit and ident, written here: the thread runs this function's source alone
   const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
   const name = (s: string) => `"${s.replace(/"/g, '""')}"`
   const suffix = `${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`
@@ -255,7 +249,6 @@ const writerThread = async (load: (id: string) => unknown, options: { readonly d
       c.closeSync()
     }
   })
-  parentPort!.postMessage({ ready: true })
 }
 
 /** The writer thread's source: the two functions above, started on its workerData. */
