@@ -41,7 +41,7 @@ describe("GET /health from memory", () => {
       const base = TestLayer(referenceFiles())
       const config = yield* AppConfig.pipe(Effect.provide(base))
       const ctx = yield* Layer.build(ApiServer(1 << 20).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(limitedServer(limitsOf(config), health), { port: 0, host: "127.0.0.1" })),
+        Layer.provideMerge(NodeHttpServer.layer(limitedServer(limitsOf(config), { health }), { port: 0, host: "127.0.0.1" })),
         Layer.provideMerge(base)
       ))
       const first = yield* fullProcess().pipe(Effect.provide(ctx))

@@ -109,7 +109,7 @@ describe("PredictionLog", () => {
       assert.deepStrictEqual((yield* readBack).files, [])
     }).pipe(Effect.provide(layer({ prediction_log: false }))))
 
-  it.effect("the writer thread writes a batch's columns (handed over, not copied); a failed write is an error and the thread writes on", () =>
+  it.effect("the writer thread writes a batch's columns (handed over, not copied) and gives their memory back; a failed write is an error and the thread writes on", () =>
     Effect.gen(function*() {
       const duck = yield* DuckDb
       const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "drs-writer-"))
@@ -117,10 +117,20 @@ describe("PredictionLog", () => {
       try {
         const cols = batchColumns([request(1, 3), request(2, 2, false)], ["lastmonth_activity", "lastyear_activity", "number_of_employees"])
         const firstProbability = cols.doubles[2]!
-        const rows = yield* Effect.promise(() => writer.write(cols, NodePath.join(dir, "a.parquet")))
+        const sizes = cols.doubles.map((d) => d.buffer.byteLength)
+        const { rows, buffers } = yield* Effect.promise(() => writer.write(cols, NodePath.join(dir, "a.parquet")))
         assert.strictEqual(rows, 5)
         // the arrays went to the thread: this side's are detached
         assert.strictEqual(firstProbability.length, 0)
+        // and their memory came back once written, which the next batch fills again (its own arrays are new)
+        assert.deepStrictEqual(buffers.map((b) => b.byteLength), sizes)
+        const next = new BatchBuilder(["a", "b", "c"], [false, false, false], 5, buffers)
+        next.add(request(5, 5))
+        const again = next.columns()
+        assert.isTrue(again.doubles.every((d, j) => d.buffer === buffers[j]))
+        assert.deepStrictEqual(Array.from(again.doubles[2]!), Array.from(request(5, 5).probabilities))
+        // memory too small for the room asked is not used
+        assert.isTrue(new BatchBuilder(["a", "b", "c"], [false, false, false], 6, buffers).columns().doubles.every((d, j) => d.buffer !== buffers[j]))
         const back = yield* duck.rows(`SELECT request_id, "row", id, probability, "f:lastmonth_activity" AS lm FROM read_parquet(${lit(NodePath.join(dir, "a.parquet"))}) ORDER BY request_id, "row"`)
         assert.deepStrictEqual(back.map((r) => [r.request_id, r.row, r.id, r.probability, r.lm]), [
           ["req-1", 0, null, 0.25, 100], ["req-1", 1, "c1-1", 0.5, null], ["req-1", 2, "c1-2", 0.75, 102],
@@ -128,7 +138,7 @@ describe("PredictionLog", () => {
         ])
         const failed = yield* Effect.promise(() => writer.write(batchColumns([request(3, 2)], ["a", "b", "c"]), NodePath.join(dir, "no-such-folder", "b.parquet")).then(() => "written", (e: Error) => e.message))
         assert.include(failed, "no-such-folder")
-        assert.strictEqual(yield* Effect.promise(() => writer.write(batchColumns([request(4, 4)], ["a", "b", "c"]), NodePath.join(dir, "c.parquet"))), 4)
+        assert.strictEqual((yield* Effect.promise(() => writer.write(batchColumns([request(4, 4)], ["a", "b", "c"]), NodePath.join(dir, "c.parquet")))).rows, 4)
       } finally {
         yield* Effect.promise(() => writer.close())
         NodeFs.rmSync(dir, { recursive: true, force: true })

@@ -1,16 +1,12 @@
 /** The API's handlers over the services. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import * as NodeFs from "node:fs"
-import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
 import { parse as parseCsvSync } from "csv-parse/sync"
 import { Effect, Exit, Metric, Option } from "effect"
 import { PredictionLog } from "../data/PredictionLog.js"
-import { type DatasetSchema, labelsOf } from "../domain/Dataset.js"
-import type { Unseen } from "../lib/learners/Encoding.js"
-import { contributionsOf } from "../lib/learners/Learners.js"
-import type { ModelArtifact } from "../domain/Schemas.js"
+import type { DatasetSchema } from "../domain/Dataset.js"
 import { frameBuilder, frameFromJson, type InputFrame } from "../lib/PredictionInput.js"
 import { fullProcess } from "../programs/FullProcess.js"
 import { reportPaths } from "../programs/Steps.js"
@@ -25,6 +21,7 @@ import { makeRequireToken } from "./Auth.js"
 import { type Api, BadRequest, Conflict, HealthDown, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./Api.js"
 import { tooManyRows } from "./Guard.js"
 import { healthOf } from "./Health.js"
+import { answerOf, countPrediction, predictionRequests, predictionsTotal } from "./Prediction.js"
 import { DASHBOARD_SCRIPT, renderDashboard } from "./Dashboard.js"
 import { dashboardData } from "./DashboardData.js"
 
@@ -41,9 +38,6 @@ const asset = (name: string) =>
     return text
   })
 
-
-export const predictionsTotal = Metric.counter("drs_prediction_rows_total", { description: "rows scored by POST /prediction", incremental: true })
-export const predictionRequests = Metric.counter("drs_prediction_requests_total", { description: "POST /prediction requests", incremental: true })
 
 /** Rows parsed between two yields to the event loop: a large document never holds up other requests for long. */
 const SLICE_ROWS = 1000
@@ -165,20 +159,6 @@ const frameOfRecords = (records: ReadonlyArray<ReadonlyArray<string>>, dataset: 
     return frame.build()
   })
 
-/** What the response says of categories the live model has not seen: each value and how many rows had it. */
-const unseenWarnings = (unseen: ReadonlyArray<Unseen>) =>
-  unseen.flatMap((u) => u.values.map((v) =>
-    `${u.feature}: the category "${v.value}" (${v.rows} row${v.rows === 1 ? "" : "s"}) was not seen in training; encoded as unknown`))
-
-/** Each row's explanation: the base log-odds and each feature's contribution (they add up to the row's log-odds). */
-const explanations = (m: ModelArtifact, input: InputFrame) => {
-  const { base, features, contributions } = contributionsOf(m, input)
-  return Array.from({ length: input.rows }, (_, i) => ({
-    base,
-    contributions: Object.fromEntries(features.map((f, j) => [f, contributions[j]![i]!]))
-  }))
-}
-
 /** Nothing live to serve: said without the server's paths. */
 const unavailable = (e: { readonly brokenRelease?: string | undefined }) =>
   new Unavailable({ message: e.brokenRelease !== undefined ? `release ${e.brokenRelease} is live but cannot be loaded; see the server log` : "nothing is deployed yet; run fullprocess" })
@@ -214,23 +194,9 @@ export const modelHandlers = (api: Api) => HttpApiBuilder.group(api, "model", (h
           if (input.rows === 0) return yield* new BadRequest({ message: "no rows to predict" })
           if (input.rows > config.max_prediction_rows) return yield* new PayloadTooLarge({ message: tooManyRows(input.rows, config.max_prediction_rows) })
           const live = yield* deployer.current().pipe(Effect.mapError(unavailable))
-          const unseen: Array<Unseen> = []
-          const p = model.predict(live.model, input, unseen)
-          yield* predictionLog.record({
-            requestId: randomUUID(), at: Date.now(), releaseId: live.releaseId, rows: input.rows,
-            features: input.features, levels: input.levels, probabilities: p.probabilities, predictions: p.predictions, ids: input.ids
-          })
-          yield* Metric.increment(predictionRequests)
-          yield* Metric.incrementBy(predictionsTotal, input.rows)
-          const [negative, positive] = labelsOf(dataset)
-          const result = {
-            predictions: Array.from(p.predictions) as Array<0 | 1>,
-            labels: Array.from(p.predictions, (c) => (c === 1 ? positive : negative)),
-            probabilities: Array.from(p.probabilities),
-            releaseId: live.releaseId,
-            warnings: unseenWarnings(unseen),
-            ...(urlParams.explain === "true" ? { explanations: explanations(live.model, input) } : {})
-          }
+          const { result, logged } = answerOf(dataset, live, input, urlParams.explain === "true")
+          yield* predictionLog.record(logged)
+          yield* countPrediction(input.rows)
           // a large answer: other requests go first
           if (input.rows > SLICE_ROWS) yield* yieldToEventLoop
           // sent as it is built: the response schema's encoding would walk every element for

@@ -9,13 +9,13 @@
  * write the same bytes. So the server keeps the last healthy answer, computed by `healthOf`
  * every HEALTH_REFRESH_MS (the live release is itself read at most once a second, see
  * Deployer), and the Node server answers a plain `GET /health` with those bytes, with the
- * headers the API sends. Anything else goes to the API as before: a request with a query,
+ * headers the API sends (Server.ts's `answeringFirst`). Anything else goes to the API as before: a request with a query,
  * a body or credentials, a degraded or undeployed server (its 503 is the API's), an answer
  * not refreshed for HEALTH_STALE_MS, or a server that writes an access log.
  */
 import { Effect, Exit, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
-import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { Deployer } from "../services/Deployer.js"
 import { type Health, HealthDown } from "./Api.js"
 
@@ -79,12 +79,4 @@ export class HealthAnswer {
     Effect.repeat(Schedule.spaced(HEALTH_REFRESH_MS)),
     Effect.asVoid
   )
-}
-
-/** A Node server whose plain GET /health requests `health` answers; the rest reach its request listeners. */
-export const answeringHealth = (server: Server, health: HealthAnswer): Server => {
-  const emit = server.emit.bind(server) as (event: string | symbol, ...args: Array<unknown>) => boolean
-  server.emit = ((event: string | symbol, ...args: Array<unknown>) =>
-    (event === "request" && health.answer(args[0] as IncomingMessage, args[1] as ServerResponse)) || emit(event, ...args)) as typeof server.emit
-  return server
 }

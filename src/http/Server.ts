@@ -1,13 +1,14 @@
 /** The HTTP server (`serve`) and the `apicalls` program. */
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Runtime } from "effect"
 import cluster from "node:cluster"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
-import { WORKER_CONNECTION, WORKER_READY } from "./Handoff.js"
-import { answeringHealth, HealthAnswer } from "./Health.js"
+import { HealthAnswer } from "./Health.js"
+import { workerReady } from "./WorkerReady.js"
+import { countPrediction } from "./Prediction.js"
+import { PredictionFastPath } from "./PredictionFastPath.js"
 import { SlicedScheduler } from "./SlicedScheduler.js"
 
 /**
@@ -21,9 +22,10 @@ const SLICE_MS = 1
 import { csvFilesAt } from "../lib/Dataset.js"
 import type { AppConfigSchema } from "../domain/Schemas.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { PredictionLog } from "../data/PredictionLog.js"
 import { Deployer } from "../services/Deployer.js"
 import { FileStore } from "../services/FileStore.js"
-import { makeApi } from "./Api.js"
+import { decodesUnchanged, makeApi } from "./Api.js"
 import { apiFailures, guard } from "./Guard.js"
 import { modelHandlers, releaseHandlers, systemHandlers } from "./Handlers.js"
 import { monitoringHandlers } from "./MonitoringHandlers.js"
@@ -94,8 +96,31 @@ const holdingEarlyRequests = (server: Server) => {
   return server
 }
 
-/** A node:http server with the limits applied (and plain GET /health answered by `health`, when given). */
-export const limitedServer = (limits: ServerLimits, health?: HealthAnswer) => () => {
+/** What the Node server answers itself, ahead of the API (none with an access log: every request goes through the API). */
+export interface FastPaths {
+  readonly health?: HealthAnswer | undefined
+  readonly prediction?: PredictionFastPath | undefined
+}
+
+/** A Node server whose fast paths take the requests they answer; the rest (and those they hand back) reach its request listeners. */
+const answeringFirst = (server: Server, fast: FastPaths): Server => {
+  const emit = server.emit.bind(server) as (event: string | symbol, ...args: Array<unknown>) => boolean
+  const toApi = (req: IncomingMessage, res: ServerResponse) => {
+    emit("request", req, res)
+  }
+  server.emit = ((event: string | symbol, ...args: Array<unknown>) => {
+    if (event === "request") {
+      const req = args[0] as IncomingMessage
+      const res = args[1] as ServerResponse
+      if (fast.health?.answer(req, res) || fast.prediction?.take(req, res, toApi)) return true
+    }
+    return emit(event, ...args)
+  }) as typeof server.emit
+  return server
+}
+
+/** A node:http server with the limits applied, answering what `fast` takes (see Health.ts, PredictionFastPath.ts). */
+export const limitedServer = (limits: ServerLimits, fast: FastPaths = {}) => () => {
   const server = createServer({
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     requestTimeout: limits.requestTimeoutMs,
@@ -104,59 +129,64 @@ export const limitedServer = (limits: ServerLimits, health?: HealthAnswer) => ()
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)))
   })
   server.maxConnections = limits.maxConnections
-  return holdingEarlyRequests(health === undefined ? server : answeringHealth(server, health))
+  return holdingEarlyRequests(answeringFirst(server, fast))
 }
 
-/** The API on a Node server. */
-export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false, health?: HealthAnswer) =>
+/** The API on a Node server listening on `port` (the workers of `serve --workers` share it, see cli/Workers.ts). */
+const apiListening = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog: boolean, fast: FastPaths) =>
   ApiServer(maxBodyBytes, accessLog).pipe(
     // no trace exporter is configured: the server's span of each request would be built and dropped
     HttpMiddleware.withTracerDisabledWhen(() => true),
-    HttpServer.withLogAddress,
-    Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits, health), { port, host }))
+    Layer.provideMerge(NodeHttpServer.layer(limitedServer(limits, fast), { port, host }))
   )
 
+/** The API on a Node server, which logs its address. */
+export const HttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false, fast: FastPaths = {}) =>
+  HttpServer.withLogAddress(apiListening(port, host, maxBodyBytes, limits, accessLog, fast))
+
 /**
- * A `serve --workers` worker's server takes the connections the primary hands over (see
- * cli/Workers.ts), up to `server_max_connections` at once.
+ * The API in a `serve --workers` worker: it listens on the port with the other workers (the
+ * primary opens the socket) and tells the primary, which logs the address once, when it serves.
  */
-const servingHandedConnections = (server: Server) => {
-  let open = 0
-  process.on("message", (message: unknown, socket: unknown) => {
-    if (message !== WORKER_CONNECTION || !(socket instanceof NodeNet.Socket)) return
-    if (open >= server.maxConnections) {
-      socket.destroy()
-      return
-    }
-    open++
-    socket.once("close", () => open--)
-    server.emit("connection", socket)
+export const WorkerHttpLive = (port: number, host: string, maxBodyBytes: number, limits: ServerLimits, accessLog = false, fast: FastPaths = {}) =>
+  apiListening(port, host, maxBodyBytes, limits, accessLog, fast).pipe(
+    Layer.tap((ctx) =>
+      Effect.sync(() => {
+        const address = Context.get(ctx, HttpServer.HttpServer).address
+        process.send?.(workerReady(address._tag === "TcpAddress" ? address.port : port))
+      })
+    )
+  )
+
+/** The fast path's services: the live release as Deployer last read it, the API's request check, the prediction log and metrics. */
+export const connectPredictions = (prediction: PredictionFastPath) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const deployer = yield* Deployer
+    const log = yield* PredictionLog
+    const run = Runtime.runSync(yield* Effect.runtime<never>())
+    prediction.connect({
+      dataset: config.dataset,
+      maxBodyBytes: config.max_body_bytes,
+      maxRows: config.max_prediction_rows,
+      live: deployer.peek,
+      unchanged: decodesUnchanged(config.dataset),
+      record: (logged) => run(Effect.zipRight(log.record(logged), countPrediction(logged.rows)))
+    })
   })
-  return server
-}
-
-/**
- * The API in a `serve --workers` worker: its server listens only on a port of its own on the
- * loopback interface (the API needs a listening server) and serves what the primary hands
- * over; the primary hears once it serves.
- */
-export const WorkerHttpLive = (maxBodyBytes: number, limits: ServerLimits, accessLog = false, health?: HealthAnswer) =>
-  ApiServer(maxBodyBytes, accessLog).pipe(
-    HttpMiddleware.withTracerDisabledWhen(() => true),
-    Layer.provideMerge(NodeHttpServer.layer(() => servingHandedConnections(limitedServer(limits, health)()), { port: 0, host: "127.0.0.1", exclusive: true })),
-    Layer.tap(() => Effect.sync(() => process.send?.(WORKER_READY)))
-  )
 
 export const serveProgram = (port?: number) =>
   Effect.gen(function*() {
     const config = yield* AppConfig
-    // plain GET /health from memory (see Health.ts); with an access log, every request goes through the API
-    const health = config.access_log ? undefined : new HealthAnswer()
+    // plain GET /health from memory (see Health.ts) and plain JSON predictions (see
+    // PredictionFastPath.ts); with an access log, every request goes through the API
+    const fast = config.access_log ? {} : { health: new HealthAnswer(), prediction: new PredictionFastPath() }
     const live = cluster.isWorker
-      ? WorkerHttpLive(config.max_body_bytes, limitsOf(config), config.access_log, health)
-      : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log, health)
-    const refreshing = health === undefined ? Layer.empty : Layer.scopedDiscard(Effect.forkScoped(health.refresh))
-    return yield* Layer.launch(Layer.merge(live, refreshing)).pipe(
+      ? WorkerHttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log, fast)
+      : HttpLive(port ?? config.api_port, config.api_host, config.max_body_bytes, limitsOf(config), config.access_log, fast)
+    const refreshing = fast.health === undefined ? Layer.empty : Layer.scopedDiscard(Effect.forkScoped(fast.health.refresh))
+    const predicting = fast.prediction === undefined ? Layer.empty : Layer.effectDiscard(connectPredictions(fast.prediction))
+    return yield* Layer.launch(Layer.mergeAll(live, refreshing, predicting)).pipe(
       // nor the spans of the service calls each request makes
       Effect.withTracerEnabled(false),
       // the requests' fibers in slices: the event loop takes in new connections and requests every few ms

@@ -4,10 +4,9 @@
  *
  * Effect's default scheduler runs every ready fiber in microtasks, so a request's work runs
  * inside the socket callback that read it, and one turn of the event loop serves every
- * request that was ready: 32 connections on a busy worker made turns of 40 to 90 ms. A new
- * connection handed over by the primary (which waits for each to be acknowledged) got in
- * once a turn, so 64 connections opened at once reached their workers over 1 to 3 s. In
- * slices, the event loop polls its sockets every few ms whatever the load.
+ * request that was ready: 32 connections on a busy worker made turns of 40 to 90 ms, and
+ * new connections (then handed over by the primary one a turn) waited 1 to 3 s. In slices,
+ * the event loop polls its sockets every few ms whatever the load.
  *
  * A slice runs in microtasks, as the default scheduler does, right after the I/O that made
  * the fibers ready; once a turn has run `sliceMs` of fibers, the rest waits for the next
