@@ -12,8 +12,9 @@
  * it, which a busy worker does once a turn of its event loop, so the 64 connections of
  * wrk -c 64 reached their workers over about half a second and their first requests made
  * the p99 of a 10 s run (80 to 215 ms against 55 to 70 ms in three alternating pairs).
- * Opened at once, 64 connections split 30/34 to 33/31; sequential connections to an idle
- * server go to either worker.
+ * The split is the kernel's: wrk's 64 connections split from 31/33 to 47/17 in eight runs
+ * (the p99 stayed at 38 to 86 ms), and a burst of 32 connections to an idle server once all
+ * went to one worker; sequential connections to an idle server go to either.
  *
  * The workers start with a young generation of `YOUNG_GENERATION_MB` (V8's default grows to
  * 16 MB): a request's objects live as long as the request, and at 32 connections per worker
@@ -22,7 +23,7 @@
  * 10-32 mark-compacts with the default, 100 and 6-7 with 32 MB, for half the scavenging time
  * (64 MB did no better). The flags come before the primary's own node flags, which win.
  */
-import cluster, { type Worker } from "node:cluster"
+import cluster from "node:cluster"
 import { isWorkerReady } from "../http/WorkerReady.js"
 
 const MAX_RESTARTS = 10
