@@ -100,15 +100,18 @@ describe("POST /prediction answered by the server", () => {
       ]
       const statuses: Array<number> = []
       yield* readAfresh
-      for (const [k, body] of handed.entries()) {
+      const answeredBefore = fast.answered
+      for (const body of handed) {
         const viaServer = yield* Effect.promise(() => post(port, "/prediction", body))
         const viaApi = yield* Effect.promise(() => post(port, "/prediction?explain=false", body))
         statuses.push(viaServer.status)
-        assert.strictEqual(fast.handedBack, k + 1, body)
+        // read by the server (while the live release it holds is fresh: the first ones, at least) and handed back, or never taken
+        assert.strictEqual(fast.answered, answeredBefore, body)
         assert.strictEqual(viaServer.status, viaApi.status, body)
         assert.strictEqual(viaServer.text, viaApi.text, body)
         for (const h of SAME_HEADERS) assert.strictEqual(viaServer.headers[h], viaApi.headers[h], `${body}: ${h}`)
       }
+      assert.isAtLeast(fast.handedBack, 1)
       // refused: a text for a number, malformed JSON, no rows; scored: the CSV document, and a row with a key the API ignores
       assert.deepStrictEqual(statuses, [400, 400, 400, 200, 200])
 
@@ -135,9 +138,9 @@ describe("POST /prediction answered by the server", () => {
 
       // a release made live in this process: the next answer is the new release's
       yield* readAfresh
-      const answeredBefore = fast.answered
+      const answeredThen = fast.answered
       yield* Effect.promise(() => post(port, "/prediction", rows(5)))
-      assert.strictEqual(fast.answered, answeredBefore + 1)
+      assert.strictEqual(fast.answered, answeredThen + 1)
       const again = yield* deployer.deploy()
       assert.notStrictEqual(again.releaseId, first.releaseId)
       const after = yield* Effect.promise(() => post(port, "/prediction", rows(5)))
