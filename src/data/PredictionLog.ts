@@ -248,7 +248,7 @@ const writerThread = async (load: (id: string) => unknown, options: { readonly d
     try {
       parentPort!.postMessage({ seq: m.seq, rows: await write(api, c, m.batch, m.tmp), buffers }, buffers)
     } catch (e) {
-      parentPort!.postMessage({ seq: m.seq, error: e instanceof Error ? e.message : String(e), buffers }, buffers)
+      parentPort!.postMessage({ seq: m.seq, error: e instanceof Error ? e.message : String(e) })
     } finally {
       c.closeSync()
     }
@@ -264,7 +264,7 @@ const writerSource = () =>
     `writerThread(require, workerData, writeColumns).catch((e) => { require("node:worker_threads").parentPort.postMessage({ failed: String(e && e.message || e) }) });`
   ].join("\n")
 
-/** A batch written: its rows, and its columns' memory given back (empty when the write failed). */
+/** A batch written: its rows, and its columns' memory given back. */
 export interface Written {
   readonly rows: number
   readonly buffers: ReadonlyArray<ArrayBuffer>
@@ -283,8 +283,6 @@ export const startWriter = (memoryLimit: string) => {
   const worker = new Worker(writerSource(), { eval: true, workerData: { duckdb, memoryLimit } })
   worker.unref()
   const pending = new Map<number, { resolve: (written: Written) => void; reject: (e: Error) => void }>()
-  /** the columns' memory of the batches written, for the next ones */
-  const returned: Array<ReadonlyArray<ArrayBuffer>> = []
   let seq = 0
   let broken: Error | null = null
   const fail = (e: Error) => {

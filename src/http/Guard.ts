@@ -100,7 +100,8 @@ const withBody = (request: HttpServerRequest.HttpServerRequest, text: string, js
 
 export const tooManyRows = (rows: number, max: number) => `${rows} rows in one request; at most ${max} (max_prediction_rows): send them in several requests`
 
-const mediaType = (header: string | undefined) => (header ?? "").split(";")[0]!.trim().toLowerCase()
+/** A Content-Type header's media type, lower case, without its parameters ("" when absent). */
+export const mediaType = (header: string | undefined) => (header ?? "").split(";")[0]!.trim().toLowerCase()
 
 const firstLine = (s: string) => s.split("\n")[0]!
 

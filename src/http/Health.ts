@@ -9,9 +9,10 @@
  * write the same bytes. So the server keeps the last healthy answer, computed by `healthOf`
  * every HEALTH_REFRESH_MS (the live release is itself read at most once a second, see
  * Deployer), and the Node server answers a plain `GET /health` with those bytes, with the
- * headers the API sends (Server.ts's `answeringFirst`). Anything else goes to the API as before: a request with a query,
- * a body or credentials, a degraded or undeployed server (its 503 is the API's), an answer
- * not refreshed for HEALTH_STALE_MS, or a server that writes an access log.
+ * headers the API sends (Server.ts's `answeringFirst`). Anything else goes to the API as
+ * before: a request with a query, a body or credentials, a degraded or undeployed server
+ * (its 503 is the API's), an answer not refreshed for HEALTH_STALE_MS, or a server that
+ * writes an access log.
  */
 import { Effect, Exit, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"

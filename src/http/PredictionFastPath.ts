@@ -23,6 +23,7 @@ import type { LoggedRequest } from "../data/PredictionLog.js"
 import type { DatasetSchema } from "../domain/Dataset.js"
 import { frameFromJson } from "../lib/PredictionInput.js"
 import type { Release } from "../services/Deployer.js"
+import { mediaType } from "./Guard.js"
 import { answerOf } from "./Prediction.js"
 
 /**
@@ -42,12 +43,6 @@ export interface PredictionServices {
   readonly unchanged: (body: unknown) => boolean
   /** record a scored request: the prediction log and the metrics, as the API's handler does */
   readonly record: (logged: LoggedRequest) => void
-}
-
-const isJson = (type: string | undefined) => {
-  if (type === undefined) return false
-  const semi = type.indexOf(";")
-  return (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase() === "application/json"
 }
 
 /** The same request with its body given again: for the API, once the fast path has read it. */
@@ -80,7 +75,7 @@ export class PredictionFastPath {
     if (s === null || req.method !== "POST" || req.url !== "/prediction") return false
     const h = req.headers
     const length = Number(h["content-length"])
-    if (!isJson(h["content-type"]) || h.authorization !== undefined || h["transfer-encoding"] !== undefined || h.expect !== undefined) return false
+    if (mediaType(h["content-type"]) !== "application/json" || h.authorization !== undefined || h["transfer-encoding"] !== undefined || h.expect !== undefined) return false
     if (!(length > 0 && length <= s.maxBodyBytes) || s.live() === null) return false
     const chunks: Array<Buffer> = []
     // a client gone before its body ended: nothing to answer

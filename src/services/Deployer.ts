@@ -11,7 +11,7 @@
  * CURRENT is replaced atomically. A crash before the commit leaves the previous release live;
  * one after it leaves the new one live, and the next deploy or activation rewrites CURRENT.
  */
-import { Cause, Effect, Layer, Option, Ref, Schema } from "effect"
+import { Cause, Effect, Layer, MutableRef, Option, Ref, Schema } from "effect"
 import * as NodePath from "node:path"
 import { DeployError, NotDeployed, ReleaseNotFound } from "../domain/Errors.js"
 import type { ModelArtifact } from "../domain/Schemas.js"
@@ -130,12 +130,11 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
     // the live id is read at most every POINTER_TTL_MS per process (a busy server asks on every
     // request); this process's own deploys and activations refresh it at once
     const lastReadOk = yield* Ref.make(true)
-    // what `current` last returned, and until when it stands (see peek)
-    let served: { readonly release: Release; readonly until: number } | null = null
-    const pointerCache = yield* Ref.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
+    // read synchronously too (see peek)
+    const pointerCache = MutableRef.make<{ readonly at: number; readonly id: Option.Option<string> } | null>(null)
     // untraced: a server calls these on every request, and a traced call captures a stack
     const currentId = Effect.fnUntraced(function*() {
-      const cached = yield* Ref.get(pointerCache)
+      const cached = MutableRef.get(pointerCache)
       const now = Date.now()
       if (cached !== null && now - cached.at < POINTER_TTL_MS) return cached.id
       const read = yield* Effect.exit(Effect.zipRight(imported, db.liveId()))
@@ -144,12 +143,12 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         // the database is unreachable: keep serving the release this process last knew to be live
         // (asked again in a second, not on every request)
         if (cached !== null && !Cause.isInterruptedOnly(read.cause)) {
-          yield* Ref.set(pointerCache, { at: now, id: cached.id })
+          MutableRef.set(pointerCache, { at: now, id: cached.id })
           return cached.id
         }
         return yield* Effect.failCause(read.cause)
       }
-      yield* Ref.set(pointerCache, { at: now, id: read.value })
+      MutableRef.set(pointerCache, { at: now, id: read.value })
       return read.value
     })
     /** Whether the tracking database answered the last read of the live id (read at most once a second): what /health reports. */
@@ -158,9 +157,9 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       return yield* Ref.get(lastReadOk)
     })
     const remember = (releaseId: string) =>
-      Effect.zipRight(Effect.sync(() => {
-        served = null
-      }), Ref.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) }))
+      Effect.sync(() => {
+        MutableRef.set(pointerCache, { at: Date.now(), id: Option.some(releaseId) })
+      })
 
     /** The production folder's copy: the release's files, and CURRENT naming it. */
     /** A release's folder in the production folder: assembled in staging, renamed in whole. */
@@ -186,19 +185,14 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
       })
 
     // a release never changes once written: keep the loaded live one until another is live
-    const cache = yield* Ref.make(Option.none<Release>())
+    const cache = MutableRef.make(Option.none<Release>())
 
     /** The live release, or NotDeployed. */
     const current = Effect.fnUntraced(function*() {
       const id = yield* currentId()
       if (Option.isNone(id)) return yield* new NotDeployed({ message: `nothing is deployed in ${prod} yet; run the deployment step` })
-      const cached = yield* Ref.get(cache)
-      // served until the live id is asked again (a change in this process clears it)
-      const until = ((yield* Ref.get(pointerCache))?.at ?? 0) + POINTER_TTL_MS
-      if (Option.isSome(cached) && cached.value.releaseId === id.value) {
-        served = { release: cached.value, until }
-        return cached.value
-      }
+      const cached = MutableRef.get(cache)
+      if (Option.isSome(cached) && cached.value.releaseId === id.value) return cached.value
       const stored = yield* db.get(id.value)
       if (Option.isNone(stored)) {
         return yield* new NotDeployed({ message: `release ${id.value} is live but unusable: the tracking database holds no copy of it`, brokenRelease: id.value })
@@ -211,17 +205,24 @@ export class Deployer extends Effect.Service<Deployer>()("drs/Deployer", {
         releaseId: id.value, dir: NodePath.join(releasesDir, id.value), model: m, modelHash: modelHash(m),
         f1: parseScore(files["latestscore.txt"]), ingestedFiles: parseList(files["ingestedfiles.txt"])
       }
-      yield* Ref.set(cache, Option.some(release))
-      served = { release, until }
+      MutableRef.set(cache, Option.some(release))
       return release
     })
 
     /**
-     * The release `current` last returned, while it would return it again without asking
-     * the database (POINTER_TTL_MS after the live id was read); null otherwise, and then
-     * `current` asks. Synchronous: the server's fast path answers with it (PredictionFastPath).
+     * The release `current` would return without asking the database or loading anything:
+     * the live id read less than POINTER_TTL_MS ago, and the release loaded for it; null
+     * otherwise, and then `current` asks. Synchronous: the server's fast path answers with it
+     * (PredictionFastPath).
      */
-    const peek = (): Release | null => (served !== null && Date.now() < served.until ? served.release : null)
+    const peek = (): Release | null => {
+      const pointer = MutableRef.get(pointerCache)
+      const loaded = MutableRef.get(cache)
+      return pointer !== null && Date.now() - pointer.at < POINTER_TTL_MS && Option.isSome(pointer.id) && Option.isSome(loaded) &&
+          loaded.value.releaseId === pointer.id.value
+        ? loaded.value
+        : null
+    }
 
     const deploy = Effect.fn("Deployer.deploy")(function*(runId: number | null = null) {
       const sources = {
