@@ -184,6 +184,8 @@ export const writeColumns = async (
   const suffix = `${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`
   const rowsTable = `plog_rows_${suffix}`
   const reqTable = `plog_requests_${suffix}`
+  const requestType = `plog_request_ids_${suffix}`
+  const releaseType = `plog_release_ids_${suffix}`
   const features = b.featureColumns
   await c.run(`CREATE TEMP TABLE ${rowsTable} (req DOUBLE, "row" DOUBLE, probability DOUBLE, prediction DOUBLE, ${features.map((_, j) => `f${j} DOUBLE`).join(", ")}${b.ids ? ", id VARCHAR" : ""})`)
   await c.run(`CREATE TEMP TABLE ${reqTable} (req DOUBLE, at_ms DOUBLE, request_id VARCHAR, release_id VARCHAR)`)
@@ -224,14 +226,22 @@ export const writeColumns = async (
       const value = categories ? `([${categories.map(quote).join(", ")}]::VARCHAR[])[CAST(r.f${j} AS INTEGER) + 1]` : `r.f${j}`
       return `CASE WHEN isnan(r.f${j}) THEN NULL ELSE ${value} END AS ${name(f)}`
     })
+    // the request's and the release's ids as ENUMs of the batch's values: the Parquet writer
+    // writes an ENUM's codes as the dictionary's indices, where text is hashed row by row (a
+    // third of the write); the file's columns are the same text columns either way
+    await c.run(`CREATE TYPE ${requestType} AS ENUM (SELECT DISTINCT request_id FROM ${reqTable})`)
+    await c.run(`CREATE TYPE ${releaseType} AS ENUM (SELECT DISTINCT release_id FROM ${reqTable})`)
     await c.run(`COPY (
       SELECT q.request_id, make_timestamp(CAST(q.at_ms * 1000 AS BIGINT)) AS ts, q.release_id, CAST(r."row" AS INTEGER) AS "row",
         ${b.ids ? "r.id" : "CAST(NULL AS VARCHAR)"} AS id, r.probability, CAST(r.prediction AS UTINYINT) AS prediction${featureSelect.length > 0 ? ", " : ""}${featureSelect.join(", ")}
-      FROM ${rowsTable} r JOIN ${reqTable} q USING (req)
+      FROM ${rowsTable} r
+      JOIN (SELECT req, at_ms, CAST(request_id AS ${requestType}) AS request_id, CAST(release_id AS ${releaseType}) AS release_id FROM ${reqTable}) q USING (req)
     ) TO ${quote(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)`)
   } finally {
     await c.run(`DROP TABLE IF EXISTS ${rowsTable}`)
     await c.run(`DROP TABLE IF EXISTS ${reqTable}`)
+    await c.run(`DROP TYPE IF EXISTS ${requestType}`)
+    await c.run(`DROP TYPE IF EXISTS ${releaseType}`)
   }
   return b.rows
 }
