@@ -8,7 +8,7 @@ import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
 import { cachePathOf } from "../src/cli/CodeCache.js"
-import { workerExecArgv, YOUNG_GENERATION_MB } from "../src/cli/Workers.js"
+import { ALLOCATOR_ENV, workerEnv, workerExecArgv, YOUNG_GENERATION_MB } from "../src/cli/Workers.js"
 import { MAIN, sampleProject } from "./support/Project.js"
 
 let dir = ""
@@ -34,13 +34,24 @@ const health = (port: number) =>
   })
 
 describe("serve --workers", () => {
+  it("gives the workers the allocators' settings, a user's own setting of the same variable after them", () => {
+    assert.deepStrictEqual(workerEnv({}), { ...ALLOCATOR_ENV })
+    assert.deepStrictEqual(workerEnv({ GLIBC_TUNABLES: "glibc.malloc.arena_max=2", DUCKDB_JE_MALLOC_CONF: "narenas:2", HOME: "/root" }), {
+      GLIBC_TUNABLES: `${ALLOCATOR_ENV.GLIBC_TUNABLES}:glibc.malloc.arena_max=2`,
+      DUCKDB_JE_MALLOC_CONF: `${ALLOCATOR_ENV.DUCKDB_JE_MALLOC_CONF},narenas:2`
+    })
+  })
+
   it("runs two processes that both answer on one port, and stops them all on SIGTERM", async () => {
     // the workers start with node flags of their own: they keep their own code cache
     const plainCache = NodePath.join(NodePath.dirname(MAIN), "cli.cjs.v8cache")
     const plainBefore = NodeFs.existsSync(plainCache) ? NodeFs.statSync(plainCache).mtimeMs : null
     const workersCache = cachePathOf(NodePath.join(NodePath.dirname(MAIN), "cli.cjs"), workerExecArgv([]))
     NodeFs.rmSync(workersCache, { force: true })
-    const server = spawn(process.execPath, [MAIN, "serve", "--port", "0", "--workers", "2"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    // a setting of the user's own comes after the workers' allocator settings (and wins)
+    const env: Record<string, string | undefined> = { ...process.env, DUCKDB_JE_MALLOC_CONF: "narenas:2" }
+    delete env.GLIBC_TUNABLES
+    const server = spawn(process.execPath, [MAIN, "serve", "--port", "0", "--workers", "2"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
     let log = ""
     server.stderr!.on("data", (d: Buffer) => (log += d.toString()))
     try {
@@ -79,6 +90,11 @@ describe("serve --workers", () => {
       for (const pid of pids) {
         const argv = NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
         assert.includeMembers(argv, [`--min-semi-space-size=${YOUNG_GENERATION_MB}`, `--max-semi-space-size=${YOUNG_GENERATION_MB}`])
+        // and its allocators' settings (glibc 2.36 rewrites GLIBC_TUNABLES in place as it reads
+        // it: the text keeps the first setting, ours, though every one applies)
+        const environ = NodeFs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+        assert.include(environ, `DUCKDB_JE_MALLOC_CONF=${ALLOCATOR_ENV.DUCKDB_JE_MALLOC_CONF},narenas:2`)
+        assert.isTrue(environ.some((e) => e.startsWith(`GLIBC_TUNABLES=${ALLOCATOR_ENV.GLIBC_TUNABLES.split(":")[0]}`)), environ.filter((e) => e.startsWith("GLIBC")).join(" "))
       }
       const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)))
       server.kill("SIGTERM")
