@@ -4,7 +4,7 @@ import { Effect } from "effect"
 import { Deployer } from "../src/services/Deployer.js"
 import { Diagnostics } from "../src/services/Diagnostics.js"
 import { Ingestion } from "../src/services/Ingestion.js"
-import { Model, modelHash } from "../src/services/Model.js"
+import { artifactJson, Model, modelHash } from "../src/services/Model.js"
 import { Scorer } from "../src/services/Scorer.js"
 import { Tracking } from "../src/services/Tracking.js"
 import { FileStore } from "../src/services/FileStore.js"
@@ -26,6 +26,12 @@ describe("service test layers", () => {
       const path = yield* model.save(m)
       const back = yield* model.load(path)
       assert.deepStrictEqual(back, m)
+      // the same text again is the same model, decoded once
+      assert.strictEqual(yield* model.load(path), back)
+      // a model of other features is refused, the second time too (its text decoded the first)
+      const text = JSON.parse(artifactJson(m)) as { features: Array<string> }
+      yield* Effect.flatMap(FileStore, (s) => s.writeAtomic("/other.json", JSON.stringify({ ...text, features: [...text.features].reverse() })))
+      for (let i = 0; i < 2; i++) assert.include((yield* Effect.flip(model.load("/other.json"))).message, "uses the features")
       assert.deepStrictEqual(Array.from(model.predict(back, frame(rows)).predictions), [1, 0, 1, 0])
       const missing = yield* Effect.flip(model.load("/nowhere/model.json"))
       assert.strictEqual(missing._tag, "ModelNotFound")
