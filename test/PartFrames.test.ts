@@ -104,4 +104,26 @@ describe("Frames of snapshot parts", () => {
       assert.strictEqual(owned.rows, 8)
       assert.deepStrictEqual(rowsOf(owned), rowsOf(fresh))
     }).pipe(Effect.provide(TestLayer({ [`${IN}/first.csv`]: first }, { dataset }))))
+
+  it.effect("reads a part's rows in the file's order, the same on every read (the same snapshot trains the same model)", () =>
+    Effect.gen(function*() {
+      const snapshots = yield* Snapshots
+      const store = yield* FileStore
+      const duck = yield* DuckDb
+      // 200,000 rows in row groups of 2,048: a parallel scan returns them in another order every time
+      const n = 200_000
+      const path = "/t/data/ordered.parquet"
+      yield* duck.use("write", (c) =>
+        c.run(`COPY (SELECT 'x' || i AS id, CAST(i % 2 AS INTEGER) AS churn, 'north' AS region, i::DOUBLE AS amount, 'basic' AS plan
+          FROM range(${n}) t(i)) TO '${store.localPath(path)}' (FORMAT parquet, ROW_GROUP_SIZE 2048)`))
+      for (let read = 0; read < 3; read++) {
+        // an owned frame is a fresh read (the frames it would be made of are not kept)
+        const f = yield* snapshots.ownedFrameOf({ parts: [{ path }], rows: n })
+        const amount = f.features[1]!
+        let misplaced = 0
+        for (let i = 0; i < n; i++) if (amount[i] !== i) misplaced++
+        assert.strictEqual(misplaced, 0, `read ${read}: ${misplaced} rows out of the file's order`)
+        assert.strictEqual(f.target[1], 1)
+      }
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/first.csv`]: first }, { dataset }))))
 })
