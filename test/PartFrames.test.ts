@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { readFrame, Snapshots } from "../src/data/Snapshots.js"
-import { DuckDb } from "../src/data/DuckDb.js"
+import { DuckDb, readPlacedColumnsInto } from "../src/data/DuckDb.js"
 import { plan, remember, type Segment } from "../src/data/PartFrames.js"
 import { DatasetSchema } from "../src/domain/Dataset.js"
 import type { Frame } from "../src/lib/Frame.js"
@@ -103,6 +103,19 @@ describe("Frames of snapshot parts", () => {
       assert.deepStrictEqual(owned.featureNames, fresh.featureNames)
       assert.strictEqual(owned.rows, 8)
       assert.deepStrictEqual(rowsOf(owned), rowsOf(fresh))
+    }).pipe(Effect.provide(TestLayer({ [`${IN}/first.csv`]: first }, { dataset }))))
+
+  it.effect("places rows that come in another order, and runs of consecutive rows, at their row numbers", () =>
+    Effect.gen(function*() {
+      const duck = yield* DuckDb
+      const out = [new Float64Array(7)]
+      // a chunk out of order (row by row), then the second query's rows after the first's
+      const copied = yield* duck.use("placed", (c) => readPlacedColumnsInto(c, [
+        `SELECT pos::DOUBLE, (pos * 10)::DOUBLE FROM (SELECT unnest([3, 0, 2, 1]) AS pos)`,
+        `SELECT pos::DOUBLE, (100 + pos)::DOUBLE FROM range(3) t(pos)`
+      ], out, 0))
+      assert.strictEqual(copied, 7)
+      assert.deepStrictEqual([...out[0]!], [0, 10, 20, 30, 100, 101, 102])
     }).pipe(Effect.provide(TestLayer({ [`${IN}/first.csv`]: first }, { dataset }))))
 
   it.effect("reads a part's rows in the file's order, the same on every read (the same snapshot trains the same model)", () =>

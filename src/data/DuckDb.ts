@@ -58,10 +58,53 @@ export const readDoubleColumnsOf = async (c: DuckDBConnection, sqls: ReadonlyArr
 }
 
 /** Copy the DOUBLE columns of the queries, one after the other, into `out` from row `offset`. Returns the rows copied. */
-export const readDoubleColumnsInto = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number): Promise<number> => {
+const readDoubleColumnsInto = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number): Promise<number> => {
   let at = offset
   for (const sql of sqls) at += await streamDoubleColumns(await c.stream(sql), out, at)
   return at - offset
+}
+
+/**
+ * Copy the DOUBLE columns of the queries, one after the other, into `out` from row `offset`,
+ * each row at its place in its file: each query's first column is the row's number in the
+ * file (read_parquet's file_row_number, as a DOUBLE), and a parallel scan returns the rows in
+ * a different order on every read. No sort: a chunk of consecutive rows (nearly all of them)
+ * is copied at its place, any other row by row. Returns the rows copied.
+ */
+export const readPlacedColumnsInto = async (c: DuckDBConnection, sqls: ReadonlyArray<string>, out: ReadonlyArray<Float64Array>, offset: number): Promise<number> => {
+  let at = offset
+  for (const sql of sqls) at += await streamPlacedColumns(await c.stream(sql), out, at)
+  return at - offset
+}
+
+const streamPlacedColumns = async (result: DuckDBResult, out: ReadonlyArray<Float64Array>, start: number): Promise<number> => {
+  const count = out[0]?.length ?? 0
+  let rows = 0
+  for (;;) {
+    const chunk = await result.fetchChunk()
+    if (chunk === null || chunk.rowCount === 0) break
+    const n = chunk.rowCount
+    const place = (chunk.getColumnVector(0) as unknown as { readonly items: Float64Array }).items
+    const first = place[0]!
+    let consecutive = true
+    for (let i = 1; i < n && consecutive; i++) consecutive = place[i] === first + i
+    for (let j = 0; j < out.length; j++) {
+      const items = (chunk.getColumnVector(j + 1) as unknown as { readonly items: Float64Array }).items
+      const col = out[j]!
+      if (consecutive) {
+        if (start + first + n > count) throw new Error(`the query returned more than the expected ${count} rows`)
+        col.set(items.subarray(0, n), start + first)
+      } else {
+        for (let i = 0; i < n; i++) {
+          const to = start + place[i]!
+          if (to >= count) throw new Error(`the query returned more than the expected ${count} rows`)
+          col[to] = items[i]!
+        }
+      }
+    }
+    rows += n
+  }
+  return rows
 }
 
 /** The rows of a streamed result into `out` from row `start`; returns how many rows it had. */
